@@ -1,0 +1,43 @@
+// Shared pieces of the addon: the exception guard and the tensor/generator handles.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+namespace micronet {
+
+// Every entry point goes through guard<>: a libtorch error escaping an N-API call would abort
+// node, so it becomes a JS Error carrying libtorch's own message.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guard(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+[[noreturn]] void fail(Napi::Env env, const std::string& message);
+
+// A JS tensor handle owns one reference to a libtorch tensor until dispose() or GC.
+Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);  // undefined tensor -> null
+bool isTensorHandle(Napi::Env env, Napi::Value value);
+const at::Tensor& unwrapTensor(Napi::Env env, Napi::Value value, const char* what);
+
+Napi::Value wrapGenerator(Napi::Env env, at::Generator generator);
+bool isGeneratorHandle(Napi::Env env, Napi::Value value);
+at::Generator unwrapGenerator(Napi::Env env, Napi::Value value, const char* what);
+
+int64_t toInt64(Napi::Env env, Napi::Value value, const char* what);
+
+using Exports = std::vector<std::pair<const char*, Napi::Function::Callback>>;
+void registerHandles(Exports& out);
+void registerDispatch(Exports& out);
+void registerTensorIo(Exports& out);
+void registerEngineState(Exports& out);
+
+}  // namespace micronet

@@ -1,0 +1,131 @@
+// Thread-local and global engine switches: grad mode, autocast, threads, seeds, devices, generators.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+
+#include "common.h"
+
+namespace micronet {
+
+namespace {
+
+Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
+  bool previous = at::GradMode::is_enabled();
+  if (!info[0].IsBoolean()) fail(info.Env(), "setGradEnabled: expected a boolean");
+  at::GradMode::set_enabled(info[0].As<Napi::Boolean>().Value());
+  return Napi::Boolean::New(info.Env(), previous);
+}
+
+Napi::Value isGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+bool isCuda(Napi::Env env, Napi::Value v) {
+  std::string device = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (device != "cpu" && device != "cuda") fail(env, "autocast: device type must be 'cpu' or 'cuda'");
+  return device == "cuda";
+}
+
+// autocastState(deviceType) -> [enabled, dtypeCode]
+Napi::Value autocastState(const Napi::CallbackInfo& info) {
+  bool cuda = isCuda(info.Env(), info[0]);
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled());
+  out.Set(1u, static_cast<int>(cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype()));
+  return out;
+}
+
+// autocastEnter(deviceType, enabled, dtypeCode) / autocastExit(deviceType, enabled, dtypeCode)
+// mirror torch.autocast's __enter__/__exit__: the cast cache lives until the outermost exit.
+void setAutocast(Napi::Env env, bool cuda, Napi::Value enabled, Napi::Value dtypeCode) {
+  auto dtype = static_cast<at::ScalarType>(toInt64(env, dtypeCode, "autocast dtype"));
+  if (cuda) {
+    at::autocast::set_enabled(enabled.As<Napi::Boolean>().Value());
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled.As<Napi::Boolean>().Value());
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+}
+
+Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
+  setAutocast(info.Env(), isCuda(info.Env(), info[0]), info[1], info[2]);
+  at::autocast::increment_nesting();
+  return info.Env().Undefined();
+}
+
+Napi::Value autocastExit(const Napi::CallbackInfo& info) {
+  bool cuda = isCuda(info.Env(), info[0]);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  setAutocast(info.Env(), cuda, info[1], info[2]);
+  return info.Env().Undefined();
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  int64_t n = toInt64(info.Env(), info[0], "setNumThreads");
+  if (n < 1) fail(info.Env(), "setNumThreads: need at least one thread");
+  at::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value manualSeed(const Napi::CallbackInfo& info) {
+  at::manual_seed(static_cast<uint64_t>(toInt64(info.Env(), info[0], "manualSeed")));
+  return info.Env().Undefined();
+}
+
+Napi::Value cudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::hasCUDA() ? static_cast<double>(at::getNumGPUs()) : 0);
+}
+
+Napi::Value builtWithCuda(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), MICRONET_CUDA != 0);
+}
+
+Napi::Value newGenerator(const Napi::CallbackInfo& info) {
+  auto seed = static_cast<uint64_t>(toInt64(info.Env(), info[0], "generator seed"));
+  return wrapGenerator(info.Env(), at::detail::createCPUGenerator(seed));
+}
+
+Napi::Value generatorGetState(const Napi::CallbackInfo& info) {
+  auto g = unwrapGenerator(info.Env(), info[0], "generatorGetState");
+  std::lock_guard<std::mutex> lock(g.mutex());
+  return wrapTensor(info.Env(), g.get_state());
+}
+
+Napi::Value generatorSetState(const Napi::CallbackInfo& info) {
+  auto g = unwrapGenerator(info.Env(), info[0], "generatorSetState");
+  auto state = unwrapTensor(info.Env(), info[1], "generatorSetState");
+  std::lock_guard<std::mutex> lock(g.mutex());
+  g.set_state(state);
+  return info.Env().Undefined();
+}
+
+Napi::Value generatorInitialSeed(const Napi::CallbackInfo& info) {
+  auto g = unwrapGenerator(info.Env(), info[0], "generatorInitialSeed");
+  return Napi::BigInt::New(info.Env(), g.current_seed());
+}
+
+}  // namespace
+
+void registerEngineState(Exports& out) {
+  out.emplace_back("setGradEnabled", guard<setGradEnabled>);
+  out.emplace_back("isGradEnabled", guard<isGradEnabled>);
+  out.emplace_back("autocastState", guard<autocastState>);
+  out.emplace_back("autocastEnter", guard<autocastEnter>);
+  out.emplace_back("autocastExit", guard<autocastExit>);
+  out.emplace_back("setNumThreads", guard<setNumThreads>);
+  out.emplace_back("getNumThreads", guard<getNumThreads>);
+  out.emplace_back("manualSeed", guard<manualSeed>);
+  out.emplace_back("cudaDeviceCount", guard<cudaDeviceCount>);
+  out.emplace_back("builtWithCuda", guard<builtWithCuda>);
+  out.emplace_back("newGenerator", guard<newGenerator>);
+  out.emplace_back("generatorGetState", guard<generatorGetState>);
+  out.emplace_back("generatorSetState", guard<generatorSetState>);
+  out.emplace_back("generatorInitialSeed", guard<generatorInitialSeed>);
+}
+
+}  // namespace micronet
