@@ -1,0 +1,11 @@
+// The typed tensor API of micronet over libtorch.
+export { Tensor, type Device, type MemoryFormat, type Shape, type TensorOrNumber } from './tensor.js';
+export { type DType, type TypedArrayOf, isFloatingPoint } from './dtype.js';
+export { tensor, zeros, ones, full, arange, eye, zerosLike, onesLike, type TensorOptions } from './creation.js';
+export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type RandomOptions } from './random.js';
+export { cat, stack, where } from './combine.js';
+export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from './autograd.js';
+export { tidy, keep, scopeDepth } from './scope.js';
+export { setNumThreads, getNumThreads, liveTensors, cuda } from './engine.js';
+export { op, type Op } from './ops.js';
+export * as F from './functional.js';

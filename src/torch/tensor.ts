@@ -1,0 +1,302 @@
+// The Tensor class: a handle on a libtorch tensor with PyTorch's semantics.
+import { dtypeCode, dtypeName, typedArrayFor, type DType, type TypedArrayOf } from './dtype.js';
+import { native, type Handle } from './native.js';
+import { op, rawCall, type Op, type OpArg } from './ops.js';
+import { track, Tracked, untrack } from './scope.js';
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
+export type MemoryFormat = 'contiguous' | 'channels_last' | 'preserve';
+export const memoryFormatCode: Record<MemoryFormat, number> = { contiguous: 0, preserve: 1, channels_last: 2 };
+
+export type Shape = readonly number[];
+export type TensorOrNumber = Tensor | number;
+
+function wrap(r: unknown): unknown {
+  if (r === null || typeof r !== 'object') return r;
+  if (Array.isArray(r)) return r.map(wrap);
+  return new Tensor(r as Handle);
+}
+
+/** Calls an operator whose result is one tensor. */
+export function callTensor(o: Op, ...args: OpArg[]): Tensor {
+  const r = rawCall(o, args);
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`${o.name}: expected a tensor result`);
+  return new Tensor(r as Handle);
+}
+
+/** Calls an operator returning several values (tensors wrapped, numbers as they are). */
+export function callMany(o: Op, ...args: OpArg[]): unknown[] {
+  const r = wrap(rawCall(o, args));
+  return Array.isArray(r) ? r : [r];
+}
+
+/** Calls an in-place operator on self and returns self. */
+function callInPlace(self: Tensor, o: Op, ...args: OpArg[]): Tensor {
+  const r = rawCall(o, [self, ...args]);
+  if (r !== null && typeof r === 'object' && !Array.isArray(r)) native.dispose(r as Handle);
+  return self;
+}
+
+const ops = {
+  add: op('add.Tensor'), addS: op('add.Scalar'), add_: op('add_.Tensor'), addS_: op('add_.Scalar'),
+  sub: op('sub.Tensor'), subS: op('sub.Scalar'), sub_: op('sub_.Tensor'), subS_: op('sub_.Scalar'),
+  mul: op('mul.Tensor'), mulS: op('mul.Scalar'), mul_: op('mul_.Tensor'), mulS_: op('mul_.Scalar'),
+  div: op('div.Tensor'), divS: op('div.Scalar'), div_: op('div_.Tensor'), divS_: op('div_.Scalar'),
+  addcmul_: op('addcmul_'),
+  neg: op('neg'), abs: op('abs'), sqrt: op('sqrt'), exp: op('exp'), log: op('log'), sign: op('sign'),
+  powS: op('pow.Tensor_Scalar'), powT: op('pow.Tensor_Tensor'),
+  clamp: op('clamp'), clamp_: op('clamp_'),
+  eq: op('eq.Tensor'), eqS: op('eq.Scalar'), ne: op('ne.Tensor'), neS: op('ne.Scalar'),
+  lt: op('lt.Tensor'), ltS: op('lt.Scalar'), le: op('le.Tensor'), leS: op('le.Scalar'),
+  gt: op('gt.Tensor'), gtS: op('gt.Scalar'), ge: op('ge.Tensor'), geS: op('ge.Scalar'),
+  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'),
+  sumAll: op('sum'), sumDim: op('sum.dim_IntList'), meanAll: op('mean'), meanDim: op('mean.dim'),
+  stdDim: op('std.dim'), maxAll: op('max'), maxDim: op('max.dim'), minAll: op('min'), minDim: op('min.dim'),
+  argmax: op('argmax'), argmin: op('argmin'), topk: op('topk'), count_nonzero: op('count_nonzero'),
+  reshape: op('reshape'), view: op('view'), flatten: op('flatten.using_ints'), permute: op('permute'),
+  transpose: op('transpose.int'), squeeze: op('squeeze.dim'), unsqueeze: op('unsqueeze'), expand: op('expand'),
+  contiguous: op('contiguous'), narrow: op('narrow'), indexSelect: op('index_select'),
+  scatter: op('scatter.src'), scatterS: op('scatter.value'), gather: op('gather'),
+  to: op('to.dtype_layout'), clone: op('clone'), detach: op('detach'), requiresGrad_: op('requires_grad_'),
+  copy_: op('copy_'), zero_: op('zero_'), fill_: op('fill_.Scalar'),
+  uniform_: op('uniform_'), normal_: op('normal_'), bernoulli_: op('bernoulli_.float'),
+  item: op('item'), matmul: op('matmul'), relu: op('relu'), relu_: op('relu_'),
+};
+
+export class Tensor extends Tracked {
+  #handle: Handle | null;
+
+  /** Wraps a native handle; used by the engine's own functions, not by users. */
+  constructor(handle: Handle) {
+    super();
+    this.#handle = handle;
+    track(this);
+  }
+
+  get handle(): Handle {
+    if (this.#handle === null) throw new Error('Tensor was used after dispose()');
+    return this.#handle;
+  }
+
+  /** Frees the native tensor now (idempotent). */
+  dispose(): void {
+    if (this.#handle === null) return;
+    native.dispose(this.#handle);
+    this.#handle = null;
+    untrack(this);
+  }
+
+  get isDisposed(): boolean {
+    return this.#handle === null;
+  }
+
+  // ---- metadata ----
+  get shape(): number[] { return native.shape(this.handle); }
+  get strides(): number[] { return native.strides(this.handle); }
+  get dtype(): DType { return dtypeName(native.dtype(this.handle)); }
+  get device(): Device { return native.device(this.handle) as Device; }
+  get ndim(): number { return this.shape.length; }
+  get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get requiresGrad(): boolean { return native.requiresGrad(this.handle); }
+  get isLeaf(): boolean { return native.isLeaf(this.handle); }
+  size(dim: number): number {
+    const shape = this.shape;
+    const d = dim < 0 ? dim + shape.length : dim;
+    if (d < 0 || d >= shape.length) throw new Error(`size(${dim}): dimension out of range for a ${shape.length}-d tensor`);
+    return shape[d]!;
+  }
+  isContiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): boolean {
+    return native.isContiguous(this.handle, memoryFormatCode[memoryFormat]);
+  }
+  override toString(): string {
+    if (this.isDisposed) return 'Tensor(disposed)';
+    return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- values out (one copy) ----
+  /** The values as the dtype's TypedArray, row-major (float16/bfloat16 as raw bits). */
+  data<D extends DType = DType>(): TypedArrayOf[D] {
+    return typedArrayFor(this.dtype as D, native.toBuffer(this.handle));
+  }
+  /** The values as float32 (converted by libtorch when the dtype differs). */
+  toFloat32Array(): Float32Array {
+    if (this.dtype === 'float32') return this.data<'float32'>();
+    const f = this.to({ dtype: 'float32' });
+    try { return f.data<'float32'>(); } finally { f.dispose(); }
+  }
+  item(): number {
+    if (this.numel !== 1) throw new Error(`item(): tensor has ${this.numel} elements, not 1`);
+    return rawCall(ops.item, [this]) as number;
+  }
+
+  // ---- autograd ----
+  get grad(): Tensor | null {
+    const g = native.grad(this.handle);
+    return g === null ? null : new Tensor(g);
+  }
+  set grad(g: Tensor | null) {
+    native.setGrad(this.handle, g === null ? null : g.handle);
+  }
+  requiresGrad_(requiresGrad = true): this {
+    callInPlace(this, ops.requiresGrad_, requiresGrad);
+    return this;
+  }
+  backward(gradient: Tensor | null = null, options: { retainGraph?: boolean } = {}): void {
+    native.backward(this.handle, gradient === null ? null : gradient.handle, options.retainGraph ?? false);
+  }
+  detach(): Tensor { return callTensor(ops.detach, this); }
+
+  // ---- arithmetic (broadcasting, PyTorch type promotion) ----
+  add(other: TensorOrNumber, alpha = 1): Tensor {
+    return typeof other === 'number' ? callTensor(ops.addS, this, other, alpha) : callTensor(ops.add, this, other, alpha);
+  }
+  sub(other: TensorOrNumber, alpha = 1): Tensor {
+    return typeof other === 'number' ? callTensor(ops.subS, this, other, alpha) : callTensor(ops.sub, this, other, alpha);
+  }
+  mul(other: TensorOrNumber): Tensor {
+    return typeof other === 'number' ? callTensor(ops.mulS, this, other) : callTensor(ops.mul, this, other);
+  }
+  div(other: TensorOrNumber): Tensor {
+    return typeof other === 'number' ? callTensor(ops.divS, this, other) : callTensor(ops.div, this, other);
+  }
+  add_(other: TensorOrNumber, alpha = 1): this {
+    callInPlace(this, typeof other === 'number' ? ops.addS_ : ops.add_, other, alpha);
+    return this;
+  }
+  sub_(other: TensorOrNumber, alpha = 1): this {
+    callInPlace(this, typeof other === 'number' ? ops.subS_ : ops.sub_, other, alpha);
+    return this;
+  }
+  mul_(other: TensorOrNumber): this {
+    callInPlace(this, typeof other === 'number' ? ops.mulS_ : ops.mul_, other);
+    return this;
+  }
+  div_(other: TensorOrNumber): this {
+    callInPlace(this, typeof other === 'number' ? ops.divS_ : ops.div_, other);
+    return this;
+  }
+  /** this += value * t1 * t2 */
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
+    callInPlace(this, ops.addcmul_, t1, t2, value);
+    return this;
+  }
+  neg(): Tensor { return callTensor(ops.neg, this); }
+  abs(): Tensor { return callTensor(ops.abs, this); }
+  sqrt(): Tensor { return callTensor(ops.sqrt, this); }
+  exp(): Tensor { return callTensor(ops.exp, this); }
+  log(): Tensor { return callTensor(ops.log, this); }
+  sign(): Tensor { return callTensor(ops.sign, this); }
+  relu(): Tensor { return callTensor(ops.relu, this); }
+  relu_(): this { callInPlace(this, ops.relu_); return this; }
+  pow(exponent: TensorOrNumber): Tensor {
+    return typeof exponent === 'number' ? callTensor(ops.powS, this, exponent) : callTensor(ops.powT, this, exponent);
+  }
+  clamp(min: number | null, max: number | null = null): Tensor { return callTensor(ops.clamp, this, min, max); }
+  clamp_(min: number | null, max: number | null = null): this { callInPlace(this, ops.clamp_, min, max); return this; }
+  matmul(other: Tensor): Tensor { return callTensor(ops.matmul, this, other); }
+
+  // ---- comparisons (bool results) ----
+  eq(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.eqS : ops.eq, this, other); }
+  ne(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.neS : ops.ne, this, other); }
+  lt(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.ltS : ops.lt, this, other); }
+  le(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.leS : ops.le, this, other); }
+  gt(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.gtS : ops.gt, this, other); }
+  ge(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.geS : ops.ge, this, other); }
+  logicalAnd(other: Tensor): Tensor { return callTensor(ops.logicalAnd, this, other); }
+  logicalOr(other: Tensor): Tensor { return callTensor(ops.logicalOr, this, other); }
+  logicalNot(): Tensor { return callTensor(ops.logicalNot, this); }
+
+  // ---- reductions ----
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    return dim === undefined ? callTensor(ops.sumAll, this) : callTensor(ops.sumDim, this, dims(dim), keepdim);
+  }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    return dim === undefined ? callTensor(ops.meanAll, this) : callTensor(ops.meanDim, this, dims(dim), keepdim);
+  }
+  /** Standard deviation; unbiased (n-1) by default as in PyTorch, population (n) with unbiased false. */
+  std(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
+    return callTensor(ops.stdDim, this, dim === undefined ? null : dims(dim), options.unbiased ?? true, options.keepdim ?? false);
+  }
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return callTensor(ops.maxAll, this);
+    const [values, indices] = callMany(ops.maxDim, this, dim, keepdim) as [Tensor, Tensor];
+    return { values, indices };
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
+  min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
+    if (dim === undefined) return callTensor(ops.minAll, this);
+    const [values, indices] = callMany(ops.minDim, this, dim, keepdim) as [Tensor, Tensor];
+    return { values, indices };
+  }
+  argmax(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmax, this, dim, keepdim); }
+  argmin(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmin, this, dim, keepdim); }
+  topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
+    const [values, indices] = callMany(ops.topk, this, k, dim, largest, sorted) as [Tensor, Tensor];
+    return { values, indices };
+  }
+  /** Number of non-zero elements (int64 tensor). */
+  countNonzero(dim?: number | readonly number[]): Tensor {
+    return callTensor(op(dim === undefined ? 'count_nonzero' : 'count_nonzero.dim_IntList'), this, dim === undefined ? null : dims(dim));
+  }
+
+  // ---- shape and layout ----
+  reshape(shape: Shape): Tensor { return callTensor(ops.reshape, this, shape); }
+  view(shape: Shape): Tensor { return callTensor(ops.view, this, shape); }
+  flatten(startDim = 0, endDim = -1): Tensor { return callTensor(ops.flatten, this, startDim, endDim); }
+  permute(order: readonly number[]): Tensor { return callTensor(ops.permute, this, order); }
+  transpose(dim0: number, dim1: number): Tensor { return callTensor(ops.transpose, this, dim0, dim1); }
+  squeeze(dim: number): Tensor { return callTensor(ops.squeeze, this, dim); }
+  unsqueeze(dim: number): Tensor { return callTensor(ops.unsqueeze, this, dim); }
+  expand(shape: Shape): Tensor { return callTensor(ops.expand, this, shape); }
+  contiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
+    return callTensor(ops.contiguous, this, memoryFormatCode[memoryFormat]);
+  }
+  narrow(dim: number, start: number, length: number): Tensor { return callTensor(ops.narrow, this, dim, start, length); }
+  indexSelect(dim: number, index: Tensor): Tensor { return callTensor(ops.indexSelect, this, dim, index); }
+  gather(dim: number, index: Tensor): Tensor { return callTensor(ops.gather, this, dim, index); }
+  /** Out-of-place scatter: a copy with src (or a value) written at index along dim. */
+  scatter(dim: number, index: Tensor, src: TensorOrNumber): Tensor {
+    return typeof src === 'number' ? callTensor(ops.scatterS, this, dim, index, src) : callTensor(ops.scatter, this, dim, index, src);
+  }
+
+  // ---- conversion ----
+  /** Converts dtype, device and/or memory format; returns a new handle (sharing storage when nothing changes). */
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
+    const t = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+    return callTensor(ops.to, this, t.dtype === undefined ? null : dtypeCode(t.dtype), null, t.device ?? null, null, false,
+      t.copy ?? false, t.memoryFormat === undefined ? null : memoryFormatCode[t.memoryFormat]);
+  }
+  float(): Tensor { return this.to('float32'); }
+  cpu(): Tensor { return this.to('cpu'); }
+  clone(memoryFormat: MemoryFormat = 'preserve'): Tensor { return callTensor(ops.clone, this, memoryFormatCode[memoryFormat]); }
+
+  // ---- in-place writes (optimizers, initialisers) ----
+  copy_(src: Tensor): this { callInPlace(this, ops.copy_, src); return this; }
+  zero_(): this { callInPlace(this, ops.zero_); return this; }
+  fill_(value: number): this { callInPlace(this, ops.fill_, value); return this; }
+  uniform_(from: number, to: number, generator: HasGenerator | null = null): this {
+    callInPlace(this, ops.uniform_, from, to, generator); return this;
+  }
+  normal_(mean: number, std: number, generator: HasGenerator | null = null): this {
+    callInPlace(this, ops.normal_, mean, std, generator); return this;
+  }
+  bernoulli_(p: number, generator: HasGenerator | null = null): this {
+    callInPlace(this, ops.bernoulli_, p, generator); return this;
+  }
+}
+
+/** A generator as the ops see it (see random.ts). */
+export interface HasGenerator {
+  readonly handle: Handle;
+}
+
+function dims(dim: number | readonly number[]): readonly number[] {
+  return typeof dim === 'number' ? [dim] : dim;
+}
+
+export function isDevice(s: string): s is Device {
+  return s === 'cpu' || s === 'cuda' || /^cuda:\d+$/.test(s);
+}
