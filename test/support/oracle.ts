@@ -1,0 +1,87 @@
+// Client of the PyTorch oracle (test/support/oracle.py, run by Debian's python3-torch).
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as T from '../../src/torch/index.js';
+
+export const torchPython = process.env.MICRONET_TORCH_PYTHON ?? '/usr/bin/python3';
+const script = fileURLToPath(new URL('../../../test/support/oracle.py', import.meta.url));
+
+export interface Encoded { dtype: T.DType; shape: number[]; data: string }
+export interface OracleRequest { code: string; inputs: Record<string, T.Tensor>; grad?: string[]; upstream?: T.Tensor; seed?: number }
+export interface OracleAnswer { outputs: (Encoded | number | boolean | null)[]; grads: Record<string, Encoded | null> }
+
+export function encode(t: T.Tensor): Encoded {
+  const values = t.data();
+  return { dtype: t.dtype, shape: t.shape, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64') };
+}
+
+/** A decoded oracle tensor as float64 values, with its dtype and shape. */
+export function decode(e: Encoded): { dtype: T.DType; shape: number[]; values: Float64Array } {
+  const t = T.tensor(new Uint8Array(Buffer.from(e.data, 'base64')), { dtype: e.dtype, shape: e.shape });
+  const f = t.to('float64');
+  const values = f.data<'float64'>();
+  t.dispose();
+  f.dispose();
+  return { dtype: e.dtype, shape: e.shape, values };
+}
+
+export class TorchOracle {
+  #child: ChildProcessWithoutNullStreams;
+  #waiting: ((line: string) => void)[] = [];
+  #stderr = '';
+
+  constructor() {
+    this.#child = spawn(torchPython, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.#child.stderr.on('data', (d: Buffer) => { this.#stderr += d.toString(); });
+    createInterface({ input: this.#child.stdout }).on('line', (line) => this.#waiting.shift()?.(line));
+    this.#child.on('exit', (code) => {
+      for (const w of this.#waiting.splice(0)) w(JSON.stringify({ error: `oracle exited (${code}): ${this.#stderr}` }));
+    });
+  }
+
+  async run(request: OracleRequest): Promise<OracleAnswer> {
+    const wire = {
+      code: request.code,
+      threads: T.getNumThreads(),
+      inputs: Object.fromEntries(Object.entries(request.inputs).map(([k, v]) => [k, encode(v)])),
+      grad: request.grad ?? [],
+      ...(request.upstream ? { upstream: encode(request.upstream) } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+    };
+    const line = await new Promise<string>((resolve) => {
+      this.#waiting.push(resolve);
+      this.#child.stdin.write(JSON.stringify(wire) + '\n');
+    });
+    const answer = JSON.parse(line) as OracleAnswer & { error?: string };
+    if (answer.error) throw new Error(`PyTorch oracle failed on \`${request.code}\`: ${answer.error}`);
+    return answer;
+  }
+
+  close(): void {
+    this.#child.stdin.end();
+  }
+}
+
+export interface Tolerance { rtol: number; atol: number }
+
+/** Asserts |ours - theirs| <= atol + rtol*|theirs| elementwise, with the same dtype and shape. */
+export function assertClose(ours: T.Tensor, theirs: Encoded, tol: Tolerance, what: string): void {
+  const expected = decode(theirs);
+  assert.equal(ours.dtype, expected.dtype, `${what}: dtype`);
+  assert.deepEqual(ours.shape, expected.shape, `${what}: shape`);
+  const f = ours.to('float64');
+  const got = f.data<'float64'>();
+  f.dispose();
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < got.length; i++) {
+    const e = expected.values[i]!;
+    const g = got[i]!;
+    if (Number.isNaN(e) && Number.isNaN(g)) continue;
+    const excess = Math.abs(g - e) - (tol.atol + tol.rtol * Math.abs(e));
+    if (!(excess <= worst)) { worst = Number.isNaN(excess) ? Infinity : excess; worstAt = i; }
+  }
+  assert.ok(worstAt < 0, `${what}: element ${worstAt} is ${got[worstAt]}, PyTorch has ${expected.values[worstAt]} (beyond rtol ${tol.rtol}, atol ${tol.atol})`);
+}
