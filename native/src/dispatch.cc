@@ -23,7 +23,7 @@ std::string describe(Napi::Value v) {
   if (v.IsString()) return "string";
   if (v.IsBigInt()) return "bigint";
   if (v.IsArray()) return "array";
-  if (v.IsExternal()) return "handle";
+  if (v.IsExternal()) return "generator";
   return "object";
 }
 

@@ -1,4 +1,7 @@
-// Tensor and generator handles: type-tagged externals, a live counter, memory reported to V8.
+// Tensor handles are numbers naming a slot of a per-thread table (index + generation), so that
+// creating and disposing one allocates nothing in V8 and leaves nothing behind for the GC: the
+// TypeScript side frees them explicitly, with a FinalizationRegistry as the safety net.
+// Generators, few and long-lived, are type-tagged externals.
 #include <atomic>
 
 #include "common.h"
@@ -7,52 +10,56 @@ namespace micronet {
 
 namespace {
 
-constexpr napi_type_tag kTensorTag = {0x6d6963726f6e6574ULL, 0x74656e736f720001ULL};
 constexpr napi_type_tag kGeneratorTag = {0x6d6963726f6e6574ULL, 0x67656e6572610001ULL};
+constexpr uint64_t kIndexBits = 24;
+constexpr uint64_t kIndexMask = (1ULL << kIndexBits) - 1;
+constexpr uint64_t kMaxGeneration = 1ULL << 28;  // handle < 2^52: exact as a JS number
 
-std::atomic<int64_t> liveTensors{0};
-
-struct TensorBox {
+struct Slot {
   at::Tensor tensor;
+  uint64_t generation = 1;
   int64_t reportedBytes = 0;
 };
+
+thread_local std::vector<Slot> slots;
+thread_local std::vector<uint32_t> freeSlots;
+std::atomic<int64_t> liveTensors{0};
 
 int64_t hostBytes(const at::Tensor& t) {
   // Only host memory is V8's business; views over one storage each report it (an overestimate
   // that only makes the GC safety net keener).
-  if (!t.defined() || !t.is_cpu() || !t.has_storage()) return 0;
+  if (!t.is_cpu() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-void release(Napi::Env env, TensorBox* box) {
-  if (!box->tensor.defined()) return;
-  box->tensor.reset();
-  liveTensors.fetch_sub(1, std::memory_order_relaxed);
-  if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
-  box->reportedBytes = 0;
-}
-
-bool hasTag(Napi::Env env, Napi::Value value, const napi_type_tag& tag) {
-  if (!value.IsExternal()) return false;
-  bool result = false;
-  napi_status status = napi_check_object_type_tag(env, value, &tag, &result);
-  return status == napi_ok && result;
-}
-
-TensorBox* box(Napi::Env env, Napi::Value value, const char* what) {
-  if (!hasTag(env, value, kTensorTag)) fail(env, std::string(what) + ": expected a tensor handle");
-  return value.As<Napi::External<TensorBox>>().Data();
+// The live slot a JS value names, or nullptr.
+Slot* lookup(Napi::Value value) {
+  if (!value.IsNumber()) return nullptr;
+  double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < 4503599627370496.0)) return nullptr;
+  auto h = static_cast<uint64_t>(d);
+  if (static_cast<double>(h) != d) return nullptr;
+  uint64_t index = h & kIndexMask;
+  if (index >= slots.size()) return nullptr;
+  Slot& slot = slots[index];
+  if (slot.generation != (h >> kIndexBits) || !slot.tensor.defined()) return nullptr;
+  return &slot;
 }
 
 Napi::Value disposeTensor(const Napi::CallbackInfo& info) {
-  TensorBox* b = box(info.Env(), info[0], "dispose");
-  bool wasLive = b->tensor.defined();
-  release(info.Env(), b);
-  return Napi::Boolean::New(info.Env(), wasLive);
+  Slot* slot = lookup(info[0]);
+  if (!slot) return Napi::Boolean::New(info.Env(), false);  // already freed: disposal is idempotent
+  slot->tensor.reset();
+  if (slot->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -slot->reportedBytes);
+  slot->reportedBytes = 0;
+  slot->generation = slot->generation + 1 < kMaxGeneration ? slot->generation + 1 : 1;
+  freeSlots.push_back(static_cast<uint32_t>(slot - slots.data()));
+  liveTensors.fetch_sub(1, std::memory_order_relaxed);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 Napi::Value isTensor(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), isTensorHandle(info.Env(), info[0]));
+  return Napi::Boolean::New(info.Env(), lookup(info[0]) != nullptr);
 }
 
 Napi::Value liveTensorCount(const Napi::CallbackInfo& info) {
@@ -65,24 +72,29 @@ void fail(Napi::Env env, const std::string& message) { throw Napi::Error::New(en
 
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) return env.Null();
-  auto* b = new TensorBox{std::move(tensor), 0};
-  auto external = Napi::External<TensorBox>::New(env, b, [](Napi::Env env, TensorBox* b) {
-    release(env, b);  // GC finalisation: the safety net behind dispose()
-    delete b;
-  });
-  napi_type_tag_object(env, external, &kTensorTag);
+  uint32_t index;
+  if (!freeSlots.empty()) {
+    index = freeSlots.back();
+    freeSlots.pop_back();
+  } else {
+    if (slots.size() > kIndexMask) fail(env, "too many live tensors (16,777,216): dispose() what is no longer needed");
+    index = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  Slot& slot = slots[index];
+  slot.tensor = std::move(tensor);
+  slot.reportedBytes = hostBytes(slot.tensor);
+  if (slot.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reportedBytes);
   liveTensors.fetch_add(1, std::memory_order_relaxed);
-  b->reportedBytes = hostBytes(b->tensor);
-  if (b->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, b->reportedBytes);
-  return external;
+  return Napi::Number::New(env, static_cast<double>((slot.generation << kIndexBits) | index));
 }
 
-bool isTensorHandle(Napi::Env env, Napi::Value value) { return hasTag(env, value, kTensorTag); }
+bool isTensorHandle(Napi::Env, Napi::Value value) { return lookup(value) != nullptr; }
 
 const at::Tensor& unwrapTensor(Napi::Env env, Napi::Value value, const char* what) {
-  TensorBox* b = box(env, value, what);
-  if (!b->tensor.defined()) fail(env, std::string(what) + ": tensor was used after dispose()");
-  return b->tensor;
+  Slot* slot = lookup(value);
+  if (!slot) fail(env, std::string(what) + ": expected a live tensor handle");
+  return slot->tensor;
 }
 
 Napi::Value wrapGenerator(Napi::Env env, at::Generator generator) {
@@ -92,7 +104,11 @@ Napi::Value wrapGenerator(Napi::Env env, at::Generator generator) {
   return external;
 }
 
-bool isGeneratorHandle(Napi::Env env, Napi::Value value) { return hasTag(env, value, kGeneratorTag); }
+bool isGeneratorHandle(Napi::Env env, Napi::Value value) {
+  if (!value.IsExternal()) return false;
+  bool result = false;
+  return napi_check_object_type_tag(env, value, &kGeneratorTag, &result) == napi_ok && result;
+}
 
 at::Generator unwrapGenerator(Napi::Env env, Napi::Value value, const char* what) {
   if (!isGeneratorHandle(env, value)) fail(env, std::string(what) + ": expected a generator handle");
@@ -108,7 +124,7 @@ int64_t toInt64(Napi::Env env, Napi::Value value, const char* what) {
   }
   if (value.IsNumber()) {
     double d = value.As<Napi::Number>().DoubleValue();
-    if (!(d == static_cast<double>(static_cast<int64_t>(d))) || d > 9007199254740992.0 || d < -9007199254740992.0) {
+    if (!(std::trunc(d) == d && std::fabs(d) <= 9007199254740992.0)) {
       fail(env, std::string(what) + ": expected an integer, got " + std::to_string(d));
     }
     return static_cast<int64_t>(d);

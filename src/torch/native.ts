@@ -3,12 +3,14 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque reference to a libtorch tensor or generator, owned by the addon. */
-export type Handle = object & { readonly __handle: unique symbol };
+/** A tensor handle: a number naming a slot of the addon's tensor table (stale ones are refused). */
+export type Handle = number & { readonly __tensorHandle: unique symbol };
+/** A generator handle: an object owned by the addon. */
+export type GeneratorHandle = object & { readonly __generatorHandle: unique symbol };
 
 export interface NativeEngine {
   dispose(t: Handle): boolean;
-  isTensor(v: unknown): boolean;
+  isTensor(v: unknown): v is Handle;
   liveTensors(): number;
   findOp(name: string, overload: string): number;
   callOp(index: number, args: unknown[]): unknown;
@@ -35,10 +37,10 @@ export interface NativeEngine {
   manualSeed(seed: number | bigint): void;
   cudaDeviceCount(): number;
   builtWithCuda(): boolean;
-  newGenerator(seed: number | bigint): Handle;
-  generatorGetState(g: Handle): Handle;
-  generatorSetState(g: Handle, state: Handle): void;
-  generatorInitialSeed(g: Handle): bigint;
+  newGenerator(seed: number | bigint): GeneratorHandle;
+  generatorGetState(g: GeneratorHandle): Handle;
+  generatorSetState(g: GeneratorHandle, state: Handle): void;
+  generatorInitialSeed(g: GeneratorHandle): bigint;
 }
 
 const addonPath = fileURLToPath(new URL('../../../native/build/Release/micronet_native.node', import.meta.url));

@@ -1,5 +1,5 @@
 // Calls ATen operators by schema name through the addon's single dispatch entry point.
-import { native, type Handle } from './native.js';
+import { native, type GeneratorHandle, type Handle } from './native.js';
 
 export class Op {
   #index = -1;
@@ -29,7 +29,7 @@ export function op(qualified: string): Op {
 
 /** Anything that stands for a native object when passed to an operator. */
 export interface HasHandle {
-  readonly handle: Handle;
+  readonly handle: Handle | GeneratorHandle;
 }
 
 export type OpArg = HasHandle | number | bigint | boolean | string | null | undefined | readonly OpArg[];

@@ -1,13 +1,13 @@
 // Seeded randomness with explicit generators. Random tensors are drawn on the CPU and moved, so a
 // seed gives the same values whatever the device.
 import { dtypeCode, type DType } from './dtype.js';
-import { native, type Handle } from './native.js';
+import { native, type GeneratorHandle } from './native.js';
 import { op } from './ops.js';
 import { applyTensorOptions, type TensorOptions } from './creation.js';
 import { callTensor, Tensor, type Shape } from './tensor.js';
 
 export class Generator {
-  readonly handle: Handle;
+  readonly handle: GeneratorHandle;
   constructor(seed: number | bigint) {
     this.handle = native.newGenerator(seed);
   }

@@ -1,6 +1,6 @@
 // The Tensor class: a handle on a libtorch tensor with PyTorch's semantics.
 import { dtypeCode, dtypeName, typedArrayFor, type DType, type TypedArrayOf } from './dtype.js';
-import { native, type Handle } from './native.js';
+import { native, type GeneratorHandle, type Handle } from './native.js';
 import { op, rawCall, type Op, type OpArg } from './ops.js';
 import { track, Tracked, untrack } from './scope.js';
 
@@ -11,31 +11,40 @@ export const memoryFormatCode: Record<MemoryFormat, number> = { contiguous: 0, p
 export type Shape = readonly number[];
 export type TensorOrNumber = Tensor | number;
 
-function wrap(r: unknown): unknown {
-  if (r === null || typeof r !== 'object') return r;
-  if (Array.isArray(r)) return r.map(wrap);
-  return new Tensor(r as Handle);
+// Tensor results come back as handle numbers: each call site says what it expects, and anything
+// unexpected is freed before the error is raised.
+function releaseAll(r: unknown): void {
+  if (Array.isArray(r)) r.forEach(releaseAll);
+  else if (native.isTensor(r)) native.dispose(r);
+}
+
+function unexpected(o: Op, r: unknown, expected: string): never {
+  releaseAll(r);
+  throw new Error(`${o.name}${o.overload ? '.' + o.overload : ''}: expected ${expected} as result`);
 }
 
 /** Calls an operator whose result is one tensor. */
 export function callTensor(o: Op, ...args: OpArg[]): Tensor {
   const r = rawCall(o, args);
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`${o.name}: expected a tensor result`);
+  if (typeof r !== 'number') unexpected(o, r, 'a tensor');
   return new Tensor(r as Handle);
 }
 
-/** Calls an operator returning several values (tensors wrapped, numbers as they are). */
-export function callMany(o: Op, ...args: OpArg[]): unknown[] {
-  const r = wrap(rawCall(o, args));
-  return Array.isArray(r) ? r : [r];
+/** Calls an operator whose result is a tuple or list of tensors. */
+export function callTensors(o: Op, ...args: OpArg[]): Tensor[] {
+  const r = rawCall(o, args);
+  if (!Array.isArray(r) || !r.every((h) => typeof h === 'number')) unexpected(o, r, 'tensors');
+  return (r as Handle[]).map((h) => new Tensor(h));
 }
 
 /** Calls an in-place operator on self and returns self. */
 function callInPlace(self: Tensor, o: Op, ...args: OpArg[]): Tensor {
   const r = rawCall(o, [self, ...args]);
-  if (r !== null && typeof r === 'object' && !Array.isArray(r)) native.dispose(r as Handle);
+  if (typeof r === 'number') native.dispose(r as Handle);  // the same tensor as self, under a second handle
   return self;
 }
+
+const registry = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
 
 const ops = {
   add: op('add.Tensor'), addS: op('add.Scalar'), add_: op('add_.Tensor'), addS_: op('add_.Scalar'),
@@ -70,6 +79,7 @@ export class Tensor extends Tracked {
   constructor(handle: Handle) {
     super();
     this.#handle = handle;
+    registry.register(this, handle, this);
     track(this);
   }
 
@@ -82,6 +92,7 @@ export class Tensor extends Tracked {
   dispose(): void {
     if (this.#handle === null) return;
     native.dispose(this.#handle);
+    registry.unregister(this);
     this.#handle = null;
     untrack(this);
   }
@@ -126,7 +137,8 @@ export class Tensor extends Tracked {
   }
   item(): number {
     if (this.numel !== 1) throw new Error(`item(): tensor has ${this.numel} elements, not 1`);
-    return rawCall(ops.item, [this]) as number;
+    const v = rawCall(ops.item, [this]);
+    return typeof v === 'boolean' ? Number(v) : (v as number);
   }
 
   // ---- autograd ----
@@ -221,20 +233,20 @@ export class Tensor extends Tracked {
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   max(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
     if (dim === undefined) return callTensor(ops.maxAll, this);
-    const [values, indices] = callMany(ops.maxDim, this, dim, keepdim) as [Tensor, Tensor];
+    const [values, indices] = callTensors(ops.maxDim, this, dim, keepdim) as [Tensor, Tensor];
     return { values, indices };
   }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };
   min(dim?: number, keepdim = false): Tensor | { values: Tensor; indices: Tensor } {
     if (dim === undefined) return callTensor(ops.minAll, this);
-    const [values, indices] = callMany(ops.minDim, this, dim, keepdim) as [Tensor, Tensor];
+    const [values, indices] = callTensors(ops.minDim, this, dim, keepdim) as [Tensor, Tensor];
     return { values, indices };
   }
   argmax(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmax, this, dim, keepdim); }
   argmin(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmin, this, dim, keepdim); }
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
-    const [values, indices] = callMany(ops.topk, this, k, dim, largest, sorted) as [Tensor, Tensor];
+    const [values, indices] = callTensors(ops.topk, this, k, dim, largest, sorted) as [Tensor, Tensor];
     return { values, indices };
   }
   /** Number of non-zero elements (int64 tensor). */
@@ -290,7 +302,7 @@ export class Tensor extends Tracked {
 
 /** A generator as the ops see it (see random.ts). */
 export interface HasGenerator {
-  readonly handle: Handle;
+  readonly handle: GeneratorHandle;
 }
 
 function dims(dim: number | readonly number[]): readonly number[] {
