@@ -1,0 +1,67 @@
+# The PyTorch side of micronet's benchmarks: same engine, same threads, same malloc tuning.
+# Reads one JSON command per line: {"bench": name, "config": {...}, "reps": n}; answers with the
+# list of per-repetition seconds.
+import ctypes
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+# micronet's addon applies this at load; the anchor must run under the same allocator settings.
+libc = ctypes.CDLL('libc.so.6')
+libc.mallopt(-4, 0)  # M_MMAP_MAX
+libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+
+
+def conv_setup(cfg):
+    g = torch.Generator().manual_seed(0)
+    n, cin, cout, hw, k = cfg['batch'], cfg['cin'], cfg['cout'], cfg['hw'], cfg['k']
+    fmt = torch.channels_last if cfg['channelsLast'] else torch.contiguous_format
+    x = torch.randn(n, cin, hw, hw, generator=g).contiguous(memory_format=fmt)
+    w = (torch.randn(cout, cin, k, k, generator=g) * 0.05).contiguous(memory_format=fmt)
+    b = torch.zeros(cout)
+    def autocast():
+        return torch.autocast('cpu', dtype=torch.bfloat16, enabled=cfg['bf16'])
+
+    if cfg['pass'] == 'forward':
+        def step():
+            with torch.no_grad(), autocast():
+                F.conv2d(x, w, b, padding=k // 2)
+        return step
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    b.requires_grad_(True)
+    gout = None
+
+    def step():
+        nonlocal gout
+        with autocast():
+            y = F.conv2d(x, w, b, padding=k // 2)
+        if gout is None:
+            gout = torch.randn(y.shape, generator=g).to(y.dtype).contiguous(memory_format=fmt)
+        y.backward(gout)
+        x.grad = w.grad = b.grad = None
+    return step
+
+
+BENCHES = {'conv2d': conv_setup}
+
+
+def timed(step, reps):
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+for line in sys.stdin:
+    cmd = json.loads(line)
+    torch.set_num_threads(cmd['threads'])
+    step = BENCHES[cmd['bench']](cmd['config'])
+    timed(step, cmd.get('warmup', 2))
+    sys.stdout.write(json.dumps({'seconds': timed(step, cmd['reps'])}) + '\n')
+    sys.stdout.flush()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what micronet needs and is missing: Debian's libtorch (the engine) and python3-torch /
+# python3-torchvision (the reference the tests and benchmarks compare against), then the npm
+# packages and the native addon. Safe to run again: it only does what is not done yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libtorch-dev python3-torch python3-torchvision g++ make python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "micronet setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+fi
+
+# npm ci also builds the native addon (the package's install script).
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci
+elif [ ! -f native/build/Release/micronet_native.node ]; then
+  npm run build:native
+fi
+npm run --silent build
