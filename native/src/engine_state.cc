@@ -5,9 +5,50 @@
 
 #include "common.h"
 
+#if __has_include(<torch/version.h>)
+#include <torch/version.h>
+#endif
+// libtorch 2.4 replaced the per-device autocast switches with functions taking a device type.
+#if defined(TORCH_VERSION_MAJOR) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+#define MICRONET_AUTOCAST_BY_DEVICE 1
+#else
+#define MICRONET_AUTOCAST_BY_DEVICE 0
+#endif
+
 namespace micronet {
 
 namespace {
+
+bool autocastEnabled(bool cuda) {
+#if MICRONET_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
+#else
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+
+at::ScalarType autocastDtype(bool cuda) {
+#if MICRONET_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
+#else
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
+void setAutocast(bool cuda, bool enabled, at::ScalarType dtype) {
+#if MICRONET_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
+#else
+  if (cuda) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+#endif
+}
 
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
   bool previous = at::GradMode::is_enabled();
@@ -30,26 +71,20 @@ bool isCuda(Napi::Env env, Napi::Value v) {
 Napi::Value autocastState(const Napi::CallbackInfo& info) {
   bool cuda = isCuda(info.Env(), info[0]);
   auto out = Napi::Array::New(info.Env(), 2);
-  out.Set(0u, cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled());
-  out.Set(1u, static_cast<int>(cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype()));
+  out.Set(0u, autocastEnabled(cuda));
+  out.Set(1u, static_cast<int>(autocastDtype(cuda)));
   return out;
+}
+
+void applyAutocast(Napi::Env env, bool cuda, Napi::Value enabled, Napi::Value dtypeCode) {
+  if (!enabled.IsBoolean()) fail(env, "autocast: expected a boolean");
+  setAutocast(cuda, enabled.As<Napi::Boolean>().Value(), static_cast<at::ScalarType>(toInt64(env, dtypeCode, "autocast dtype")));
 }
 
 // autocastEnter(deviceType, enabled, dtypeCode) / autocastExit(deviceType, enabled, dtypeCode)
 // mirror torch.autocast's __enter__/__exit__: the cast cache lives until the outermost exit.
-void setAutocast(Napi::Env env, bool cuda, Napi::Value enabled, Napi::Value dtypeCode) {
-  auto dtype = static_cast<at::ScalarType>(toInt64(env, dtypeCode, "autocast dtype"));
-  if (cuda) {
-    at::autocast::set_enabled(enabled.As<Napi::Boolean>().Value());
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    at::autocast::set_cpu_enabled(enabled.As<Napi::Boolean>().Value());
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
-}
-
 Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
-  setAutocast(info.Env(), isCuda(info.Env(), info[0]), info[1], info[2]);
+  applyAutocast(info.Env(), isCuda(info.Env(), info[0]), info[1], info[2]);
   at::autocast::increment_nesting();
   return info.Env().Undefined();
 }
@@ -57,7 +92,7 @@ Napi::Value autocastEnter(const Napi::CallbackInfo& info) {
 Napi::Value autocastExit(const Napi::CallbackInfo& info) {
   bool cuda = isCuda(info.Env(), info[0]);
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  setAutocast(info.Env(), cuda, info[1], info[2]);
+  applyAutocast(info.Env(), cuda, info[1], info[2]);
   return info.Env().Undefined();
 }
 

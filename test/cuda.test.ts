@@ -1,0 +1,63 @@
+// CUDA: the same API on a GPU, checked against the CPU. Skipped where no GPU is visible.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as T from '../src/torch/index.js';
+
+const { F } = T;
+const skip = T.cuda.isAvailable() ? false : 'no CUDA device visible to this build';
+
+function maxDiff(a: T.Tensor, b: T.Tensor): number {
+  return T.tidy(() => a.cpu().float().sub(b.cpu().float()).abs().max().item());
+}
+
+test('tensors move to the GPU and back', { skip }, () => {
+  const x = T.arange(6, undefined, 1, { dtype: 'float32' }).reshape([2, 3]);
+  const g = x.to('cuda');
+  assert.equal(g.device, 'cuda:0');
+  assert.deepEqual(g.mul(2).cpu().data(), new Float32Array([0, 2, 4, 6, 8, 10]));
+  assert.equal(T.zeros([2], { device: 'cuda:0' }).device, 'cuda:0');
+  assert.deepEqual(g.data(), x.data());
+});
+
+test('seeded random tensors are the same on GPU and CPU', { skip }, () => {
+  const a = T.randn([100], { generator: new T.Generator(5) });
+  const b = T.randn([100], { generator: new T.Generator(5), device: 'cuda' });
+  assert.equal(b.device, 'cuda:0');
+  assert.deepEqual(b.data(), a.data());
+});
+
+test('conv2d forward and backward agree with the CPU', { skip }, () => {
+  const g = new T.Generator(0);
+  const x = T.randn([4, 8, 16, 16], { generator: g });
+  const w = T.randn([16, 8, 3, 3], { generator: g }).mul(0.1);
+  const run = (device: T.Device) => T.tidy(() => {
+    const xd = x.to(device).detach().requiresGrad_();
+    const wd = w.to(device).detach().requiresGrad_();
+    const y = F.relu(F.conv2d(xd, wd, null, { padding: 1 }));
+    y.pow(2).mean().backward();
+    return { y: y.detach(), gx: xd.grad!, gw: wd.grad! };
+  });
+  const cpu = run('cpu');
+  const gpu = run('cuda');
+  // cuDNN may use TF32 and other summation orders.
+  assert.ok(maxDiff(cpu.y, gpu.y) < 2e-2, 'output');
+  assert.ok(maxDiff(cpu.gx, gpu.gx) < 1e-3, 'input gradient');
+  assert.ok(maxDiff(cpu.gw, gpu.gw) < 1e-3, 'weight gradient');
+});
+
+test('float16 and bfloat16 autocast on the GPU', { skip }, () => {
+  const x = T.randn([8, 32], { generator: new T.Generator(1), device: 'cuda' });
+  const w = T.randn([16, 32], { generator: new T.Generator(2), device: 'cuda' });
+  const half = T.autocast({ deviceType: 'cuda', dtype: 'float16' }, () => F.linear(x, w));
+  const bf = T.autocast({ deviceType: 'cuda', dtype: 'bfloat16' }, () => F.linear(x, w));
+  assert.equal(half.dtype, 'float16');
+  assert.equal(bf.dtype, 'bfloat16');
+  const exact = F.linear(x, w);
+  assert.ok(maxDiff(half, exact) < 0.05);
+  assert.ok(maxDiff(bf, exact) < 0.3);
+  assert.equal(T.isAutocastEnabled('cuda'), false);
+});
+
+test('errors on the GPU are JS errors too', { skip }, () => {
+  assert.throws(() => T.ones([2], { device: 'cuda' }).add(T.ones([2])), /Expected all tensors to be on the same device/);
+});
