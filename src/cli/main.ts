@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// The `micronet` command.
+import { UsageError } from './args.js';
+import { runCommand, type Command } from './command.js';
+
+const commands: Command[] = [];
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length), 4);
+  return ['usage: micronet <command> [options]   (micronet <command> --help for its options)', '', 'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command '${name}'\n\n${help()}`);
+  await runCommand(command, rest);
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    console.error(`micronet: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(`micronet: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
