@@ -2,8 +2,9 @@
 // The `micronet` command.
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
+import { importCommand } from './import.js';
 
-const commands: Command[] = [];
+const commands: Command[] = [importCommand as Command];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

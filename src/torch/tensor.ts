@@ -266,6 +266,10 @@ export class Tensor extends Tracked {
   contiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
     return callTensor(ops.contiguous, this, memoryFormatCode[memoryFormat]);
   }
+  /** A view with the given sizes and strides (in elements) over this tensor's storage. */
+  asStrided(shape: Shape, strides: readonly number[], storageOffset = 0): Tensor {
+    return callTensor(op('as_strided'), this, shape, strides, storageOffset);
+  }
   narrow(dim: number, start: number, length: number): Tensor { return callTensor(ops.narrow, this, dim, start, length); }
   indexSelect(dim: number, index: Tensor): Tensor { return callTensor(ops.indexSelect, this, dim, index); }
   gather(dim: number, index: Tensor): Tensor { return callTensor(ops.gather, this, dim, index); }

@@ -1,0 +1,53 @@
+// Model checkpoints: a safetensors file of the state dict (masks included) whose metadata names
+// the model and its configuration, so that it can be rebuilt without any other input.
+import * as T from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { buildModel } from '../models/registry.js';
+
+export const checkpointFormat = 'micronet-model/1';
+
+export interface ModelCheckpoint {
+  model: Module;
+  name: string;
+  config: Record<string, unknown>;
+  /** Free-form provenance saved with the weights (source file, epoch, accuracy...). */
+  info: Record<string, unknown>;
+}
+
+export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}): void {
+  writeSafetensors(path, model.stateDict(), {
+    format: checkpointFormat, model: name, config: JSON.stringify(config), info: JSON.stringify(info),
+  });
+}
+
+export function loadModelCheckpoint(path: string): ModelCheckpoint {
+  const file = readSafetensors(path);
+  try {
+    const { format, model: name, config, info } = file.metadata;
+    if (format !== checkpointFormat || !name) {
+      throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
+        + 'import foreign weights with `micronet import`');
+    }
+    const parse = (s: string | undefined, field: string) => {
+      try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
+    };
+    const built = buildModel(name, parse(config, 'config'));
+    built.model.loadStateDict(file.tensors, { what: path });
+    return { model: built.model, name, config: built.config as Record<string, unknown>, info: parse(info, 'info') };
+  } finally {
+    for (const t of file.tensors.values()) t.dispose();
+  }
+}
+
+/** Fills absent `<layer>.mask` entries with ones (a dense model imported into masked layers). */
+export function completeMasks(stateDict: Map<string, T.Tensor>, model: Module): string[] {
+  const added: string[] = [];
+  for (const [key, own] of model.stateDict()) {
+    if (key.endsWith('.mask') && !stateDict.has(key) && stateDict.has(key.slice(0, -'mask'.length) + 'weight')) {
+      stateDict.set(key, T.keep(T.ones(own.shape)));
+      added.push(key);
+    }
+  }
+  return added;
+}

@@ -1,0 +1,87 @@
+// The seed entry's CIFAR GoogLeNet: 6,258,500 parameters, every conv and the classifier masked.
+import * as T from '../torch/index.js';
+import {
+  AdaptiveAvgPool2d, BatchNorm2d, Dropout2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, Sequential, type InitOptions,
+} from '../nn/index.js';
+
+export interface GoogLeNetConfig {
+  numClasses: number;
+  /** The entry built BatchNorm b3.4 of every inception with eps = n5x5; false uses 1e-5. */
+  epsQuirk: boolean;
+  dropout: number;
+}
+
+export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQuirk: true, dropout: 0.4 };
+
+class Inception extends Module {
+  readonly b1: Sequential;
+  readonly b2: Sequential;
+  readonly b3: Sequential;
+  readonly b4: Sequential;
+
+  constructor(cin: number, n1x1: number, n3x3red: number, n3x3: number, n5x5red: number, n5x5: number, pool: number,
+    epsQuirk: boolean, init: InitOptions) {
+    super();
+    const conv = (i: number, o: number, k: number) => new MaskedConv2d(i, o, k, { padding: k >> 1, ...init });
+    this.b1 = this.registerModule('b1', new Sequential(conv(cin, n1x1, 1), new BatchNorm2d(n1x1), new ReLU()));
+    this.b2 = this.registerModule('b2', new Sequential(
+      conv(cin, n3x3red, 1), new BatchNorm2d(n3x3red), new ReLU(),
+      conv(n3x3red, n3x3, 3), new BatchNorm2d(n3x3), new ReLU()));
+    this.b3 = this.registerModule('b3', new Sequential(
+      conv(cin, n5x5red, 1), new BatchNorm2d(n5x5red), new ReLU(),
+      conv(n5x5red, n5x5, 3), new BatchNorm2d(n5x5, epsQuirk ? n5x5 : 1e-5), new ReLU(),
+      conv(n5x5, n5x5, 3), new BatchNorm2d(n5x5), new ReLU()));
+    this.b4 = this.registerModule('b4', new Sequential(
+      new MaxPool2d(3, 1, 1), conv(cin, pool, 1), new BatchNorm2d(pool), new ReLU()));
+  }
+
+  forward(x: T.Tensor, training: boolean): T.Tensor {
+    return T.tidy(() => T.cat([this.b1, this.b2, this.b3, this.b4].map((b) => b.forward(x, training)), 1));
+  }
+}
+
+export class GoogLeNet extends Module {
+  readonly prelayer: Sequential;
+  readonly inceptions: Inception[];
+  readonly maxpool: MaxPool2d;
+  readonly avgpool: AdaptiveAvgPool2d;
+  readonly dropout: Dropout2d;
+  readonly linear: MaskedLinear;
+
+  constructor(readonly config: GoogLeNetConfig = defaultGoogLeNetConfig, init: InitOptions = {}) {
+    super();
+    const q = config.epsQuirk;
+    const inception = (name: string, ...w: [number, number, number, number, number, number, number]) =>
+      this.registerModule(name, new Inception(...w, q, init));
+    this.prelayer = this.registerModule('prelayer', new Sequential(
+      new MaskedConv2d(3, 192, 3, { padding: 1, ...init }), new BatchNorm2d(192), new ReLU()));
+    const a3 = inception('a3', 192, 64, 96, 128, 16, 32, 32);
+    const b3 = inception('b3', 256, 128, 128, 192, 32, 96, 64);
+    this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, 2, 1));
+    const a4 = inception('a4', 480, 192, 96, 208, 16, 48, 64);
+    const b4 = inception('b4', 512, 160, 112, 224, 24, 64, 64);
+    const c4 = inception('c4', 512, 128, 128, 256, 24, 64, 64);
+    const d4 = inception('d4', 512, 112, 144, 288, 32, 64, 64);
+    const e4 = inception('e4', 528, 256, 160, 320, 32, 128, 128);
+    const a5 = inception('a5', 832, 256, 160, 320, 32, 128, 128);
+    const b5 = inception('b5', 832, 384, 192, 384, 48, 128, 128);
+    this.inceptions = [a3, b3, a4, b4, c4, d4, e4, a5, b5];
+    this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
+    this.dropout = this.registerModule('dropout', new Dropout2d(config.dropout));
+    this.linear = this.registerModule('linear', new MaskedLinear(1024, config.numClasses, init));
+  }
+
+  forward(x: T.Tensor, training: boolean): T.Tensor {
+    return T.tidy(() => {
+      const [a3, b3, a4, b4, c4, d4, e4, a5, b5] = this.inceptions as [Inception, Inception, Inception, Inception,
+        Inception, Inception, Inception, Inception, Inception];
+      let h = b3.forward(a3.forward(this.prelayer.forward(x, training), training), training);
+      h = this.maxpool.forward(h);
+      for (const m of [a4, b4, c4, d4, e4]) h = m.forward(h, training);
+      h = this.maxpool.forward(h);
+      h = b5.forward(a5.forward(h, training), training);
+      h = this.dropout.forward(this.avgpool.forward(h), training);
+      return this.linear.forward(h.flatten(1));
+    });
+  }
+}

@@ -1,0 +1,46 @@
+// Models by name, so that the CLI, recipes and checkpoints can name them.
+
+import type { InitOptions, Module } from '../nn/index.js';
+import { defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
+
+export interface ModelEntry<C extends object = object> {
+  name: string;
+  description: string;
+  defaults: C;
+  build(config: C, init?: InitOptions): Module;
+}
+
+function googlenetEntry(name: string, description: string, defaults: GoogLeNetConfig): ModelEntry<GoogLeNetConfig> {
+  return { name, description, defaults, build: (config, init) => new GoogLeNet(config, init) };
+}
+
+const entries: ModelEntry[] = [
+  googlenetEntry('googlenet', 'the seed entry\'s CIFAR GoogLeNet (6,258,500 parameters, masked, BatchNorm eps quirk)', defaultGoogLeNetConfig),
+  googlenetEntry('googlenet-fixed-eps', 'googlenet with every BatchNorm at eps 1e-5', { ...defaultGoogLeNetConfig, epsQuirk: false }),
+] as ModelEntry[];
+
+export function modelNames(): string[] {
+  return entries.map((e) => e.name);
+}
+
+export function findModel(name: string): ModelEntry {
+  const entry = entries.find((e) => e.name === name);
+  if (!entry) throw new Error(`unknown model '${name}' (known: ${modelNames().join(', ')})`);
+  return entry;
+}
+
+/**
+ * Builds a registered model; config fields override the defaults and are checked against them.
+ */
+export function buildModel(name: string, config: Record<string, unknown> = {}, init: InitOptions = {}): { model: Module; config: object } {
+  const entry = findModel(name);
+  const merged: Record<string, unknown> = { ...entry.defaults };
+  for (const [key, value] of Object.entries(config)) {
+    const expected = (entry.defaults as Record<string, unknown>)[key];
+    if (expected === undefined) throw new Error(`model ${name} has no option '${key}' (known: ${Object.keys(entry.defaults).join(', ')})`);
+    if (typeof value !== typeof expected) throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${JSON.stringify(value)}`);
+    merged[key] = value;
+  }
+  return { model: entry.build(merged as never, init), config: merged };
+}
+
