@@ -2,9 +2,10 @@
 // The `micronet` command.
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
+import { dataCommand } from './data.js';
 import { importCommand } from './import.js';
 
-const commands: Command[] = [importCommand as Command];
+const commands: Command[] = [importCommand as Command, dataCommand as unknown as Command];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

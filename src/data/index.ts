@@ -1,0 +1,17 @@
+// CIFAR data: readers, download, transforms, recipe pipelines, the loader, synthetic data.
+export * from './cifar.js';
+export { locate, loadSplit, loadSplits, loadDataset, type Found, type LoadOptions } from './source.js';
+export { parseBinary, encodeBinary } from './binary.js';
+export { parsePython } from './python.js';
+export { readPickle, NdArray, type PickleValue, type PickleDict } from './pickle.js';
+export { readTarGz, writeTarGz, type TarEntry } from './tar.js';
+export { download, defaultDataDir, md5File, type DownloadOptions, type DownloadResult } from './download.js';
+export { type Image, type FloatImage, image } from './image.js';
+export { pad, crop, hflip, resizedCrop, normalize, cutout, normalizeTables } from './transforms.js';
+export { resizeBilinear } from './resize.js';
+export { randomCropParams, flipParam, resizedCropParams, cutoutParams, centreFallback, roundHalfEven, type Box } from './params.js';
+export { Rng, sampleRng, epochOrder } from './rng.js';
+export { pipeline, pipelineNames, cifar100TrainStats, cifar100TestStats, type PipelineName, type PipelineSpec, type Pipeline, type Stats } from './pipelines.js';
+export { buildBatch } from './batch.js';
+export { Loader, type LoaderOptions, type Batch, type RawBatch, type Samples } from './loader.js';
+export { syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';
