@@ -46,7 +46,12 @@ def conv_setup(cfg):
     return step
 
 
-BENCHES = {'conv2d': conv_setup}
+def model_setup(cfg):
+    from anchor_model import model_setup as setup
+    return setup(cfg)
+
+
+BENCHES = {'conv2d': conv_setup, 'model': model_setup}
 
 
 def timed(step, reps):
