@@ -1,0 +1,100 @@
+// Readers parse CIFAR files written by Python (numpy, pickle, tarfile), in both official versions,
+// extracted or archived, and refuse bad input with the file's name and the problem.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDataset, loadSplit, locate, readPickle } from '../src/data/index.js';
+import { runPython } from './support/data-python.js';
+
+type Contents = Record<'cifar100' | 'cifar10', Record<'train' | 'test', { images: string; fine: string; coarse: string }>>;
+
+const root = mkdtempSync(join(tmpdir(), 'micronet-data-readers-'));
+const written = runPython<Contents>('data-write.py', null, [root]);
+const scratch = [root];
+after(() => { for (const d of scratch) rmSync(d, { recursive: true, force: true }); });
+const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+
+for (const dataset of ['cifar100', 'cifar10'] as const) {
+  for (const layout of ['binary', 'python2', 'python3', 'python4', 'binary-archive', 'python-archive']) {
+    test(`${dataset}: reads the ${layout} layout written by Python`, () => {
+      const dir = join(root, dataset, layout);
+      const found = locate(dir, dataset);
+      assert.equal(found.kind, layout.endsWith('archive') ? 'archive' : 'folder');
+      const { train, test: testSplit } = loadDataset(dir, { dataset });
+      for (const [split, got] of [['train', train], ['test', testSplit]] as const) {
+        const want = written[dataset][split];
+        assert.deepEqual(got.images, bytes(want.images), `${split} images`);
+        assert.deepEqual(got.labels, bytes(want.fine), `${split} labels`);
+        assert.equal(got.count, got.labels.length);
+        assert.equal(got.classes, dataset === 'cifar100' ? 100 : 10);
+      }
+      if (dataset === 'cifar100') assert.deepEqual(loadSplit(dir, 'train', { labels: 'coarse' }).labels, bytes(written.cifar100.train.coarse));
+    });
+  }
+}
+
+test('CIFAR-10 has no coarse labels', () => {
+  assert.throws(() => loadSplit(join(root, 'cifar10', 'binary'), 'train', { dataset: 'cifar10', labels: 'coarse' }), /CIFAR-10 has no coarse labels/);
+});
+
+/** A scratch copy of one layout, to damage. */
+function copy(layout: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-bad-'));
+  scratch.push(dir);
+  cpSync(join(root, 'cifar100', layout), dir, { recursive: true });
+  return dir;
+}
+
+test('a .bin file whose size is not a whole number of records is refused, naming it', () => {
+  const dir = copy('binary');
+  const file = join(dir, 'cifar-100-binary', 'train.bin');
+  truncateSync(file, 3074 * 7 - 1);
+  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(file) && /not a whole number of 3074-byte records/.test(e.message));
+});
+
+test('a label out of range is refused with the file, record and label', () => {
+  const dir = copy('binary');
+  const file = join(dir, 'cifar-100-binary', 'test.bin');
+  const b = readFileSync(file);
+  b[3 * 3074 + 1] = 140;  // fine label of record 3
+  writeFileSync(file, b);
+  assert.throws(() => loadSplit(dir, 'test'), (e: Error) => e.message.includes(file) && /record 3 has fine label 140, outside 0..99/.test(e.message));
+  b[3 * 3074] = 20;  // coarse label of record 3
+  writeFileSync(file, b);
+  assert.throws(() => loadSplit(dir, 'test', { labels: 'coarse' }), /record 3 has coarse label 20, outside 0..19/);
+});
+
+test('a missing split is reported with the file it looked for', () => {
+  const dir = copy('binary');
+  rmSync(join(dir, 'cifar-100-binary', 'test.bin'));
+  assert.throws(() => loadDataset(dir), (e: Error) => e.message.includes(join(dir, 'cifar-100-binary', 'test.bin')) && /missing \(the test split\)/.test(e.message));
+  assert.equal(loadSplit(dir, 'train').count, 7, 'the train split still reads');
+});
+
+test('a truncated archive is reported as such, naming it', () => {
+  const dir = copy('binary-archive');
+  const file = join(dir, 'cifar-100-binary.tar.gz');
+  const b = readFileSync(file);
+  writeFileSync(file, b.subarray(0, b.length >> 1));
+  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(file) && /truncated archive/.test(e.message));
+});
+
+test('a directory without the data says where to put it and how to download it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-'));
+  scratch.push(dir);
+  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(dir) && e.message.includes('cifar-100-binary.tar.gz')
+    && e.message.includes('micronet data download'));
+});
+
+test('a pickle calling anything but numpy\'s array reconstruction is refused, and nothing runs', () => {
+  const dir = join(root, 'evil');
+  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(join(dir, 'cifar-100-python', 'train'))
+    && /refusing pickle global 'posix.system'/.test(e.message));
+});
+
+test('a truncated pickle is refused, naming the file', () => {
+  const good = readFileSync(join(root, 'cifar100', 'python2', 'cifar-100-python', 'train'));
+  assert.throws(() => readPickle(good.subarray(0, 100), 'some/train'), /^Error: some\/train: truncated pickle/);
+});
