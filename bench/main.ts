@@ -1,8 +1,10 @@
 // `npm run bench -- <name>...`: benchmarks that print micronet beside PyTorch in one run.
+import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 
 const benches: Record<string, (options: { reps: number }) => Promise<void>> = {
   engine: benchEngine,
+  data: benchData,
 };
 
 async function main(argv: string[]): Promise<void> {

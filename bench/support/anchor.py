@@ -51,7 +51,50 @@ def model_setup(cfg):
     return setup(cfg)
 
 
-BENCHES = {'conv2d': conv_setup, 'model': model_setup}
+def data_setup(cfg):
+    # The micronet-seed train pipeline as torchvision runs it: PIL images from an in-memory uint8
+    # array (as torchvision's CIFAR100 yields them), Pad+RandomCrop, flip, ToTensor, Normalize,
+    # then the entry's Cutout; DataLoader with persistent workers.
+    import numpy as np
+    import torchvision.transforms as tr
+    from PIL import Image
+
+    class Cutout:
+        def __call__(self, t):
+            h, w = t.shape[1], t.shape[2]
+            mask = np.ones((h, w), np.float32)
+            y, x = np.random.randint(h), np.random.randint(w)
+            mask[np.clip(y - 4, 0, h):np.clip(y + 4, 0, h), np.clip(x - 4, 0, w):np.clip(x + 4, 0, w)] = 0.
+            return t * torch.from_numpy(mask).expand_as(t)
+
+    class Memory(torch.utils.data.Dataset):
+        def __init__(self, n):
+            rng = np.random.default_rng(0)
+            self.data = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+            self.targets = rng.integers(0, 100, n).tolist()
+            self.transform = tr.Compose([
+                tr.RandomCrop(32, padding=4), tr.RandomHorizontalFlip(), tr.ToTensor(),
+                tr.Normalize((0.5070751592371341, 0.48654887331495067, 0.4409178433670344),
+                             (0.2673342858792403, 0.2564384629170882, 0.27615047132568393)),
+                Cutout()])
+
+        def __len__(self):
+            return len(self.data)
+
+        def __getitem__(self, i):
+            return self.transform(Image.fromarray(self.data[i])), self.targets[i]
+
+    w = cfg['workers']
+    loader = torch.utils.data.DataLoader(Memory(cfg['n']), batch_size=cfg['batch'], shuffle=True,
+                                         num_workers=w, persistent_workers=w > 0)
+
+    def step():
+        for _x, _y in loader:
+            pass
+    return step
+
+
+BENCHES = {'conv2d': conv_setup, 'model': model_setup, 'data': data_setup}
 
 
 def timed(step, reps):
