@@ -1,7 +1,7 @@
 // The seed entry's CIFAR GoogLeNet: 6,258,500 parameters, every conv and the classifier masked.
 import * as T from '../torch/index.js';
 import {
-  AdaptiveAvgPool2d, BatchNorm2d, Dropout2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, Sequential, type InitOptions,
+  AdaptiveAvgPool2d, BatchNorm2d, chain, Dropout2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, Sequential, type InitOptions,
 } from '../nn/index.js';
 
 export interface GoogLeNetConfig {
@@ -36,7 +36,10 @@ class Inception extends Module {
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
-    return T.tidy(() => T.cat([this.b1, this.b2, this.b3, this.b4].map((b) => b.forward(x, training)), 1));
+    const branches = [this.b1, this.b2, this.b3, this.b4].map((b) => b.forward(x, training));
+    const out = T.cat(branches, 1);
+    branches.forEach((b) => b.dispose());
+    return out;
   }
 }
 
@@ -72,16 +75,12 @@ export class GoogLeNet extends Module {
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
-    return T.tidy(() => {
-      const [a3, b3, a4, b4, c4, d4, e4, a5, b5] = this.inceptions as [Inception, Inception, Inception, Inception,
-        Inception, Inception, Inception, Inception, Inception];
-      let h = b3.forward(a3.forward(this.prelayer.forward(x, training), training), training);
-      h = this.maxpool.forward(h);
-      for (const m of [a4, b4, c4, d4, e4]) h = m.forward(h, training);
-      h = this.maxpool.forward(h);
-      h = b5.forward(a5.forward(h, training), training);
-      h = this.dropout.forward(this.avgpool.forward(h), training);
-      return this.linear.forward(h.flatten(1));
-    });
+    const [a3, b3, a4, b4, c4, d4, e4, a5, b5] = this.inceptions;
+    const features = chain(x, training, [this.prelayer, a3!, b3!, this.maxpool, a4!, b4!, c4!, d4!, e4!, this.maxpool, a5!, b5!, this.avgpool, this.dropout]);
+    const flat = features.flatten(1);
+    features.dispose();
+    const logits = this.linear.forward(flat);
+    flat.dispose();
+    return logits;
   }
 }

@@ -174,12 +174,20 @@ export class Sequential extends Module {
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
-    let h = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(h, training);
-      if (h !== x && next !== h) h.dispose();  // intermediate handles; autograd keeps what it needs
-      h = next;
-    }
-    return h;
+    return chain(x, training, this.layers);
   }
+}
+
+/**
+ * Applies modules in turn, freeing each intermediate as soon as the next one exists (autograd
+ * keeps what it needs), so that peak memory stays that of PyTorch's eager execution.
+ */
+export function chain(x: T.Tensor, training: boolean, layers: readonly Module[]): T.Tensor {
+  let h = x;
+  for (const layer of layers) {
+    const next = layer.forward(h, training);
+    if (h !== x && next !== h) h.dispose();
+    h = next;
+  }
+  return h;
 }
