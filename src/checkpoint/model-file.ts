@@ -4,6 +4,7 @@ import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { buildModel } from '../models/registry.js';
+import { extractStateDict, readTorchFile } from './torch-file.js';
 
 export const checkpointFormat = 'micronet-model/1';
 
@@ -50,4 +51,27 @@ export function completeMasks(stateDict: Map<string, T.Tensor>, model: Module): 
     }
   }
   return added;
+}
+
+/**
+ * A model from a micronet checkpoint, or from a PyTorch one (.pth/.pt, any layout
+ * extractStateDict accepts) for the named model; absent masks become ones.
+ */
+export function loadAnyCheckpoint(path: string, modelName = 'googlenet'): ModelCheckpoint & { note?: string } {
+  if (!/\.(pth|pt|tar)$/i.test(path)) return loadModelCheckpoint(path);
+  const loaded = readTorchFile(path);
+  const { stateDict, from } = extractStateDict(loaded, path);
+  try {
+    const { model, config } = buildModel(modelName);
+    const filled = completeMasks(stateDict, model);
+    model.loadStateDict(stateDict, { what: `${path} (${from})` });
+    const epoch = loaded instanceof Map && typeof loaded.get('epoch') === 'number' ? loaded.get('epoch') : undefined;
+    return {
+      model, name: modelName, config: config as Record<string, unknown>,
+      info: { importedFrom: path, ...(epoch !== undefined ? { epoch } : {}) },
+      note: `${stateDict.size} tensors from ${from}${filled.length ? `; ${filled.length} absent masks set to ones` : ''}`,
+    };
+  } finally {
+    for (const t of stateDict.values()) t.dispose();
+  }
 }

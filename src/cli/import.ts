@@ -1,7 +1,6 @@
 // `micronet import`: a PyTorch checkpoint (torch.save) to a micronet model checkpoint.
-import { completeMasks, saveModelCheckpoint } from '../checkpoint/model-file.js';
-import { extractStateDict, readTorchFile } from '../checkpoint/torch-file.js';
-import { buildModel, modelNames } from '../models/registry.js';
+import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import { modelNames } from '../models/registry.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
@@ -15,17 +14,10 @@ export const importCommand = defineCommand({
   run(options) {
     const [source, ...extra] = options._;
     if (!source || extra.length) throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME]');
-    const loaded = readTorchFile(source);
-    const { stateDict, from } = extractStateDict(loaded, source);
-    const { model, config } = buildModel(options.model);
-    const filled = completeMasks(stateDict, model);
-    model.loadStateDict(stateDict, { what: `${source} (${from})` });
-    const epoch = loaded instanceof Map && typeof loaded.get('epoch') === 'number' ? loaded.get('epoch') : undefined;
-    saveModelCheckpoint(options.out, model, options.model, config, { importedFrom: source, ...(epoch !== undefined ? { epoch } : {}) });
-    const weights = stateDict.size;
-    for (const t of stateDict.values()) t.dispose();
-    console.log(`imported ${weights} tensors from ${source} (${from}) as ${options.model}, ${model.numParameters().toLocaleString('en-US')} parameters`
-      + `${filled.length ? `; ${filled.length} absent masks set to ones` : ''} -> ${options.out}`);
+    if (!/\.(pth|pt|tar)$/i.test(source)) throw new UsageError(`${source}: expected a torch.save file (.pth, .pt or .tar)`);
+    const { model, name, config, info, note } = loadAnyCheckpoint(source, options.model);
+    saveModelCheckpoint(options.out, model, name, config, info);
+    console.log(`imported ${note} as ${name}, ${model.numParameters().toLocaleString('en-US')} parameters -> ${options.out}`);
     model.dispose();
   },
 });

@@ -1,0 +1,28 @@
+// Facts about a layer that both rule sets count: weights actually used and their non-zeros.
+import * as T from '../torch/index.js';
+import { Conv2d, Linear, type Module } from '../nn/index.js';
+
+export interface WeightFacts {
+  numel: number;
+  nonzero: number;
+  outChannels: number;
+  hasBias: boolean;
+}
+
+/** Sparsity is read from the weight the layer computes with (weight*mask). */
+export function weightFacts(m: Module): WeightFacts | null {
+  if (!(m instanceof Conv2d) && !(m instanceof Linear)) return null;
+  const nonzero = T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
+  return {
+    numel: m.weight.numel,
+    nonzero,
+    outChannels: m instanceof Conv2d ? m.outChannels : m.outFeatures,
+    hasBias: m.bias !== null,
+  };
+}
+
+export function typeName(m: Module): string {
+  return m.describe().replace(/\(.*$/, '');
+}
+
+export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -1,0 +1,47 @@
+// What a scorer produces: per-layer rows and totals, under one rule set.
+
+export type Rules = 'official' | 'id56';
+
+export interface LayerScore {
+  name: string;
+  type: string;
+  /** Output shape per sample. */
+  shape: number[];
+  /** Weight elements (conv/linear), 0 for layers without weights. */
+  weights: number;
+  nonzero: number;
+  /** Storage of the layer in bits. */
+  bits: number;
+  mults: number;
+  adds: number;
+  note?: string;
+}
+
+export interface ScoreReport {
+  rules: Rules;
+  /** Bit width of an unquantised parameter: 16 (the freebie) or 32. */
+  bitWidth: number;
+  bits: number;
+  /** bits / 32 */
+  params: number;
+  mults: number;
+  adds: number;
+  /** official: adds + multiplies weighted by precision; id56: mults + adds. */
+  ops: number;
+  score: number;
+  layers: LayerScore[];
+  notes: string[];
+}
+
+/** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100). */
+export const reference = { params: 36.5e6, ops: 10.49e9 };
+
+export function totals(rules: Rules, bitWidth: number, layers: LayerScore[], ops: number, notes: string[]): ScoreReport {
+  const sum = (f: (l: LayerScore) => number) => layers.reduce((s, l) => s + f(l), 0);
+  const bits = sum((l) => l.bits);
+  const params = bits / 32;
+  return {
+    rules, bitWidth, bits, params, mults: sum((l) => l.mults), adds: sum((l) => l.adds), ops,
+    score: params / reference.params + ops / reference.ops, layers, notes,
+  };
+}
