@@ -3,7 +3,7 @@ export * from './cifar.js';
 export { locate, loadSplit, loadSplits, loadDataset, type Found, type LoadOptions } from './source.js';
 export { parseBinary, encodeBinary } from './binary.js';
 export { parsePython } from './python.js';
-export { readPickle, NdArray, type PickleValue, type PickleDict } from './pickle.js';
+export { readPickle, NdArray } from './numpy-pickle.js';
 export { readTarGz, writeTarGz, type TarEntry } from './tar.js';
 export { download, defaultDataDir, md5File, type DownloadOptions, type DownloadResult } from './download.js';
 export { type Image, type FloatImage, image } from './image.js';

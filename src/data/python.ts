@@ -1,19 +1,28 @@
 // The python CIFAR format: one pickled dict per file with 'data' (uint8 N x 3072) and the labels
 // ('fine_labels'/'coarse_labels' for CIFAR-100, 'labels' for CIFAR-10).
 import { classCount, IMAGE_BYTES, type DatasetName, type LabelKind, type Split } from './cifar.js';
-import { NdArray, readPickle, type PickleDict } from './pickle.js';
+import { NdArray, readPickle } from './numpy-pickle.js';
+
+/** The dict's entries by name: Python 2 writes keys as str, Python 3 may write them as bytes. */
+function entries(v: unknown, name: string): Map<string, unknown> {
+  if (!(v instanceof Map)) throw new Error(`${name}: expected a pickled dict`);
+  const out = new Map<string, unknown>();
+  for (const [k, x] of v) {
+    if (typeof k === 'string') out.set(k, x);
+    else if (k instanceof Uint8Array) out.set(Buffer.from(k).toString('latin1'), x);
+  }
+  return out;
+}
 
 export function parsePython(files: readonly { name: string; bytes: Uint8Array }[], dataset: DatasetName, labels: LabelKind = 'fine'): Split {
   const classes = classCount(dataset, labels);
   const key = dataset === 'cifar10' ? 'labels' : `${labels}_labels`;
   const parts = files.map(({ name, bytes }) => {
-    const v = readPickle(bytes, name);
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array || v instanceof NdArray) throw new Error(`${name}: expected a pickled dict`);
-    const dict = v as PickleDict;
-    const data = dict.data;
+    const dict = entries(readPickle(bytes, name), name);
+    const data = dict.get('data');
     if (!(data instanceof NdArray) || data.dtype !== 'u1' || data.shape.length !== 2 || data.shape[1] !== IMAGE_BYTES)
       throw new Error(`${name}: 'data' is not a uint8 array of shape [N, ${IMAGE_BYTES}]`);
-    const list = dict[key];
+    const list = dict.get(key);
     const values: number[] = Array.isArray(list) ? list as number[] : list instanceof NdArray ? Array.from(list.data, Number) : [];
     if (!Array.isArray(list) && !(list instanceof NdArray)) throw new Error(`${name}: no '${key}' list`);
     const n = data.shape[0]!;

@@ -28,7 +28,9 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   const fail = (problem: string): never => { throw new PickleError(`${options.what}: ${problem}`); };
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const text = new TextDecoder('utf-8', { fatal: true });
-  const latin1 = new TextDecoder('latin1');
+  // True ISO-8859-1, so that a Python 2 str (raw bytes, e.g. a numpy payload) round-trips every
+  // byte; the WHATWG 'latin1' label means windows-1252 and may decode 0x80-0x9f differently.
+  const latin1 = { decode: (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') };
   let pos = 0;
   const stack: unknown[] = [];
   const marks: number[] = [];
