@@ -3,10 +3,11 @@
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
 import { dataCommand } from './data.js';
+import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
 import { scoreCommand } from './score.js';
 
-const commands = [importCommand, scoreCommand, dataCommand] as unknown as Command[];
+const commands = [importCommand, scoreCommand, dataCommand, evalCommand] as unknown as Command[];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

@@ -1,0 +1,58 @@
+// `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a CIFAR-100 split.
+import { existsSync } from 'node:fs';
+import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
+import { loadSplit } from '../data/source.js';
+import { Loader } from '../data/loader.js';
+import type { PipelineName } from '../data/pipelines.js';
+import { modelNames } from '../models/registry.js';
+import { evaluate } from '../train/evaluate.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+
+/** Each recipe's test transform: the seed entry normalises with train statistics, the id56 notebook with test ones. */
+const testPipelines: Record<'train' | 'test', PipelineName> = { train: 'micronet-seed/test', test: 'id56-notebook/test' };
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'top-1, top-5 and mean loss of a checkpoint on CIFAR-100 (test or train split)',
+  options: {
+    checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)', required: true },
+    data: { type: 'string', help: 'the data directory (either official version, extracted or as the .tar.gz)', required: true },
+    split: { type: 'string', choices: ['test', 'train'], help: 'which split to evaluate', default: 'test' },
+    norm: { type: 'string', choices: ['train', 'test'], help: 'normalise with the train (micronet-seed) or test (id56-notebook) statistics', default: 'train' },
+    batch: { type: 'number', help: 'images per batch', default: 128 },
+    workers: { type: 'number', help: 'loader threads (0: the main thread)', default: 0 },
+    model: { type: 'string', help: `the model of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
+    json: { type: 'boolean', help: 'print one JSON object', default: false },
+  },
+  async run(o) {
+    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    if (!Number.isInteger(o.batch) || o.batch < 1) throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
+    if (!Number.isInteger(o.workers) || o.workers < 0) throw new UsageError(`--workers needs a non-negative integer, not ${o.workers}`);
+    if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
+    const split = o.split as 'test' | 'train';
+    const norm = o.norm as 'train' | 'test';
+    const data = loadSplit(o.data, split);
+    const { model } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const loader = new Loader({ data, pipeline: testPipelines[norm], batchSize: o.batch, workers: o.workers, shuffle: false });
+    try {
+      const r = await evaluate(model, loader.epoch(0));
+      if (o.json) {
+        console.log(JSON.stringify({ checkpoint: o.checkpoint, split, norm, count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
+      } else {
+        const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
+        console.log([
+          `checkpoint  ${o.checkpoint}`,
+          `data        ${o.data} (${split} split, normalised with ${norm} statistics)`,
+          `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
+          `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
+          `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
+          `images      ${r.count}`,
+        ].join('\n'));
+      }
+    } finally {
+      await loader.close();
+      model.dispose();
+    }
+  },
+});
