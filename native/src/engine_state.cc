@@ -125,6 +125,11 @@ Napi::Value newGenerator(const Napi::CallbackInfo& info) {
   return wrapGenerator(info.Env(), at::detail::createCPUGenerator(seed));
 }
 
+// The generator behind unseeded random ops (dropout): its state belongs in training checkpoints.
+Napi::Value defaultGenerator(const Napi::CallbackInfo& info) {
+  return wrapGenerator(info.Env(), at::detail::getDefaultCPUGenerator());
+}
+
 Napi::Value generatorGetState(const Napi::CallbackInfo& info) {
   auto g = unwrapGenerator(info.Env(), info[0], "generatorGetState");
   std::lock_guard<std::mutex> lock(g.mutex());
@@ -158,6 +163,7 @@ void registerEngineState(Exports& out) {
   out.emplace_back("cudaDeviceCount", guard<cudaDeviceCount>);
   out.emplace_back("builtWithCuda", guard<builtWithCuda>);
   out.emplace_back("newGenerator", guard<newGenerator>);
+  out.emplace_back("defaultGenerator", guard<defaultGenerator>);
   out.emplace_back("generatorGetState", guard<generatorGetState>);
   out.emplace_back("generatorSetState", guard<generatorSetState>);
   out.emplace_back("generatorInitialSeed", guard<generatorInitialSeed>);

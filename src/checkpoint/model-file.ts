@@ -26,7 +26,7 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const file = readSafetensors(path);
   try {
     const { format, model: name, config, info } = file.metadata;
-    if (format !== checkpointFormat || !name) {
+    if ((format !== checkpointFormat && format !== 'micronet-train/1') || !name) {
       throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
         + 'import foreign weights with `micronet import`');
     }
@@ -34,7 +34,8 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
       try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
     };
     const built = buildModel(name, parse(config, 'config'));
-    built.model.loadStateDict(file.tensors, { what: path });
+    // Training checkpoints also hold optimizer and generator state, under keys starting with '#'.
+    built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith('#'))), { what: path });
     return { model: built.model, name, config: built.config as Record<string, unknown>, info: parse(info, 'info') };
   } finally {
     for (const t of file.tensors.values()) t.dispose();

@@ -9,9 +9,11 @@ export interface GoogLeNetConfig {
   /** The entry built BatchNorm b3.4 of every inception with eps = n5x5; false uses 1e-5. */
   epsQuirk: boolean;
   dropout: number;
+  /** Channel-width multiplier (1: the entry); narrower nets keep the same names and structure. */
+  width: number;
 }
 
-export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQuirk: true, dropout: 0.4 };
+export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQuirk: true, dropout: 0.4, width: 1 };
 
 class Inception extends Module {
   readonly b1: Sequential;
@@ -54,10 +56,19 @@ export class GoogLeNet extends Module {
   constructor(readonly config: GoogLeNetConfig = defaultGoogLeNetConfig, init: InitOptions = {}) {
     super();
     const q = config.epsQuirk;
-    const inception = (name: string, ...w: [number, number, number, number, number, number, number]) =>
-      this.registerModule(name, new Inception(...w, q, init));
+    if (!(config.width > 0)) throw new Error(`googlenet: width must be positive, got ${config.width}`);
+    const c = (n: number) => Math.max(1, Math.round(n * config.width));
+    let channels = c(192);
+    // Widths as (in, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool); `in` is the previous output, checked.
+    const inception = (name: string, ...w: [number, number, number, number, number, number, number]) => {
+      const [cin, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool] = w.map(c) as typeof w;
+      if (config.width === 1 && cin !== channels) throw new Error(`googlenet: ${name} expects ${cin} input channels, gets ${channels}`);
+      const m = this.registerModule(name, new Inception(channels, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool, q, init));
+      channels = n1x1 + n3x3 + n5x5 + pool;
+      return m;
+    };
     this.prelayer = this.registerModule('prelayer', new Sequential(
-      new MaskedConv2d(3, 192, 3, { padding: 1, ...init }), new BatchNorm2d(192), new ReLU()));
+      new MaskedConv2d(3, channels, 3, { padding: 1, ...init }), new BatchNorm2d(channels), new ReLU()));
     const a3 = inception('a3', 192, 64, 96, 128, 16, 32, 32);
     const b3 = inception('b3', 256, 128, 128, 192, 32, 96, 64);
     this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, 2, 1));
@@ -71,7 +82,7 @@ export class GoogLeNet extends Module {
     this.inceptions = [a3, b3, a4, b4, c4, d4, e4, a5, b5];
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.dropout = this.registerModule('dropout', new Dropout2d(config.dropout));
-    this.linear = this.registerModule('linear', new MaskedLinear(1024, config.numClasses, init));
+    this.linear = this.registerModule('linear', new MaskedLinear(channels, config.numClasses, init));
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {

@@ -8,8 +8,13 @@ import { callTensor, Tensor, type Shape } from './tensor.js';
 
 export class Generator {
   readonly handle: GeneratorHandle;
-  constructor(seed: number | bigint) {
-    this.handle = native.newGenerator(seed);
+  constructor(seed: number | bigint | { handle: GeneratorHandle }) {
+    this.handle = typeof seed === 'object' ? seed.handle : native.newGenerator(seed);
+  }
+
+  /** The CPU generator that unseeded random ops (dropout) draw from, as seeded by manualSeed. */
+  static default(): Generator {
+    return new Generator({ handle: native.defaultGenerator() });
   }
   get initialSeed(): bigint {
     return native.generatorInitialSeed(this.handle);

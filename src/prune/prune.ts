@@ -1,0 +1,78 @@
+// Magnitude pruning by a multiple of each layer's weight standard deviation, with masks that
+// only ever lose ones, and the bookkeeping that keeps pruned weights at zero.
+import * as T from '../torch/index.js';
+import { Conv2d, Linear, type Module } from '../nn/index.js';
+
+export type LayerSelection = 'conv' | 'linear' | 'all' | readonly string[];
+
+export type MaskedLayer = Conv2d | Linear;
+
+/** The masked conv/linear layers a selection names, in registration order. */
+export function selectLayers(model: Module, selection: LayerSelection): [string, MaskedLayer][] {
+  const masked = model.namedModules().filter((e): e is [string, MaskedLayer] => (e[1] instanceof Conv2d || e[1] instanceof Linear) && e[1].masked);
+  if (Array.isArray(selection)) {
+    const known = new Set(masked.map(([n]) => n));
+    for (const name of selection) if (!known.has(name)) throw new Error(`no masked layer '${name}' (known: ${[...known].slice(0, 5).join(', ')}, ...)`);
+    return masked.filter(([n]) => selection.includes(n));
+  }
+  if (selection === 'all') return masked;
+  return masked.filter(([, m]) => (selection === 'conv' ? m instanceof Conv2d : m instanceof Linear));
+}
+
+export interface PruneResult { name: string; threshold: number; before: number; after: number; numel: number }
+
+/**
+ * threshold = q * population std of the weight over all its elements (pruned zeros included);
+ * mask = mask AND |w| >= threshold; w = w * mask. Cumulative: a pruned weight stays pruned.
+ */
+export function pruneByStd(model: Module, selection: LayerSelection, q: number): PruneResult[] {
+  if (!(q >= 0)) throw new Error(`pruning quality q must be >= 0, got ${q}`);
+  return selectLayers(model, selection).map(([name, layer]) => T.noGrad(() => T.tidy(() => {
+    const w = layer.weight;
+    const mask = layer.mask!;
+    const before = mask.countNonzero().item();
+    const threshold = q * w.std(undefined, { unbiased: false }).item();
+    mask.mul_(w.abs().ge(threshold).to(mask.dtype));
+    w.mul_(mask);
+    return { name, threshold, before, after: mask.countNonzero().item(), numel: w.numel };
+  })));
+}
+
+/** After an optimizer step: w = w * mask, and momentum zeroed where the mask is 0. */
+export function applyMasks(model: Module, momentum?: Map<string, T.Tensor>): void {
+  T.noGrad(() => {
+    for (const [name, layer] of selectLayers(model, 'all')) {
+      const mask = layer.mask!;
+      layer.weight.mul_(mask);
+      momentum?.get(`${name}.weight`)?.mul_(mask);
+    }
+  });
+}
+
+export type GradientMasking = 'masked-weights' | 'zero-params';
+
+/**
+ * 'masked-weights': masked weights get no gradient (micronet-seed).
+ * 'zero-params': every parameter's gradient is zeroed where the parameter is exactly 0 (the
+ * entry's notebook; this also freezes BatchNorm shifts initialised at 0).
+ */
+export function maskGradients(model: Module, how: GradientMasking): void {
+  T.noGrad(() => T.tidy(() => {
+    if (how === 'masked-weights') {
+      for (const [, layer] of selectLayers(model, 'all')) layer.weight.grad?.mul_(layer.mask!);
+      return;
+    }
+    for (const [, p] of model.namedParameters()) {
+      const g = p.grad;
+      if (g) T.tidy(() => { g.mul_(p.ne(0).to(g.dtype)); });
+    }
+  }));
+}
+
+/** Fraction of conv/linear weights that are zero in the weights actually used (weight * mask). */
+export function sparsity(model: Module): { zeros: number; total: number } {
+  return T.noGrad(() => T.tidy(() => selectLayers(model, 'all').reduce((acc, [, l]) => {
+    const n = l.weight.numel;
+    return { zeros: acc.zeros + n - l.effectiveWeight().countNonzero().item(), total: acc.total + n };
+  }, { zeros: 0, total: 0 })));
+}

@@ -1,0 +1,63 @@
+// The recipes micronet ships: the seed entry as written, as its notebook ran, and a smoke test.
+import { RecipeError, validateRecipe, type PruneEvent, type Recipe } from './recipe.js';
+
+/** Conv, linear, conv, ... before each of the given epochs. */
+function alternating(epochs: number[]): PruneEvent[] {
+  return epochs.map((epoch, i) => ({ epoch, layers: i % 2 === 0 ? 'conv' : 'linear' }));
+}
+
+const seedEvents = alternating([101, 103, 105, 107, 109, 111, 151, 153, 155, 157, 159, 161]);
+
+/** SEED-SPEC section 3, left column: what the write-up describes. */
+const micronetSeed: Recipe = {
+  name: 'micronet-seed',
+  description: 'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
+  model: { name: 'googlenet', config: {} },
+  data: { dataset: 'cifar100', trainPipeline: 'micronet-seed/train', testPipeline: 'micronet-seed/test', batchSize: 128, workers: 1 },
+  epochs: 200,
+  optimizer: { momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: true },
+  restartOptimizerOnPrune: false,
+  schedule: { lr: 0.1, warmupEpochs: 2, milestones: [60, 120, 160, 180, 200], gamma: 0.1, gammaAfterPrune: null },
+  loss: { smoothing: 0.1, form: 'uniform' },
+  pruning: { q: 0.25, events: seedEvents, gradientMasking: 'masked-weights' },
+  seed: 0,
+  precision: 'float32',
+  channelsLast: false,
+};
+
+/** SEED-SPEC section 3, right column: what the entry's notebook actually ran. */
+const id56Notebook: Recipe = {
+  ...micronetSeed,
+  name: 'id56-notebook',
+  description: 'the entry as its notebook ran: RandomResizedCrop, plain momentum, gamma 0.2 then a fresh optimizer and gamma 0.1 at each pruning event, targets 0.9 / 0.1/99, test stats at test time, zero-parameter gradient masking',
+  data: { ...micronetSeed.data, trainPipeline: 'id56-notebook/train', testPipeline: 'id56-notebook/test' },
+  optimizer: { ...micronetSeed.optimizer, nesterov: false },
+  restartOptimizerOnPrune: true,
+  schedule: { ...micronetSeed.schedule, gamma: 0.2, gammaAfterPrune: 0.1 },
+  loss: { smoothing: 0.1, form: 'others' },
+  pruning: { ...micronetSeed.pruning, gradientMasking: 'zero-params' },
+};
+
+/** The same phases in minutes: warm-up, dense training, alternating conv/linear pruning, fine-tuning. */
+const smoke: Recipe = {
+  ...micronetSeed,
+  name: 'smoke',
+  description: 'a narrow GoogLeNet through the micronet-seed phases in minutes: warm-up, dense training, alternating pruning, fine-tuning',
+  model: { name: 'googlenet', config: { width: 0.125 } },
+  data: { ...micronetSeed.data, batchSize: 64 },
+  epochs: 8,
+  schedule: { lr: 0.1, warmupEpochs: 1, milestones: [7], gamma: 0.1, gammaAfterPrune: null },
+  pruning: { q: 0.25, events: alternating([4, 5, 6]), gradientMasking: 'masked-weights' },
+};
+
+const builtins = [micronetSeed, id56Notebook, smoke].map(validateRecipe);
+
+export function recipeNames(): string[] {
+  return builtins.map((r) => r.name);
+}
+
+export function findRecipe(name: string): Recipe {
+  const r = builtins.find((b) => b.name === name);
+  if (!r) throw new RecipeError(`unknown recipe '${name}' (known: ${recipeNames().join(', ')})`);
+  return structuredClone(r);
+}

@@ -1,0 +1,116 @@
+// Recipes: everything a training run does, as typed data that is validated, can be overridden
+// field by field (`--set path=value`), and is saved into every checkpoint.
+import type { PipelineName } from '../data/index.js';
+import type { LossConfig } from '../train/loss.js';
+import type { ScheduleConfig } from '../train/schedule.js';
+import type { SgdOptions } from '../train/sgd.js';
+import type { GradientMasking } from '../prune/prune.js';
+
+export interface PruneEvent {
+  /** Pruning happens before this epoch's first step. */
+  epoch: number;
+  layers: 'conv' | 'linear' | 'all';
+}
+
+export interface Recipe {
+  name: string;
+  description: string;
+  model: { name: string; config: Record<string, unknown> };
+  data: { dataset: 'cifar100' | 'cifar10'; trainPipeline: PipelineName; testPipeline: PipelineName; batchSize: number; workers: number };
+  epochs: number;
+  optimizer: SgdOptions;
+  /** After each pruning event: a fresh optimizer (empty momentum). */
+  restartOptimizerOnPrune: boolean;
+  schedule: ScheduleConfig;
+  loss: LossConfig;
+  pruning: { q: number; events: PruneEvent[]; gradientMasking: GradientMasking };
+  seed: number;
+  precision: 'float32' | 'bfloat16';
+  channelsLast: boolean;
+}
+
+export class RecipeError extends Error {}
+
+const pipelines = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/train', 'id56-notebook/test'];
+
+/** Checks every field's type and range; returns the recipe for chaining. */
+export function validateRecipe(r: Recipe): Recipe {
+  const problems: string[] = [];
+  const check = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
+  const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+  const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
+  check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
+  check(typeof r.model?.name === 'string', 'model.name must be a string');
+  check(['cifar100', 'cifar10'].includes(r.data?.dataset), 'data.dataset must be cifar100 or cifar10');
+  check(pipelines.includes(r.data?.trainPipeline) && pipelines.includes(r.data?.testPipeline), `data pipelines must be among ${pipelines.join(', ')}`);
+  check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
+  check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');
+  check(positiveInt(r.epochs), 'epochs must be a positive integer');
+  check(nonNegative(r.optimizer?.momentum) && r.optimizer.momentum < 1, 'optimizer.momentum must be in [0, 1)');
+  check(nonNegative(r.optimizer?.weightDecay), 'optimizer.weightDecay must be >= 0');
+  check(nonNegative(r.optimizer?.dampening) && r.optimizer.dampening <= 1, 'optimizer.dampening must be in [0, 1]');
+  check(typeof r.optimizer?.nesterov === 'boolean', 'optimizer.nesterov must be a boolean');
+  check(!r.optimizer?.nesterov || (r.optimizer.momentum > 0 && r.optimizer.dampening === 0), 'Nesterov momentum needs momentum > 0 and dampening 0');
+  check(typeof r.restartOptimizerOnPrune === 'boolean', 'restartOptimizerOnPrune must be a boolean');
+  check(typeof r.schedule?.lr === 'number' && r.schedule.lr > 0, 'schedule.lr must be positive');
+  check(Number.isInteger(r.schedule?.warmupEpochs) && r.schedule.warmupEpochs >= 0 && r.schedule.warmupEpochs <= r.epochs, 'schedule.warmupEpochs must be an integer in [0, epochs]');
+  check(Array.isArray(r.schedule?.milestones) && r.schedule.milestones.every(positiveInt), 'schedule.milestones must be positive integers');
+  check(nonNegative(r.schedule?.gamma) && r.schedule.gamma <= 1, 'schedule.gamma must be in [0, 1]');
+  check(r.schedule?.gammaAfterPrune === null || (nonNegative(r.schedule?.gammaAfterPrune) && (r.schedule.gammaAfterPrune as number) <= 1), 'schedule.gammaAfterPrune must be null or in [0, 1]');
+  check(nonNegative(r.loss?.smoothing) && r.loss.smoothing < 1, 'loss.smoothing must be in [0, 1)');
+  check(['uniform', 'others'].includes(r.loss?.form), 'loss.form must be uniform or others');
+  check(nonNegative(r.pruning?.q), 'pruning.q must be >= 0');
+  check(['masked-weights', 'zero-params'].includes(r.pruning?.gradientMasking), 'pruning.gradientMasking must be masked-weights or zero-params');
+  check(Array.isArray(r.pruning?.events) && r.pruning.events.every((e) => positiveInt(e?.epoch) && e.epoch <= r.epochs && ['conv', 'linear', 'all'].includes(e.layers)),
+    'pruning.events must be {epoch in 1..epochs, layers: conv|linear|all}');
+  check(Number.isInteger(r.seed) && r.seed >= 0, 'seed must be a non-negative integer');
+  check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
+  check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
+  if (problems.length) throw new RecipeError(`recipe ${r.name ?? '?'}: ${problems.join('; ')}`);
+  return r;
+}
+
+/**
+ * Applies `path=value` overrides (e.g. `epochs=10`, `optimizer.nesterov=false`,
+ * `schedule.milestones=[3,6]`, `model.config.width=0.5`): the path must exist, the value must
+ * have the type of the value it replaces (JSON for arrays and objects), and the result is validated.
+ */
+export function applyOverrides(recipe: Recipe, overrides: readonly string[]): Recipe {
+  const copy = structuredClone(recipe) as unknown as Record<string, unknown>;
+  for (const o of overrides) {
+    const eq = o.indexOf('=');
+    if (eq <= 0) throw new RecipeError(`--set needs path=value, got '${o}'`);
+    const path = o.slice(0, eq).split('.');
+    const raw = o.slice(eq + 1);
+    let parent: Record<string, unknown> = copy;
+    for (const key of path.slice(0, -1)) {
+      const next = parent[key];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
+      parent = next as Record<string, unknown>;
+    }
+    const key = path.at(-1)!;
+    if (!(key in parent)) throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
+    parent[key] = parseLike(parent[key], raw, path.join('.'));
+  }
+  return validateRecipe(copy as unknown as Recipe);
+}
+
+function parseLike(current: unknown, raw: string, path: string): unknown {
+  const bad = (what: string) => new RecipeError(`--set ${path}: expected ${what}, got '${raw}'`);
+  if (typeof current === 'number') {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n)) throw bad('a number');
+    return n;
+  }
+  if (typeof current === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw bad('true or false');
+    return raw === 'true';
+  }
+  if (typeof current === 'string') return raw;
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { throw bad('JSON'); }
+  if (current === null ? !(parsed === null || typeof parsed === 'number') : Array.isArray(current) !== Array.isArray(parsed) || typeof parsed !== 'object') {
+    throw bad(current === null ? 'null or a number' : Array.isArray(current) ? 'a JSON array' : 'a JSON object');
+  }
+  return parsed;
+}

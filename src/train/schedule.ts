@@ -1,0 +1,30 @@
+// Learning-rate schedules as pure functions of the training position (epochs count from 1).
+
+export interface ScheduleConfig {
+  lr: number;
+  /** Epochs of per-batch linear warm-up: lr * t / T, t = 1..T, T = warmupEpochs * batches per epoch. */
+  warmupEpochs: number;
+  /** Epochs from which the rate drops by gamma (each milestone m counts from epoch m on). */
+  milestones: number[];
+  gamma: number;
+  /** Gamma of the fresh multistep schedule started at each pruning event (id56); null: unchanged. */
+  gammaAfterPrune: number | null;
+}
+
+export interface Position {
+  epoch: number;
+  /** 0-based batch within the epoch. */
+  batch: number;
+  batchesPerEpoch: number;
+}
+
+/** The learning rate of one step; pruneEpochs are the epochs that start with a pruning event. */
+export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: Position): number {
+  if (at.epoch <= s.warmupEpochs) {
+    const t = (at.epoch - 1) * at.batchesPerEpoch + at.batch + 1;
+    return (s.lr * t) / (s.warmupEpochs * at.batchesPerEpoch);
+  }
+  const pruned = pruneEpochs.some((e) => e <= at.epoch);
+  const gamma = pruned && s.gammaAfterPrune !== null ? s.gammaAfterPrune : s.gamma;
+  return s.lr * gamma ** s.milestones.filter((m) => m <= at.epoch).length;
+}

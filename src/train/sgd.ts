@@ -1,0 +1,70 @@
+// Stochastic gradient descent with PyTorch's exact semantics (torch.optim.SGD):
+//   d = grad + weightDecay * p
+//   buf = d on the first step, else momentum * buf + (1 - dampening) * d
+//   d = d + momentum * buf (Nesterov) or buf
+//   p = p - lr * d
+// Parameters without a gradient are skipped and get no momentum state.
+import * as T from '../torch/index.js';
+
+export interface SgdOptions {
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+}
+
+export class SGD {
+  readonly #momentum = new Map<string, T.Tensor>();
+
+  constructor(readonly params: readonly [string, T.Tensor][], readonly options: SgdOptions) {
+    if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) throw new Error('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
+  }
+
+  step(lr: number): void {
+    const { momentum, dampening, weightDecay, nesterov } = this.options;
+    T.noGrad(() => {
+      for (const [name, p] of this.params) {
+        T.tidy(() => {
+          const grad = p.grad;
+          if (grad === null) return;
+          let d = weightDecay !== 0 ? grad.add(p, weightDecay) : grad;
+          if (momentum !== 0) {
+            let buf = this.#momentum.get(name);
+            if (!buf) {
+              buf = T.keep(d.clone());
+              this.#momentum.set(name, buf);
+            } else {
+              buf.mul_(momentum).add_(d, 1 - dampening);
+            }
+            d = nesterov ? d.add(buf, momentum) : buf;
+          }
+          p.sub_(d, lr);
+        });
+      }
+    });
+  }
+
+  zeroGrad(): void {
+    for (const [, p] of this.params) p.grad = null;
+  }
+
+  /** Momentum buffers by parameter name (what a checkpoint saves). */
+  momentumBuffers(): Map<string, T.Tensor> {
+    return this.#momentum;
+  }
+
+  loadMomentum(buffers: Map<string, T.Tensor>): void {
+    this.reset();
+    const names = new Set(this.params.map(([n]) => n));
+    for (const [name, buf] of buffers) {
+      if (!names.has(name)) throw new Error(`momentum for unknown parameter '${name}'`);
+      this.#momentum.set(name, T.keep(buf.clone()));
+    }
+  }
+
+  /** A fresh optimizer: momentum forgotten. */
+  reset(): void {
+    for (const buf of this.#momentum.values()) buf.dispose();
+    this.#momentum.clear();
+  }
+}

@@ -1,0 +1,172 @@
+// The training loop of a recipe: epochs of SGD steps with the recipe's schedule, loss, pruning
+// events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
+// resumption (also mid-epoch, after an interruption), and a clean stop on a non-finite loss.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as T from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import { Loader, loadDataset, type Split } from '../data/index.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { buildModel } from '../models/registry.js';
+import { applyMasks, maskGradients, pruneByStd, sparsity, type PruneResult } from '../prune/prune.js';
+import type { Recipe } from '../recipes/index.js';
+import { evaluate, type EvalResult } from './evaluate.js';
+import { trainingLoss } from './loss.js';
+import { learningRate } from './schedule.js';
+import { SGD } from './sgd.js';
+import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type Position, type TrainState } from './state.js';
+
+export interface TrainEvents {
+  /** After every step (for progress display). */
+  step?(info: { epoch: number; batch: number; batches: number; loss: number; lr: number; imagesPerSecond: number }): void;
+  epoch?(metrics: EpochMetrics): void;
+  prune?(epoch: number, results: PruneResult[]): void;
+  message?(text: string): void;
+}
+
+export interface TrainOptions {
+  dataDir: string;
+  outDir: string;
+  device?: T.Device;
+  /** Continue the run saved in outDir. */
+  resume?: boolean;
+  /** Asked after every step; true saves the position and stops (Ctrl-C). */
+  shouldStop?: () => boolean;
+  events?: TrainEvents;
+  /** Data already loaded (tests); otherwise read from dataDir. */
+  data?: { train: Split; test: Split };
+}
+
+export interface TrainResult {
+  model: Module;
+  history: EpochMetrics[];
+  final: EvalResult | null;
+  /** False when stopped early (shouldStop). */
+  completed: boolean;
+  checkpoint: string;
+}
+
+export class TrainingError extends Error {}
+
+export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
+export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
+
+export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
+  const device = options.device ?? 'cpu';
+  const events = options.events ?? {};
+  mkdirSync(options.outDir, { recursive: true });
+  const last = lastCheckpoint(options.outDir);
+
+  let state: TrainState = { recipe, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
+  T.manualSeed(recipe.seed);
+  const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
+  const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+  if (options.resume) {
+    if (!existsSync(last)) throw new TrainingError(`nothing to resume in ${options.outDir}: no ${last}`);
+    const saved = loadTrainState(last);
+    if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
+      throw new TrainingError(`${last} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${options.outDir})`);
+    }
+    model.loadStateDict(saved.model, { what: last });
+    optimizer.loadMomentum(saved.momentum);
+    T.Generator.default().setState(saved.rng);
+    for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+    state = { recipe, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
+    events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
+  }
+  if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
+
+  const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
+  const layout = recipe.channelsLast ? 'channels_last' : 'nchw';
+  const trainLoader = new Loader({ data: data.train, pipeline: recipe.data.trainPipeline, batchSize: recipe.data.batchSize, seed: recipe.seed, workers: recipe.data.workers, layout, shuffle: true });
+  const testLoader = new Loader({ data: data.test, pipeline: recipe.data.testPipeline, batchSize: recipe.data.batchSize, workers: recipe.data.workers, layout, shuffle: false });
+  const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
+  const autocast = recipe.precision === 'bfloat16';
+  const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
+  const save = () => saveTrainState(last, model, optimizer.momentumBuffers(), state);
+
+  let final: EvalResult | null = null;
+  try {
+    for (let epoch = state.position.epoch; epoch <= recipe.epochs; epoch++) {
+      const skip = epoch === state.position.epoch ? state.position.batch : 0;
+      if (skip === 0) {
+        state.progress = emptyProgress();
+        for (const event of recipe.pruning.events.filter((e) => e.epoch === epoch)) {
+          const results = pruneByStd(model, event.layers, recipe.pruning.q);
+          if (recipe.restartOptimizerOnPrune) optimizer.reset();
+          applyMasks(model, optimizer.momentumBuffers());
+          events.prune?.(epoch, results);
+        }
+      }
+      const batches = trainLoader.length;
+      const started = performance.now() - state.progress.seconds * 1000;
+      let lr = 0;
+      let batch = 0;
+      for await (const b of trainLoader.epoch(epoch)) {
+        if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
+        lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches });
+        const { loss, correct } = T.tidy(() => {
+          const x = device === 'cpu' ? b.x : b.x.to(device);
+          const y = device === 'cpu' ? b.y : b.y.to(device);
+          const logits = T.autocast({ deviceType, enabled: autocast }, () => model.forward(x, true));
+          const l = trainingLoss(logits, y, recipe.loss);
+          const value = l.item();
+          if (!Number.isFinite(value)) {
+            throw new TrainingError(`the loss is ${value} at epoch ${epoch}, batch ${batch}: training stopped. `
+              + (state.history.length ? `The last good checkpoint is ${last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
+          }
+          l.backward();
+          maskGradients(model, recipe.pruning.gradientMasking);
+          optimizer.step(lr);
+          optimizer.zeroGrad();
+          applyMasks(model, optimizer.momentumBuffers());
+          return { loss: value, correct: T.noGrad(() => logits.argmax(1).eq(y).sum().item()) };
+        });
+        b.x.dispose();
+        b.y.dispose();
+        const p = state.progress;
+        p.lossSum += loss * b.size;
+        p.correct += correct;
+        p.count += b.size;
+        p.seconds = (performance.now() - started) / 1000;
+        events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds });
+        if (options.shouldStop?.() && batch < batches) {
+          state.position = { epoch, batch };
+          save();
+          events.message?.(`stopped at epoch ${epoch}, batch ${batch}: saved ${last}; continue with --resume ${options.outDir}`);
+          return { model, history: state.history, final, completed: false, checkpoint: last };
+        }
+      }
+      const test = await evaluate(model, testLoader.epoch(epoch), { device, autocast });
+      final = test;
+      const p = state.progress;
+      const s = sparsity(model);
+      const metrics: EpochMetrics = {
+        epoch, lr, trainLoss: p.lossSum / p.count, trainTop1: p.correct / p.count, testLoss: test.loss, testTop1: test.top1,
+        testTop5: test.top5, sparsity: s.zeros / s.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
+      };
+      state.history.push(metrics);
+      state.position = { epoch: epoch + 1, batch: 0 };
+      const best = test.top1 > state.bestTop1;
+      if (best) state.bestTop1 = test.top1;
+      save();
+      if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state);
+      writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+      events.epoch?.(metrics);
+      if (options.shouldStop?.()) {
+        events.message?.(`stopped after epoch ${epoch}: saved ${last}; continue with --resume ${options.outDir}`);
+        return { model, history: state.history, final, completed: epoch === recipe.epochs, checkpoint: last };
+      }
+    }
+  } finally {
+    await trainLoader.close();
+    await testLoader.close();
+  }
+  return { model, history: state.history, final, completed: true, checkpoint: last };
+}
+
+function emptyProgress(): EpochProgress {
+  return { lossSum: 0, correct: 0, count: 0, seconds: 0 };
+}
+
+export type { Position };
