@@ -8,17 +8,17 @@ import type { Module } from '../nn/index.js';
 import { Loader, loadDataset, type Split } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildModel } from '../models/registry.js';
-import { applyMasks, maskGradients, pruneByStd, sparsity, type PruneResult } from '../prune/prune.js';
+import { sparsity, type PruneResult } from '../prune/prune.js';
 import type { Recipe } from '../recipes/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
-import { trainingLoss } from './loss.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
+import { beginEpoch, trainStep, TrainingError } from './step.js';
 import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type Position, type TrainState } from './state.js';
 
 export interface TrainEvents {
-  /** After every step (for progress display). */
-  step?(info: { epoch: number; batch: number; batches: number; loss: number; lr: number; imagesPerSecond: number }): void;
+  /** After every step (progress display, custom monitoring). */
+  step?(info: { epoch: number; batch: number; batches: number; loss: number; lr: number; imagesPerSecond: number; model: Module }): void;
   epoch?(metrics: EpochMetrics): void;
   prune?(epoch: number, results: PruneResult[]): void;
   message?(text: string): void;
@@ -46,7 +46,7 @@ export interface TrainResult {
   checkpoint: string;
 }
 
-export class TrainingError extends Error {}
+export { TrainingError };
 
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
@@ -91,12 +91,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       const skip = epoch === state.position.epoch ? state.position.batch : 0;
       if (skip === 0) {
         state.progress = emptyProgress();
-        for (const event of recipe.pruning.events.filter((e) => e.epoch === epoch)) {
-          const results = pruneByStd(model, event.layers, recipe.pruning.q);
-          if (recipe.restartOptimizerOnPrune) optimizer.reset();
-          applyMasks(model, optimizer.momentumBuffers());
-          events.prune?.(epoch, results);
-        }
+        for (const results of beginEpoch(model, optimizer, recipe, epoch)) events.prune?.(epoch, results);
       }
       const batches = trainLoader.length;
       const started = performance.now() - state.progress.seconds * 1000;
@@ -105,23 +100,15 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       for await (const b of trainLoader.epoch(epoch)) {
         if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
         lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches });
-        const { loss, correct } = T.tidy(() => {
-          const x = device === 'cpu' ? b.x : b.x.to(device);
-          const y = device === 'cpu' ? b.y : b.y.to(device);
-          const logits = T.autocast({ deviceType, enabled: autocast }, () => model.forward(x, true));
-          const l = trainingLoss(logits, y, recipe.loss);
-          const value = l.item();
-          if (!Number.isFinite(value)) {
-            throw new TrainingError(`the loss is ${value} at epoch ${epoch}, batch ${batch}: training stopped. `
-              + (state.history.length ? `The last good checkpoint is ${last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
-          }
-          l.backward();
-          maskGradients(model, recipe.pruning.gradientMasking);
-          optimizer.step(lr);
-          optimizer.zeroGrad();
-          applyMasks(model, optimizer.momentumBuffers());
-          return { loss: value, correct: T.noGrad(() => logits.argmax(1).eq(y).sum().item()) };
-        });
+        let step: { loss: number; correct: number };
+        try {
+          step = T.tidy(() => trainStep(model, optimizer, recipe, device === 'cpu' ? b.x : b.x.to(device), device === 'cpu' ? b.y : b.y.to(device), lr, deviceType));
+        } catch (e) {
+          if (!(e instanceof TrainingError)) throw e;
+          throw new TrainingError(`${e.message} at epoch ${epoch}, batch ${batch}: training stopped. `
+            + (state.history.length ? `The last good checkpoint is ${last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
+        }
+        const { loss, correct } = step;
         b.x.dispose();
         b.y.dispose();
         const p = state.progress;
@@ -129,7 +116,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         p.correct += correct;
         p.count += b.size;
         p.seconds = (performance.now() - started) / 1000;
-        events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds });
+        events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds, model });
         if (options.shouldStop?.() && batch < batches) {
           state.position = { epoch, batch };
           save();

@@ -1,0 +1,138 @@
+// `micronet train` (a recipe end to end), `micronet smoke` (the main job: the smoke recipe on
+// CIFAR-100 or, without it, on generated data) and `micronet prune` (one pruning pass).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as T from '../torch/index.js';
+import { defaultDataDir, locate, writeSynthetic } from '../data/index.js';
+import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
+import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
+import { scoreModel } from '../score/index.js';
+import { loadTrainState } from '../train/state.js';
+import { lastCheckpoint, train } from '../train/trainer.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+import { progressReporter } from './progress.js';
+
+function stopOnInterrupt(): { shouldStop: () => boolean; release: () => void } {
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);  // a second Ctrl-C: no waiting
+    stop = true;
+    process.stderr.write('\ninterrupted: saving after this step (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  return { shouldStop: () => stop, release: () => process.off('SIGINT', onSigint) };
+}
+
+async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean): Promise<void> {
+  const interrupt = stopOnInterrupt();
+  const events = progressReporter(recipe.epochs);
+  try {
+    if (!resume) events.message?.(`training ${recipe.name} (${recipe.description}) on ${dataDir}, writing ${outDir}`);
+    const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: interrupt.shouldStop, events });
+    if (!result.completed) {
+      process.exitCode = 130;
+      return;
+    }
+    const final = result.final!;
+    const lines = [`final: test top-1 ${(100 * final.top1).toFixed(2)}%, top-5 ${(100 * final.top5).toFixed(2)}% on ${final.count} images`];
+    const s = sparsity(result.model);
+    lines.push(`sparsity of conv/linear weights: ${(100 * s.zeros / s.total).toFixed(2)}%`);
+    for (const rules of ['official', 'id56'] as const) {
+      const r = scoreModel(result.model, { rules, freebie: true });
+      lines.push(`MicroNet score (${rules} rules, 16-bit): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
+    }
+    lines.push(`checkpoints: ${result.checkpoint} and ${join(outDir, 'best.safetensors')}; metrics: ${join(outDir, 'metrics.jsonl')}`);
+    console.log(lines.join('\n'));
+    result.model.dispose();
+  } finally {
+    interrupt.release();
+  }
+}
+
+const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train (and prune) a model with a recipe, checkpointing every epoch',
+  options: {
+    recipe: { type: 'string', help: `the recipe (${recipeNames().join(', ')})` },
+    data: { type: 'string', help: 'the CIFAR data directory (default: the user cache)' },
+    out: { type: 'string', help: 'the run directory (default: runs/<recipe>-<time>)' },
+    device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
+    set: { type: 'list', help: 'override a recipe field: path=value, e.g. epochs=10' },
+    resume: { type: 'string', help: 'continue the run in this directory' },
+  },
+  async run(o) {
+    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    if (!T.isDevice(o.device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${o.device}'`);
+    if (o.device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${o.device}: no CUDA device is visible to this build of the engine`);
+    let recipe: Recipe;
+    let outDir: string;
+    if (o.resume) {
+      if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
+      outDir = o.resume;
+      const saved = loadTrainState(lastCheckpoint(outDir));
+      recipe = saved.recipe;
+      for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+    } else {
+      if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
+      recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
+      outDir = o.out ?? defaultOut(recipe.name);
+      if (existsSync(lastCheckpoint(outDir))) throw new UsageError(`${outDir} already holds a run: continue it with --resume ${outDir}, or choose another --out`);
+    }
+    await runRecipe(recipe, o.data ?? defaultDataDir(), outDir, o.device as T.Device, Boolean(o.resume));
+  },
+});
+
+export const smokeCommand = defineCommand({
+  name: 'smoke',
+  summary: 'the main job: the smoke recipe end to end (train, prune, evaluate, score) on CIFAR-100, or on generated data without it',
+  options: {
+    data: { type: 'string', help: 'the CIFAR-100 directory (default: the user cache)' },
+    out: { type: 'string', help: 'the run directory (default: runs/smoke-<time>)' },
+    set: { type: 'list', help: 'override a recipe field: path=value' },
+  },
+  async run(o) {
+    let dataDir = o.data ?? defaultDataDir();
+    const recipe = applyOverrides(findRecipe('smoke'), o.set ?? []);
+    const outDir = o.out ?? defaultOut('smoke');
+    let real = true;
+    try { locate(dataDir, 'cifar100'); } catch { real = false; }
+    if (real) {
+      console.log(`CIFAR-100 found in ${dataDir}: the smoke recipe runs on the real data`);
+    } else {
+      dataDir = join(outDir, 'generated-data');
+      console.log(`CIFAR-100 is not in ${o.data ?? defaultDataDir()} (\`micronet data download\` fetches it): `
+        + `the smoke recipe runs on a generated CIFAR-100-format set in ${dataDir}`);
+      writeSynthetic(dataDir, { dataset: 'cifar100', train: 2560, test: 512, seed: recipe.seed });
+    }
+    await runRecipe(recipe, dataDir, outDir, 'cpu', false);
+  },
+});
+
+export const pruneCommand = defineCommand({
+  name: 'prune',
+  summary: 'prune a checkpoint once by magnitude: |w| < q * std(w) set to zero in the masks',
+  options: {
+    checkpoint: { type: 'string', help: 'a micronet checkpoint (model or training) or a PyTorch .pth', required: true },
+    out: { type: 'string', help: 'the pruned model checkpoint to write (.safetensors)', required: true },
+    q: { type: 'number', help: 'threshold as a multiple of each layer\'s weight std', default: 0.25 },
+    layers: { type: 'string', help: 'conv, linear, all, or comma-separated layer names', default: 'all' },
+    model: { type: 'string', help: 'the network of a .pth checkpoint', default: 'googlenet' },
+  },
+  run(o) {
+    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers) ? o.layers as 'conv' | 'linear' | 'all' : o.layers.split(',');
+    const { model, name, config, info } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const results = pruneByStd(model, selection, o.q);
+    for (const r of results) {
+      console.log(`${r.name.padEnd(12)} threshold ${r.threshold.toExponential(3)}  kept ${r.after.toLocaleString('en-US')} of ${r.numel.toLocaleString('en-US')} (${(100 * r.after / r.numel).toFixed(1)}%)`);
+    }
+    const s = sparsity(model);
+    saveModelCheckpoint(o.out, model, name, config, { ...info, prunedFrom: o.checkpoint, q: o.q, layers: o.layers });
+    console.log(`${results.length} layers pruned; conv/linear sparsity now ${(100 * s.zeros / s.total).toFixed(2)}% -> ${o.out}`);
+    model.dispose();
+  },
+});
