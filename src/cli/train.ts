@@ -58,7 +58,7 @@ export const trainCommand = defineCommand({
   summary: 'train (and prune) a model with a recipe, checkpointing every epoch',
   options: {
     recipe: { type: 'string', help: `the recipe (${recipeNames().join(', ')})` },
-    data: { type: 'string', help: 'the CIFAR data directory (default: the user cache)' },
+    data: { type: 'string', help: 'the CIFAR data directory (default: the user cache; on --resume, the run\'s own)' },
     out: { type: 'string', help: 'the run directory (default: runs/<recipe>-<time>)' },
     device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
     set: { type: 'list', help: 'override a recipe field: path=value, e.g. epochs=10' },
@@ -70,11 +70,13 @@ export const trainCommand = defineCommand({
     if (o.device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${o.device}: no CUDA device is visible to this build of the engine`);
     let recipe: Recipe;
     let outDir: string;
+    let dataDir = o.data ?? defaultDataDir();
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
       outDir = o.resume;
       const saved = loadTrainState(lastCheckpoint(outDir));
       recipe = saved.recipe;
+      dataDir = o.data ?? saved.dataDir;
       for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
     } else {
       if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
@@ -82,7 +84,7 @@ export const trainCommand = defineCommand({
       outDir = o.out ?? defaultOut(recipe.name);
       if (existsSync(lastCheckpoint(outDir))) throw new UsageError(`${outDir} already holds a run: continue it with --resume ${outDir}, or choose another --out`);
     }
-    await runRecipe(recipe, o.data ?? defaultDataDir(), outDir, o.device as T.Device, Boolean(o.resume));
+    await runRecipe(recipe, dataDir, outDir, o.device as T.Device, Boolean(o.resume));
   },
 });
 

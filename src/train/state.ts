@@ -35,6 +35,8 @@ export interface EpochProgress { lossSum: number; correct: number; count: number
 
 export interface TrainState {
   recipe: Recipe;
+  /** Where the data was read from: --resume reads it there again unless told otherwise. */
+  dataDir: string;
   position: Position;
   history: EpochMetrics[];
   progress: EpochProgress;

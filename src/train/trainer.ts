@@ -57,7 +57,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   mkdirSync(options.outDir, { recursive: true });
   const last = lastCheckpoint(options.outDir);
 
-  let state: TrainState = { recipe, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
+  let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   T.manualSeed(recipe.seed);
   const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
   const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
@@ -71,7 +71,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     optimizer.loadMomentum(saved.momentum);
     T.Generator.default().setState(saved.rng);
     for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
-    state = { recipe, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
+    state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
   }
   if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
@@ -117,6 +117,8 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         p.count += b.size;
         p.seconds = (performance.now() - started) / 1000;
         events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds, model });
+        // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
+        await new Promise((resolve) => setImmediate(resolve));
         if (options.shouldStop?.() && batch < batches) {
           state.position = { epoch, batch };
           save();

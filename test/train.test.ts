@@ -1,0 +1,103 @@
+// The trainer: exact resumption after an interruption, a clean stop on a non-finite loss that
+// keeps the last good checkpoint, Ctrl-C through the CLI, and the files a run leaves.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '../src/torch/index.js';
+import { syntheticSplit, writeSynthetic, type Split } from '../src/data/index.js';
+import { applyOverrides, findRecipe } from '../src/recipes/index.js';
+import { lastCheckpoint, train, TrainingError } from '../src/train/trainer.js';
+import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
+import { scratchDir } from './support/googlenet-oracle.js';
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=3',
+  'schedule.warmupEpochs=1', 'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]']);
+
+function split(count: number, seed: number, which: 'train' | 'test'): Split {
+  const s = syntheticSplit('cifar100', count, seed, which);
+  return { images: s.images, labels: s.fine, count, classes: 100, source: `synthetic ${which}` };
+}
+const data = { train: split(160, 1, 'train'), test: split(32, 1, 'test') };
+
+const withoutTiming = (h: { seconds: number; imagesPerSecond: number }[]) => h.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
+
+test('an interrupted run resumed from its checkpoint ends with exactly the parameters of an uninterrupted one', async () => {
+  const whole = await train(recipe, { dataDir: '', outDir: scratchDir(), data });
+  assert.equal(whole.completed, true);
+
+  const outDir = scratchDir();
+  let steps = 0;
+  const first = await train(recipe, { dataDir: '', outDir, data, shouldStop: () => ++steps === 7 });  // epoch 2, batch 2 of 5
+  assert.equal(first.completed, false);
+  first.model.dispose();
+  const resumed = await train(recipe, { dataDir: '', outDir, data, resume: true });
+  assert.equal(resumed.completed, true);
+
+  for (const [key, t] of whole.model.stateDict()) {
+    assert.deepEqual(resumed.model.stateDict().get(key)!.data(), t.data(), key);
+  }
+  assert.deepEqual(withoutTiming(resumed.history), withoutTiming(whole.history));
+  assert.equal(readFileSync(join(outDir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3);
+  assert.ok(existsSync(join(outDir, 'best.safetensors')));
+  const saved = loadModelCheckpoint(lastCheckpoint(outDir));  // training checkpoints load as models too
+  assert.deepEqual(saved.model.stateDict().get('linear.mask')!.data(), whole.model.stateDict().get('linear.mask')!.data());
+  for (const m of [whole.model, resumed.model, saved.model]) m.dispose();
+});
+
+test('a non-finite loss stops the run with a clear error and keeps the last good checkpoint', async () => {
+  const outDir = scratchDir();
+  let lastGood: Buffer | undefined;
+  await assert.rejects(train(recipe, {
+    dataDir: '', outDir, data, events: {
+      step({ epoch, batch, model }) {
+        if (epoch === 2 && batch === 1) {
+          lastGood = readFileSync(lastCheckpoint(outDir));
+          T.noGrad(() => model.stateDict().get('linear.weight')!.fill_(Number.NaN));
+        }
+      },
+    },
+  }), (e: Error) => e instanceof TrainingError
+    && /the loss is NaN at epoch 2, batch 2: training stopped\. The last good checkpoint is .*last\.safetensors \(after epoch 1\)/.test(e.message));
+  assert.ok(lastGood && readFileSync(lastCheckpoint(outDir)).equals(lastGood), 'the epoch-1 checkpoint is untouched');
+});
+
+test('resuming refuses a run directory without a checkpoint or with another recipe', async () => {
+  await assert.rejects(train(recipe, { dataDir: '', outDir: scratchDir(), data, resume: true }), /nothing to resume/);
+  const outDir = scratchDir();
+  const run = await train(recipe, { dataDir: '', outDir, data, shouldStop: () => true });
+  run.model.dispose();
+  const other = applyOverrides(recipe, ['seed=5']);
+  await assert.rejects(train(other, { dataDir: '', outDir, data, resume: true }), /written by a different recipe/);
+});
+
+test('Ctrl-C during `micronet train` saves and exits cleanly; --resume finishes the run', async () => {
+  const dir = scratchDir();
+  writeSynthetic(join(dir, 'data'), { dataset: 'cifar100', train: 320, test: 32, seed: 3 });
+  const out = join(dir, 'run');
+  const sets = ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=3', 'schedule.warmupEpochs=1',
+    'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"}]'].flatMap((s) => ['--set', s]);
+  const child = spawn(process.execPath, [cli, 'train', '--recipe', 'smoke', '--data', join(dir, 'data'), '--out', out, ...sets], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.includes('training smoke')) setTimeout(() => child.kill('SIGINT'), 1500);
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: saving after this step/);
+  assert.match(stderr, /stopped (at|after) epoch \d+.*continue with --resume/);
+  assert.ok(existsSync(lastCheckpoint(out)));
+
+  const resume = spawn(process.execPath, [cli, 'train', '--resume', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  resume.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  assert.equal(await new Promise((resolve) => resume.on('exit', resolve)), 0);
+  assert.match(stdout, /final: test top-1 [\d.]+%, top-5 [\d.]+% on 32 images/);
+  assert.match(stdout, /MicroNet score \(official rules, 16-bit\): [\d.]+/);
+  assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3);
+});
