@@ -53,7 +53,10 @@ export class Conv2d extends Module {
   }
 
   forward(x: T.Tensor): T.Tensor {
-    return F.conv2d(x, this.effectiveWeight(), this.bias, { stride: this.stride, padding: this.padding });
+    const w = this.effectiveWeight();
+    const y = F.conv2d(x, w, this.bias, { stride: this.stride, padding: this.padding });
+    if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)
+    return y;
   }
 }
 
@@ -92,7 +95,10 @@ export class Linear extends Module {
   }
 
   forward(x: T.Tensor): T.Tensor {
-    return F.linear(x, this.effectiveWeight(), this.bias);
+    const w = this.effectiveWeight();
+    const y = F.linear(x, w, this.bias);
+    if (w !== this.weight) w.dispose();
+    return y;
   }
 }
 
