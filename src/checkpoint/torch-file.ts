@@ -1,8 +1,8 @@
 // Reads checkpoints written by torch.save (the ZIP format of PyTorch >= 1.6) without running
 // Python: a restricted unpickler that only knows how to rebuild tensors and containers.
-import { readFileSync } from 'node:fs';
 import * as T from '../torch/index.js';
 import { unpickle, type PickleGlobal } from '../io/pickle.js';
+import { readFileNamed } from '../io/read.js';
 import { ZipReader } from '../io/zip.js';
 
 const storageDtypes: Record<string, T.DType> = {
@@ -15,12 +15,7 @@ class StorageType { constructor(readonly dtype: T.DType) {} }
 
 /** The object a torch.save file holds: Maps for dicts, arrays for lists and tuples, Tensors, numbers, strings. */
 export function readTorchFile(path: string): unknown {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  const bytes = readFileNamed(path);
   if (bytes.byteLength >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02) {
     throw new Error(`${path} uses torch.save's legacy format (PyTorch < 1.6): re-save it with a current PyTorch`);
   }

@@ -27,7 +27,7 @@ export const scoreCommand = defineCommand({
     model.dispose();
     if (options.json) {
       const { rules, params, bits, mults, adds, ops, score, layers, notes } = report;
-      const verdict = options.accuracy === undefined ? {} : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 80 };
+      const verdict = options.accuracy === undefined ? {} : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 80 };  // >= 8,000 of 10,000, no rounding
       console.log(JSON.stringify({ rules, bitWidth: report.bitWidth, params, bits, mults, adds, ops, score, ...verdict, layers, notes }));
     } else {
       console.log(formatReport(report, options.accuracy));

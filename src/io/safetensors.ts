@@ -1,8 +1,8 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header naming each
 // tensor's dtype, shape and byte range, then the raw little-endian data. Reading validates all of it.
-import { readFileSync } from 'node:fs';
 import * as T from '../torch/index.js';
 import { writeFileAtomic } from './atomic.js';
+import { readFileNamed } from './read.js';
 
 const toFormat: Record<T.DType, string> = {
   bool: 'BOOL', uint8: 'U8', int8: 'I8', int16: 'I16', int32: 'I32', int64: 'I64',
@@ -45,12 +45,7 @@ export function writeSafetensors(path: string, tensors: Map<string, T.Tensor>, m
 }
 
 export function readSafetensors(path: string): TensorFile {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  const bytes = readFileNamed(path);
   return parseSafetensors(bytes, path);
 }
 

@@ -1,5 +1,5 @@
 export { Module } from './module.js';
 export {
-  Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
-  type Conv2dOptions, type LinearOptions, type InitOptions,
+  WeightLayer, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
+  type Conv2dOptions, type LinearOptions, type WeightLayerOptions, type InitOptions,
 } from './layers.js';

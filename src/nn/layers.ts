@@ -15,48 +15,65 @@ function fanInUniform(shape: number[], fanIn: number, init: InitOptions): T.Tens
   return T.zeros(shape).uniform_(-bound, bound, init.generator ?? null);
 }
 
-export interface Conv2dOptions extends InitOptions {
-  stride?: number;
-  padding?: number;
+export interface WeightLayerOptions extends InitOptions {
   bias?: boolean;
-  /** Adds a `mask` buffer (ones) between weight and bias; the conv computes with weight*mask. */
+  /** Adds a `mask` buffer (ones) between weight and bias; the layer computes with weight*mask. */
   masked?: boolean;
 }
 
-export class Conv2d extends Module {
-  readonly stride: number;
-  readonly padding: number;
+/** A layer computing with a weight, an optional mask and an optional bias (conv, linear). */
+export abstract class WeightLayer extends Module {
   readonly masked: boolean;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
+  protected constructor(weightShape: number[], fanIn: number, options: WeightLayerOptions) {
     super();
-    this.stride = options.stride ?? 1;
-    this.padding = options.padding ?? 0;
     this.masked = options.masked ?? false;
-    const fanIn = inChannels * kernelSize * kernelSize;
-    this.registerParameter('weight', fanInUniform([outChannels, inChannels, kernelSize, kernelSize], fanIn, options));
-    if (this.masked) this.registerBuffer('mask', T.ones([outChannels, inChannels, kernelSize, kernelSize]));
-    if (options.bias ?? true) this.registerParameter('bias', fanInUniform([outChannels], fanIn, options));
+    this.registerParameter('weight', fanInUniform(weightShape, fanIn, options));
+    if (this.masked) this.registerBuffer('mask', T.ones(weightShape));
+    if (options.bias ?? true) this.registerParameter('bias', fanInUniform([weightShape[0]!], fanIn, options));
   }
 
   get weight(): T.Tensor { return this.get('weight'); }
   get bias(): T.Tensor | null { return this.find('bias'); }
   get mask(): T.Tensor | null { return this.masked ? this.get('mask') : null; }
+  get outChannels(): number { return this.weight.size(0); }
 
   /** The weight the layer computes with: weight*mask when masked. */
   effectiveWeight(): T.Tensor {
     return this.masked ? this.weight.mul(this.get('mask')) : this.weight;
   }
 
+  protected abstract compute(x: T.Tensor, weight: T.Tensor): T.Tensor;
+
+  forward(x: T.Tensor): T.Tensor {
+    const w = this.effectiveWeight();
+    const y = this.compute(x, w);
+    if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)
+    return y;
+  }
+}
+
+export interface Conv2dOptions extends WeightLayerOptions {
+  stride?: number;
+  padding?: number;
+}
+
+export class Conv2d extends WeightLayer {
+  readonly stride: number;
+  readonly padding: number;
+
+  constructor(readonly inChannels: number, outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
+    super([outChannels, inChannels, kernelSize, kernelSize], inChannels * kernelSize * kernelSize, options);
+    this.stride = options.stride ?? 1;
+    this.padding = options.padding ?? 0;
+  }
+
   override describe(): string {
     return `${this.masked ? 'MaskedConv2d' : 'Conv2d'}(${this.inChannels}, ${this.outChannels}, k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
   }
 
-  forward(x: T.Tensor): T.Tensor {
-    const w = this.effectiveWeight();
-    const y = F.conv2d(x, w, this.bias, { stride: this.stride, padding: this.padding });
-    if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)
-    return y;
+  protected compute(x: T.Tensor, w: T.Tensor): T.Tensor {
+    return F.conv2d(x, w, this.bias, { stride: this.stride, padding: this.padding });
   }
 }
 
@@ -66,39 +83,19 @@ export class MaskedConv2d extends Conv2d {
   }
 }
 
-export interface LinearOptions extends InitOptions {
-  bias?: boolean;
-  masked?: boolean;
-}
+export type LinearOptions = WeightLayerOptions;
 
-export class Linear extends Module {
-  readonly masked: boolean;
-
+export class Linear extends WeightLayer {
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
-    super();
-    this.masked = options.masked ?? false;
-    this.registerParameter('weight', fanInUniform([outFeatures, inFeatures], inFeatures, options));
-    if (this.masked) this.registerBuffer('mask', T.ones([outFeatures, inFeatures]));
-    if (options.bias ?? true) this.registerParameter('bias', fanInUniform([outFeatures], inFeatures, options));
-  }
-
-  get weight(): T.Tensor { return this.get('weight'); }
-  get bias(): T.Tensor | null { return this.find('bias'); }
-  get mask(): T.Tensor | null { return this.masked ? this.get('mask') : null; }
-
-  effectiveWeight(): T.Tensor {
-    return this.masked ? this.weight.mul(this.get('mask')) : this.weight;
+    super([outFeatures, inFeatures], inFeatures, options);
   }
 
   override describe(): string {
     return `${this.masked ? 'MaskedLinear' : 'Linear'}(${this.inFeatures}, ${this.outFeatures})`;
   }
 
-  forward(x: T.Tensor): T.Tensor {
-    const w = this.effectiveWeight();
-    const y = F.linear(x, w, this.bias);
-    if (w !== this.weight) w.dispose();
-    return y;
+  protected compute(x: T.Tensor, w: T.Tensor): T.Tensor {
+    return F.linear(x, w, this.bias);
   }
 }
 

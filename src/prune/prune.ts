@@ -1,15 +1,15 @@
 // Magnitude pruning by a multiple of each layer's weight standard deviation, with masks that
 // only ever lose ones, and the bookkeeping that keeps pruned weights at zero.
 import * as T from '../torch/index.js';
-import { Conv2d, Linear, type Module } from '../nn/index.js';
+import { Conv2d, Linear, WeightLayer, type Module } from '../nn/index.js';
 
 export type LayerSelection = 'conv' | 'linear' | 'all' | readonly string[];
 
-export type MaskedLayer = Conv2d | Linear;
+export type MaskedLayer = WeightLayer;
 
 /** The masked conv/linear layers a selection names, in registration order. */
 export function selectLayers(model: Module, selection: LayerSelection): [string, MaskedLayer][] {
-  const masked = model.namedModules().filter((e): e is [string, MaskedLayer] => (e[1] instanceof Conv2d || e[1] instanceof Linear) && e[1].masked);
+  const masked = model.namedModules().filter((e): e is [string, MaskedLayer] => e[1] instanceof WeightLayer && e[1].masked);
   if (Array.isArray(selection)) {
     const known = new Set(masked.map(([n]) => n));
     for (const name of selection) if (!known.has(name)) throw new Error(`no masked layer '${name}' (known: ${[...known].slice(0, 5).join(', ')}, ...)`);

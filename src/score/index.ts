@@ -13,8 +13,3 @@ export function scoreModel(model: Module, options: PrecisionOptions & { rules: R
   const trace = traceForward(model, options.inputShape);
   return options.rules === 'official' ? scoreOfficial(trace, options) : scoreId56(trace, options);
 }
-
-/** Entries count at >= 80% top-1: at least 8,000 of 10,000 test images, no rounding. */
-export function meetsThreshold(correct: number, total: number): boolean {
-  return correct * 100 >= 80 * total;
-}

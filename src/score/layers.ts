@@ -1,6 +1,6 @@
 // Facts about a layer that both rule sets count: weights actually used and their non-zeros.
 import * as T from '../torch/index.js';
-import { Conv2d, Linear, type Module } from '../nn/index.js';
+import { WeightLayer, type Module } from '../nn/index.js';
 
 export interface WeightFacts {
   numel: number;
@@ -11,14 +11,9 @@ export interface WeightFacts {
 
 /** Sparsity is read from the weight the layer computes with (weight*mask). */
 export function weightFacts(m: Module): WeightFacts | null {
-  if (!(m instanceof Conv2d) && !(m instanceof Linear)) return null;
+  if (!(m instanceof WeightLayer)) return null;
   const nonzero = T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
-  return {
-    numel: m.weight.numel,
-    nonzero,
-    outChannels: m instanceof Conv2d ? m.outChannels : m.outFeatures,
-    hasBias: m.bias !== null,
-  };
+  return { numel: m.weight.numel, nonzero, outChannels: m.outChannels, hasBias: m.bias !== null };
 }
 
 export function typeName(m: Module): string {

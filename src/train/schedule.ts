@@ -11,7 +11,7 @@ export interface ScheduleConfig {
   gammaAfterPrune: number | null;
 }
 
-export interface Position {
+export interface StepPosition {
   epoch: number;
   /** 0-based batch within the epoch. */
   batch: number;
@@ -19,7 +19,7 @@ export interface Position {
 }
 
 /** The learning rate of one step; pruneEpochs are the epochs that start with a pruning event. */
-export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: Position): number {
+export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: StepPosition): number {
   if (at.epoch <= s.warmupEpochs) {
     const t = (at.epoch - 1) * at.batchesPerEpoch + at.batch + 1;
     return (s.lr * t) / (s.warmupEpochs * at.batchesPerEpoch);

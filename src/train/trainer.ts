@@ -14,7 +14,7 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, trainStep, TrainingError } from './step.js';
-import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type Position, type TrainState } from './state.js';
+import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type TrainState } from './state.js';
 
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
@@ -157,5 +157,3 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
 function emptyProgress(): EpochProgress {
   return { lossSum: 0, correct: 0, count: 0, seconds: 0 };
 }
-
-export type { Position };
