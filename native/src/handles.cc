@@ -18,7 +18,7 @@ constexpr uint64_t kMaxGeneration = 1ULL << 28;  // handle < 2^52: exact as a JS
 struct Slot {
   at::Tensor tensor;
   uint64_t generation = 1;
-  int64_t reportedBytes = 0;
+  int64_t hostBytes = 0;
 };
 
 thread_local std::vector<Slot> slots;
@@ -26,10 +26,26 @@ thread_local std::vector<uint32_t> freeSlots;
 std::atomic<int64_t> liveTensors{0};
 
 int64_t hostBytes(const at::Tensor& t) {
-  // Only host memory is V8's business; views over one storage each report it (an overestimate
+  // Only host memory is V8's business; views over one storage each count it (an overestimate
   // that only makes the GC safety net keener).
   if (!t.is_cpu() || !t.has_storage()) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
+}
+
+// V8 learns of the host memory held by live handles in steps of 1 GiB. Reporting every tensor
+// made V8 start a collection for each large activation although dispose() frees it at once, and
+// its concurrent marking then competed with the compute threads; leaks still add up to a report.
+constexpr int64_t kReportStep = int64_t{1} << 30;
+thread_local int64_t liveHostBytes = 0;
+thread_local int64_t reportedHostBytes = 0;
+
+void accountHostBytes(Napi::Env env, int64_t delta) {
+  liveHostBytes += delta;
+  int64_t unreported = liveHostBytes - reportedHostBytes;
+  if (unreported >= kReportStep || unreported <= -kReportStep) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, unreported);
+    reportedHostBytes = liveHostBytes;
+  }
 }
 
 // The live slot a JS value names, or nullptr.
@@ -50,8 +66,8 @@ Napi::Value disposeTensor(const Napi::CallbackInfo& info) {
   Slot* slot = lookup(info[0]);
   if (!slot) return Napi::Boolean::New(info.Env(), false);  // already freed: disposal is idempotent
   slot->tensor.reset();
-  if (slot->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -slot->reportedBytes);
-  slot->reportedBytes = 0;
+  accountHostBytes(info.Env(), -slot->hostBytes);
+  slot->hostBytes = 0;
   slot->generation = slot->generation + 1 < kMaxGeneration ? slot->generation + 1 : 1;
   freeSlots.push_back(static_cast<uint32_t>(slot - slots.data()));
   liveTensors.fetch_sub(1, std::memory_order_relaxed);
@@ -83,8 +99,8 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
   }
   Slot& slot = slots[index];
   slot.tensor = std::move(tensor);
-  slot.reportedBytes = hostBytes(slot.tensor);
-  if (slot.reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, slot.reportedBytes);
+  slot.hostBytes = hostBytes(slot.tensor);
+  accountHostBytes(env, slot.hostBytes);
   liveTensors.fetch_add(1, std::memory_order_relaxed);
   return Napi::Number::New(env, static_cast<double>((slot.generation << kIndexBits) | index));
 }
