@@ -49,6 +49,27 @@ test('an interrupted run resumed from its checkpoint ends with exactly the param
   for (const m of [whole.model, resumed.model, saved.model]) m.dispose();
 });
 
+test('channels_last training follows the same trajectory as NCHW', async () => {
+  const short = applyOverrides(recipe, ['epochs=2', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
+  const run = async (r: typeof recipe) => {
+    const losses: number[] = [];
+    const result = await train(r, { dataDir: '', outDir: scratchDir(), data, events: { step: ({ loss }) => { losses.push(loss); } } });
+    return { ...result, losses };
+  };
+  const nchw = await run(short);
+  const cl = await run(applyOverrides(short, ['channelsLast=true']));
+  assert.equal(cl.model.stateDict().get('prelayer.0.weight')!.isContiguous('channels_last'), true);
+  // The first step sees identical weights: only summation order differs. Later steps drift apart
+  // slowly, as any change of convolution algorithm makes them.
+  assert.ok(Math.abs(nchw.losses[0]! - cl.losses[0]!) < 1e-5 * nchw.losses[0]!, `${nchw.losses[0]} vs ${cl.losses[0]}`);
+  nchw.history.forEach((a, i) => {
+    const b = cl.history[i]!;
+    assert.ok(Math.abs(a.trainLoss - b.trainLoss) < 2e-2 * a.trainLoss, `epoch ${a.epoch}: ${a.trainLoss} vs ${b.trainLoss}`);
+  });
+  nchw.model.dispose();
+  cl.model.dispose();
+});
+
 test('a non-finite loss stops the run with a clear error and keeps the last good checkpoint', async () => {
   const outDir = scratchDir();
   let lastGood: Buffer | undefined;

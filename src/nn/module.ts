@@ -101,7 +101,7 @@ export abstract class Module {
     const own = this.stateDict();
     const missing = [...own.keys()].filter((k) => !given.has(k));
     const unexpected = [...given.keys()].filter((k) => !own.has(k));
-    const misshaped = [...own].filter(([k, t]) => given.has(k) && !sameShape(given.get(k)!.shape, t.shape))
+    const misshaped = [...own].filter(([k, t]) => given.has(k) && !T.sameShape(given.get(k)!.shape, t.shape))
       .map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${given.get(k)!.shape.join(', ')}]`);
     const strict = options.strict ?? true;
     const problems = [
@@ -141,8 +141,4 @@ export abstract class Module {
   dispose(): void {
     for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
   }
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -313,6 +313,10 @@ function dims(dim: number | readonly number[]): readonly number[] {
   return typeof dim === 'number' ? [dim] : dim;
 }
 
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function isDevice(s: string): s is Device {
   return s === 'cpu' || s === 'cuda' || /^cuda:\d+$/.test(s);
 }

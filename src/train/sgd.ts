@@ -53,12 +53,15 @@ export class SGD {
     return this.#momentum;
   }
 
+  /** Restores momentum buffers, placed on each parameter's device. */
   loadMomentum(buffers: Map<string, T.Tensor>): void {
     this.reset();
-    const names = new Set(this.params.map(([n]) => n));
+    const params = new Map(this.params);
     for (const [name, buf] of buffers) {
-      if (!names.has(name)) throw new Error(`momentum for unknown parameter '${name}'`);
-      this.#momentum.set(name, T.keep(buf.clone()));
+      const p = params.get(name);
+      if (!p) throw new Error(`momentum for unknown parameter '${name}'`);
+      if (!T.sameShape(p.shape, buf.shape)) throw new Error(`momentum for '${name}' has shape [${buf.shape}], the parameter [${p.shape}]`);
+      this.#momentum.set(name, T.keep(buf.to({ device: p.device, copy: true })));
     }
   }
 

@@ -14,7 +14,7 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, trainStep, TrainingError } from './step.js';
-import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type TrainState } from './state.js';
+import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
@@ -60,21 +60,18 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   T.manualSeed(recipe.seed);
   const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
+  const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
+  if (saved) model.loadStateDict(saved.model, { what: last });
+  // Placed before the optimizer takes hold of the parameters: moving replaces them.
+  if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
-  if (options.resume) {
-    if (!existsSync(last)) throw new TrainingError(`nothing to resume in ${options.outDir}: no ${last}`);
-    const saved = loadTrainState(last);
-    if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
-      throw new TrainingError(`${last} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${options.outDir})`);
-    }
-    model.loadStateDict(saved.model, { what: last });
+  if (saved) {
     optimizer.loadMomentum(saved.momentum);
     T.Generator.default().setState(saved.rng);
     for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
     state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
   }
-  if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
 
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
   const layout = recipe.channelsLast ? 'channels_last' : 'nchw';
@@ -152,6 +149,16 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     await testLoader.close();
   }
   return { model, history: state.history, final, completed: true, checkpoint: last };
+}
+
+function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainState {
+  if (!existsSync(path)) throw new TrainingError(`nothing to resume in ${outDir}: no ${path}`);
+  const saved = loadTrainState(path);
+  if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
+    for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+    throw new TrainingError(`${path} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${outDir})`);
+  }
+  return saved;
 }
 
 function emptyProgress(): EpochProgress {
