@@ -2,8 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Image } from '../../src/data/image.js';
+import { torchPython } from './python-process.js';
 
-export const torchPython = process.env.MICRONET_TORCH_PYTHON ?? '/usr/bin/python3';
+export { torchPython };
 
 /** Runs test/support/<script> with args, JSON on stdin, and parses its JSON answer. */
 export function runPython<T>(script: string, input: unknown, args: string[] = []): T {

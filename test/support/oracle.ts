@@ -1,11 +1,11 @@
 // Client of the PyTorch oracle (test/support/oracle.py, run by Debian's python3-torch).
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as T from '../../src/torch/index.js';
+import { PythonProcess, torchPython } from './python-process.js';
 
-export const torchPython = process.env.MICRONET_TORCH_PYTHON ?? '/usr/bin/python3';
+export { torchPython };
+
 const script = fileURLToPath(new URL('../../../test/support/oracle.py', import.meta.url));
 
 export interface Encoded { dtype: T.DType; shape: number[]; data: string }
@@ -28,39 +28,23 @@ export function decode(e: Encoded): { dtype: T.DType; shape: number[]; values: F
 }
 
 export class TorchOracle {
-  #child: ChildProcessWithoutNullStreams;
-  #waiting: ((line: string) => void)[] = [];
-  #stderr = '';
-
-  constructor() {
-    this.#child = spawn(torchPython, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stderr.on('data', (d: Buffer) => { this.#stderr += d.toString(); });
-    createInterface({ input: this.#child.stdout }).on('line', (line) => this.#waiting.shift()?.(line));
-    this.#child.on('exit', (code) => {
-      for (const w of this.#waiting.splice(0)) w(JSON.stringify({ error: `oracle exited (${code}): ${this.#stderr}` }));
-    });
-  }
+  readonly #process = new PythonProcess(script, 'PyTorch oracle');
 
   async run(request: OracleRequest): Promise<OracleAnswer> {
-    const wire = {
+    const answer = await this.#process.request<OracleAnswer & { error?: string }>({
       code: request.code,
       threads: T.getNumThreads(),
       inputs: Object.fromEntries(Object.entries(request.inputs).map(([k, v]) => [k, encode(v)])),
       grad: request.grad ?? [],
       ...(request.upstream ? { upstream: encode(request.upstream) } : {}),
       ...(request.seed !== undefined ? { seed: request.seed } : {}),
-    };
-    const line = await new Promise<string>((resolve) => {
-      this.#waiting.push(resolve);
-      this.#child.stdin.write(JSON.stringify(wire) + '\n');
     });
-    const answer = JSON.parse(line) as OracleAnswer & { error?: string };
     if (answer.error) throw new Error(`PyTorch oracle failed on \`${request.code}\`: ${answer.error}`);
     return answer;
   }
 
   close(): void {
-    this.#child.stdin.end();
+    this.#process.close();
   }
 }
 
