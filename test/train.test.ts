@@ -70,6 +70,19 @@ test('channels_last training follows the same trajectory as NCHW', async () => {
   cl.model.dispose();
 });
 
+test('bfloat16 autocast training keeps float32 weights and tracks the float32 run', async () => {
+  const short = applyOverrides(recipe, ['epochs=2', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
+  const fp32 = await train(short, { dataDir: '', outDir: scratchDir(), data });
+  const bf16 = await train(applyOverrides(short, ['precision=bfloat16']), { dataDir: '', outDir: scratchDir(), data });
+  assert.equal(bf16.model.stateDict().get('linear.weight')!.dtype, 'float32');
+  bf16.history.forEach((h, i) => {
+    const reference = fp32.history[i]!.trainLoss;
+    assert.ok(Number.isFinite(h.trainLoss) && Math.abs(h.trainLoss - reference) < 0.05 * reference, `epoch ${h.epoch}: ${h.trainLoss} vs ${reference}`);
+  });
+  fp32.model.dispose();
+  bf16.model.dispose();
+});
+
 test('a non-finite loss stops the run with a clear error and keeps the last good checkpoint', async () => {
   const outDir = scratchDir();
   let lastGood: Buffer | undefined;

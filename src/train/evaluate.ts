@@ -8,7 +8,7 @@ export interface EvalResult { count: number; correct1: number; correct5: number;
 /**
  * Evaluates model on every batch (x: inputs, y: int64 class indices), disposing each batch's x
  * and y. With `device`, batches are moved there (the model must already be on it); `autocast`
- * runs the forward pass under autocast (bfloat16 on cpu, float16 on cuda).
+ * runs the forward pass under bfloat16 autocast (the recipes' reduced precision, on any device).
  */
 export async function evaluate(model: Module, batches: AsyncIterable<{ x: T.Tensor; y: T.Tensor; size: number }>,
   options: { device?: T.Device; autocast?: boolean } = {}): Promise<EvalResult> {
@@ -21,7 +21,7 @@ export async function evaluate(model: Module, batches: AsyncIterable<{ x: T.Tens
         const x = device ? batch.x.to(device) : batch.x;
         const y = device ? batch.y.to(device) : batch.y;
         const forward = () => model.forward(x, false);
-        const out = options.autocast ? T.autocast({ deviceType }, forward) : forward();
+        const out = options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward();
         // Loss and ranking in float64: a bfloat16 or float32 sum would lose digits over 10,000 images.
         const logits = out.to('float64');
         const n = logits.size(0);

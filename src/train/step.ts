@@ -27,7 +27,7 @@ export function beginEpoch(model: Module, optimizer: SGD, recipe: Recipe, epoch:
 export function trainStep(model: Module, optimizer: SGD, recipe: Recipe, x: T.Tensor, y: T.Tensor, lr: number,
   deviceType: 'cpu' | 'cuda' = 'cpu'): { loss: number; correct: number } {
   return T.tidy(() => {
-    const logits = T.autocast({ deviceType, enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
+    const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
     const l = trainingLoss(logits, y, recipe.loss);
     const loss = l.item();
     if (!Number.isFinite(loss)) throw new TrainingError(`the loss is ${loss}`);
