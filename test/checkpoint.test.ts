@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { encodeSafetensors, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../src/io/safetensors.js';
 import { loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { readTorchFile } from '../src/checkpoint/torch-file.js';
 import { buildModel } from '../src/models/registry.js';
@@ -28,6 +28,7 @@ test('safetensors keep names, dtypes, shapes, values and metadata', () => {
   writeSafetensors(path, tensors, { note: 'hello' });
   const back = readSafetensors(path);
   assert.deepEqual(back.metadata, { note: 'hello' });
+  assert.deepEqual(readSafetensorsMetadata(path), { note: 'hello' }, 'the header alone gives the same metadata');
   assert.deepEqual([...back.tensors.keys()], [...tensors.keys()]);
   for (const [k, t] of tensors) {
     const u = back.tensors.get(k)!;
@@ -91,6 +92,11 @@ test('truncated and corrupted safetensors files fail with an error naming the fi
     }
   };
   for (let cut = 0; cut < good.length; cut += 7) assert.equal(attempt(good.subarray(0, cut)), null, `truncated at ${cut}`);
+  const headerEnd = 8 + Number(good.readBigUInt64LE(0));
+  for (const cut of [0, 5, 8, headerEnd - 1, headerEnd + 3]) {
+    writeFileSync(path, good.subarray(0, cut));
+    assert.throws(() => readSafetensorsMetadata(path), (e: Error) => e.message.includes(path), `metadata of a file truncated at ${cut}`);
+  }
   assert.throws(() => { writeFileSync(path, good.subarray(0, good.length - 4)); readSafetensors(path); }, /truncated file\?|bytes after|spans/);
   // Random byte flips: either a clean error or a file that still parses; never a crash or a hang.
   let seed = 1;

@@ -7,6 +7,9 @@ import { buildModel } from '../models/registry.js';
 import { extractStateDict, readTorchFile } from './torch-file.js';
 
 export const checkpointFormat = 'micronet-model/1';
+/** Training checkpoints (src/train/state.ts) hold a model too, beside state under keys starting with '#'. */
+export const trainCheckpointFormat = 'micronet-train/1';
+export const trainStatePrefix = '#';
 
 export interface ModelCheckpoint {
   model: Module;
@@ -26,7 +29,7 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const file = readSafetensors(path);
   try {
     const { format, model: name, config, info } = file.metadata;
-    if ((format !== checkpointFormat && format !== 'micronet-train/1') || !name) {
+    if ((format !== checkpointFormat && format !== trainCheckpointFormat) || !name) {
       throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
         + 'import foreign weights with `micronet import`');
     }
@@ -34,8 +37,7 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
       try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
     };
     const built = buildModel(name, parse(config, 'config'));
-    // Training checkpoints also hold optimizer and generator state, under keys starting with '#'.
-    built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith('#'))), { what: path });
+    built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), { what: path });
     return { model: built.model, name, config: built.config as Record<string, unknown>, info: parse(info, 'info') };
   } finally {
     for (const t of file.tensors.values()) t.dispose();

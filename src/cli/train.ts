@@ -8,7 +8,7 @@ import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
 import { scoreModel } from '../score/index.js';
-import { loadTrainState } from '../train/state.js';
+import { readTrainState } from '../train/state.js';
 import { lastCheckpoint, train } from '../train/trainer.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
@@ -74,10 +74,9 @@ export const trainCommand = defineCommand({
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
       outDir = o.resume;
-      const saved = loadTrainState(lastCheckpoint(outDir));
+      const saved = readTrainState(lastCheckpoint(outDir));
       recipe = saved.recipe;
       dataDir = o.data ?? saved.dataDir;
-      for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
     } else {
       if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
       recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);

@@ -1,5 +1,6 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header naming each
 // tensor's dtype, shape and byte range, then the raw little-endian data. Reading validates all of it.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import * as T from '../torch/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { readFileNamed } from './read.js';
@@ -49,24 +50,51 @@ export function readSafetensors(path: string): TensorFile {
   return parseSafetensors(bytes, path);
 }
 
-/** Parses and validates a safetensors image; `what` names it in errors (a path). */
-export function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
-  const bad = (problem: string) => new Error(`${what} is not a valid safetensors file: ${problem}`);
-  if (bytes.byteLength < 8) throw bad(`only ${bytes.byteLength} bytes`);
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.readBigUInt64LE(0);
-  if (headerLength > BigInt(Math.min(bytes.byteLength - 8, maxHeader))) throw bad(`header length ${headerLength} exceeds the file (${bytes.byteLength} bytes)`);
-  const dataStart = 8 + Number(headerLength);
+/** Only the metadata of a safetensors file, read without loading its tensors (header validated). */
+export function readSafetensorsMetadata(path: string): Record<string, string> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = Buffer.alloc(Math.min(8, size));
+    readSync(fd, prefix, 0, prefix.length, 0);
+    const headerLength = checkedHeaderLength(prefix, size, path);
+    const header = Buffer.alloc(headerLength);
+    readSync(fd, header, 0, headerLength, 8);
+    return parseHeader(header, path, size - 8 - headerLength).metadata;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const invalid = (what: string, problem: string) => new Error(`${what} is not a valid safetensors file: ${problem}`);
+
+/** The header length the first 8 bytes give, checked against the file's size. */
+function checkedHeaderLength(prefix: Uint8Array, fileSize: number, what: string): number {
+  if (fileSize < 8) throw invalid(what, `only ${fileSize} bytes`);
+  const headerLength = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
+  if (headerLength > BigInt(Math.min(fileSize - 8, maxHeader))) throw invalid(what, `header length ${headerLength} exceeds the file (${fileSize} bytes)`);
+  return Number(headerLength);
+}
+
+interface Entry { name: string; dtype: T.DType; shape: number[]; begin: number; end: number }
+
+/** Validates the JSON header against a data section of dataLength bytes. */
+function parseHeader(headerBytes: Uint8Array, what: string, dataLength: number): { metadata: Record<string, string>; entries: Entry[] } {
+  const bad = (problem: string) => invalid(what, problem);
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw bad(`header is not JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('header is not a JSON object');
-  const dataLength = bytes.byteLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: T.DType; shape: number[]; begin: number; end: number }[] = [];
+  const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('__metadata__ is not an object');
@@ -95,6 +123,13 @@ export function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
     cursor = e.end;
   }
   if (cursor !== dataLength) throw bad(`${dataLength - cursor} bytes after the last tensor`);
+  return { metadata, entries };
+}
+
+/** Parses and validates a safetensors image; `what` names it in errors (a path). */
+export function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
+  const dataStart = 8 + checkedHeaderLength(bytes.subarray(0, 8), bytes.byteLength, what);
+  const { metadata, entries } = parseHeader(bytes.subarray(8, dataStart), what, bytes.byteLength - dataStart);
   const tensors = new Map<string, T.Tensor>();
   for (const e of entries) {
     tensors.set(e.name, T.keep(T.tensor(bytes.subarray(dataStart + e.begin, dataStart + e.end), { dtype: e.dtype, shape: e.shape })));

@@ -3,12 +3,12 @@
 // recipe, in one safetensors file written atomically. Model checkpoints readers accept it too.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
+import { trainCheckpointFormat, trainStatePrefix } from '../checkpoint/model-file.js';
 import type { Recipe } from '../recipes/index.js';
 
-export const trainFormat = 'micronet-train/1';
-const momentumPrefix = '#momentum/';
-const rngKey = '#rng/default';
+const momentumPrefix = `${trainStatePrefix}momentum/`;
+const rngKey = `${trainStatePrefix}rng/default`;
 
 export interface Position {
   /** The epoch the next step belongs to (from 1); epochs + 1 when the run is complete. */
@@ -50,7 +50,7 @@ export function saveTrainState(path: string, model: Module, momentum: Map<string
   tensors.set(rngKey, rng);
   try {
     writeSafetensors(path, tensors, {
-      format: trainFormat,
+      format: trainCheckpointFormat,
       model: state.recipe.model.name,
       config: JSON.stringify(state.recipe.model.config),
       state: JSON.stringify(state),
@@ -66,17 +66,30 @@ export interface LoadedTrainState extends TrainState {
   rng: T.Tensor;
 }
 
-export function loadTrainState(path: string): LoadedTrainState {
-  const file = readSafetensors(path);
-  if (file.metadata.format !== trainFormat) {
-    for (const t of file.tensors.values()) t.dispose();
-    throw new Error(`${path} is not a micronet training checkpoint (format ${JSON.stringify(file.metadata.format)})`);
+function parseState(metadata: Record<string, string>, path: string): TrainState {
+  if (metadata.format !== trainCheckpointFormat) {
+    throw new Error(`${path} is not a micronet training checkpoint (format ${JSON.stringify(metadata.format)})`);
   }
-  let state: TrainState;
   try {
-    state = JSON.parse(file.metadata.state ?? '') as TrainState;
+    return JSON.parse(metadata.state ?? '') as TrainState;
   } catch {
     throw new Error(`${path}: training state metadata is not JSON`);
+  }
+}
+
+/** The recipe, position and metrics of a training checkpoint, without loading its tensors. */
+export function readTrainState(path: string): TrainState {
+  return parseState(readSafetensorsMetadata(path), path);
+}
+
+export function loadTrainState(path: string): LoadedTrainState {
+  const file = readSafetensors(path);
+  let state: TrainState;
+  try {
+    state = parseState(file.metadata, path);
+  } catch (e) {
+    for (const t of file.tensors.values()) t.dispose();
+    throw e;
   }
   const model = new Map<string, T.Tensor>();
   const momentum = new Map<string, T.Tensor>();
@@ -88,4 +101,8 @@ export function loadTrainState(path: string): LoadedTrainState {
   }
   if (!rng) throw new Error(`${path}: no generator state`);
   return { ...state, model, momentum, rng };
+}
+
+export function disposeLoadedState(saved: LoadedTrainState): void {
+  for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
 }

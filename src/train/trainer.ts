@@ -14,7 +14,7 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, trainStep, TrainingError } from './step.js';
-import { loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
+import { disposeLoadedState, loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
@@ -68,7 +68,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   if (saved) {
     optimizer.loadMomentum(saved.momentum);
     T.Generator.default().setState(saved.rng);
-    for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+    disposeLoadedState(saved);
     state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
   }
@@ -155,7 +155,7 @@ function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainSta
   if (!existsSync(path)) throw new TrainingError(`nothing to resume in ${outDir}: no ${path}`);
   const saved = loadTrainState(path);
   if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
-    for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+    disposeLoadedState(saved);
     throw new TrainingError(`${path} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${outDir})`);
   }
   return saved;
