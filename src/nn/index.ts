@@ -1,4 +1,4 @@
-export { Module } from './module.js';
+export { Module, summarise, type TensorSpec } from './module.js';
 export {
   WeightLayer, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
   type Conv2dOptions, type LinearOptions, type WeightLayerOptions, type InitOptions,

@@ -2,6 +2,19 @@
 // state_dict keys. The train/eval flag is an argument of every forward call, never hidden state.
 import * as T from '../torch/index.js';
 
+/** What loading needs to know of a tensor before reading its values (a tensor, or an entry of a file). */
+export interface TensorSpec {
+  readonly shape: readonly number[];
+  readonly dtype: T.DType;
+}
+
+const dtypeKind = (d: T.DType) => (T.isFloatingPoint(d) ? 'floating' : d === 'bool' ? 'bool' : 'integer');
+
+/** A long list of names shortened for a message: the first few and how many more. */
+export function summarise(items: readonly string[], shown = 6): string {
+  return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more (${items.length} in all)`;
+}
+
 export abstract class Module {
   readonly #parameters = new Map<string, T.Tensor>();
   readonly #buffers = new Map<string, T.Tensor>();
@@ -93,23 +106,40 @@ export abstract class Module {
   }
 
   /**
-   * Copies values into the module's tensors (dtype converted, device kept). Strict by default:
-   * missing, unexpected and mis-shaped keys are all listed in one error, and nothing is changed.
+   * Throws if `given` does not fit this module: wrong shapes, dtypes of another kind (a float
+   * where an integer belongs), and, when strict (the default), missing or unexpected keys, all
+   * listed in one error. Reads only shapes and dtypes, so files can be checked before their
+   * tensors are read.
+   */
+  checkStateDict(given: ReadonlyMap<string, TensorSpec>, options: { strict?: boolean; what?: string } = {}): void {
+    const own = this.stateDict();
+    const problems: string[] = [];
+    const report = (what: string, items: string[]) => { if (items.length) problems.push(`${what}: ${summarise(items)}`); };
+    report('wrong shape', [...own].filter(([k, t]) => given.has(k) && !T.sameShape(given.get(k)!.shape, t.shape))
+      .map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${given.get(k)!.shape.join(', ')}]`));
+    report('wrong dtype', [...own].filter(([k, t]) => given.has(k) && dtypeKind(given.get(k)!.dtype) !== dtypeKind(t.dtype))
+      .map(([k, t]) => `${k}: expected ${t.dtype}, got ${given.get(k)!.dtype}`));
+    if (options.strict ?? true) {
+      report('missing', [...own.keys()].filter((k) => !given.has(k)));
+      report('unexpected', [...given.keys()].filter((k) => !own.has(k)));
+    }
+    if (problems.length) throw new Error(`cannot load state dict${options.what ? ` from ${options.what}` : ''} into ${this.describe()}: ${problems.join('. ')}`);
+  }
+
+  /**
+   * Copies values into the module's tensors (floating dtypes converted, device kept), after
+   * checkStateDict and a check that every floating value is finite: a NaN or infinite weight is
+   * refused, naming the tensor, and nothing is changed.
    */
   loadStateDict(source: Map<string, T.Tensor> | Record<string, T.Tensor>, options: { strict?: boolean; what?: string } = {}): void {
     const given = source instanceof Map ? source : new Map(Object.entries(source));
+    this.checkStateDict(given, options);
     const own = this.stateDict();
-    const missing = [...own.keys()].filter((k) => !given.has(k));
-    const unexpected = [...given.keys()].filter((k) => !own.has(k));
-    const misshaped = [...own].filter(([k, t]) => given.has(k) && !T.sameShape(given.get(k)!.shape, t.shape))
-      .map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${given.get(k)!.shape.join(', ')}]`);
-    const strict = options.strict ?? true;
-    const problems = [
-      ...(misshaped.length ? [`wrong shape: ${misshaped.join('; ')}`] : []),
-      ...(strict && missing.length ? [`missing: ${missing.join(', ')}`] : []),
-      ...(strict && unexpected.length ? [`unexpected: ${unexpected.join(', ')}`] : []),
-    ];
-    if (problems.length) throw new Error(`cannot load state dict${options.what ? ` from ${options.what}` : ''} into ${this.describe()}: ${problems.join('. ')}`);
+    const nonFinite = [...given].filter(([k, t]) => own.has(k) && T.isFloatingPoint(t.dtype)
+      && T.tidy(() => T.noGrad(() => t.isfinite().logicalNot().countNonzero().item())) > 0).map(([k]) => k);
+    if (nonFinite.length) {
+      throw new Error(`cannot load state dict${options.what ? ` from ${options.what}` : ''}: non-finite values (NaN or infinity) in ${summarise(nonFinite)}`);
+    }
     T.noGrad(() => {
       for (const [k, t] of own) {
         const v = given.get(k);

@@ -58,7 +58,7 @@ const ops = {
   eq: op('eq.Tensor'), eqS: op('eq.Scalar'), ne: op('ne.Tensor'), neS: op('ne.Scalar'),
   lt: op('lt.Tensor'), ltS: op('lt.Scalar'), le: op('le.Tensor'), leS: op('le.Scalar'),
   gt: op('gt.Tensor'), gtS: op('gt.Scalar'), ge: op('ge.Tensor'), geS: op('ge.Scalar'),
-  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'),
+  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'), isfinite: op('isfinite'),
   sumAll: op('sum'), sumDim: op('sum.dim_IntList'), meanAll: op('mean'), meanDim: op('mean.dim'),
   stdDim: op('std.dim'), maxAll: op('max'), maxDim: op('max.dim'), minAll: op('min'), minDim: op('min.dim'),
   argmax: op('argmax'), argmin: op('argmin'), topk: op('topk'), count_nonzero: op('count_nonzero'),
@@ -217,6 +217,8 @@ export class Tensor extends Tracked {
   logicalAnd(other: Tensor): Tensor { return callTensor(ops.logicalAnd, this, other); }
   logicalOr(other: Tensor): Tensor { return callTensor(ops.logicalOr, this, other); }
   logicalNot(): Tensor { return callTensor(ops.logicalNot, this); }
+  /** True where the element is neither NaN nor infinite. */
+  isfinite(): Tensor { return callTensor(ops.isfinite, this); }
 
   // ---- reductions ----
   sum(dim?: number | readonly number[], keepdim = false): Tensor {
