@@ -160,3 +160,24 @@ test('micronet score: table, JSON and the accuracy threshold, on a checkpoint', 
   assert.match(run('--rules', 'exact').stderr, /--rules must be one of official, id56, not 'exact'/);
   assert.match(run('--frobnicate').stderr, /unknown option --frobnicate/);
 });
+
+test('an architecture scores dense to the digit whatever its random weights hold (20 seeds)', () => {
+  let seedsWithAZero = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    T.manualSeed(seed);
+    const { model } = buildModel('googlenet');
+    const official = scoreModel(model, { rules: 'official', freebie: true, dense: true });
+    const id56 = scoreModel(model, { rules: 'id56', freebie: false, dense: true });
+    assert.deepEqual([official.params, official.ops, official.score], [3_121_346, 2_295_256_064, 0.3043205293390966], `seed ${seed}`);
+    assert.deepEqual([id56.params, id56.ops], [6_258_500, 3_046_574_816], `seed ${seed}`);
+    // Read from the weights, a seed whose init holds an exact 0.0 would count that layer as sparse.
+    if (scoreModel(model, { rules: 'id56', freebie: false }).params !== 6_258_500) seedsWithAZero++;
+    model.dispose();
+  }
+  assert.ok(seedsWithAZero > 0, 'some of the seeds draw an exact zero, so the test exercises dense scoring');
+
+  const run = spawnSync(process.execPath, [cli, 'score', '--model', 'googlenet', '--rules', 'id56', '--bits', '32', '--json'], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const r = JSON.parse(run.stdout) as { params: number; ops: number };
+  assert.deepEqual([r.params, r.ops], [6_258_500, 3_046_574_816]);
+});

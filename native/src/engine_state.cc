@@ -125,9 +125,13 @@ Napi::Value newGenerator(const Napi::CallbackInfo& info) {
   return wrapGenerator(info.Env(), at::detail::createCPUGenerator(seed));
 }
 
-// The generator behind unseeded random ops (dropout): its state belongs in training checkpoints.
+// The generator behind unseeded random ops (dropout) on a device ("cpu" when absent): its state
+// belongs in training checkpoints.
 Napi::Value defaultGenerator(const Napi::CallbackInfo& info) {
-  return wrapGenerator(info.Env(), at::detail::getDefaultCPUGenerator());
+  if (info.Length() == 0 || info[0].IsUndefined()) return wrapGenerator(info.Env(), at::detail::getDefaultCPUGenerator());
+  if (!info[0].IsString()) fail(info.Env(), "defaultGenerator: expected a device string");
+  c10::Device device(info[0].As<Napi::String>().Utf8Value());
+  return wrapGenerator(info.Env(), at::globalContext().defaultGenerator(device));
 }
 
 Napi::Value generatorGetState(const Napi::CallbackInfo& info) {

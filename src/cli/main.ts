@@ -18,10 +18,11 @@ function help(): string {
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return;
   }
+  if (!name) throw new UsageError(`a command is needed\n\n${help()}`);
   const command = commands.find((c) => c.name === name);
   if (!command) throw new UsageError(`unknown command '${name}'\n\n${help()}`);
   await runCommand(command, rest);

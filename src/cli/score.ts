@@ -23,7 +23,8 @@ export const scoreCommand = defineCommand({
       throw new UsageError(`--accuracy is a percentage in [0, 100], got ${options.accuracy}`);
     }
     const { model } = options.checkpoint ? loadAnyCheckpoint(options.checkpoint, options.model) : buildModel(options.model);
-    const report = scoreModel(model, { rules: options.rules as 'official' | 'id56', freebie: options.bits === '16' });
+    // Without a checkpoint the architecture is scored: dense, whatever its random weights hold.
+    const report = scoreModel(model, { rules: options.rules as 'official' | 'id56', freebie: options.bits === '16', dense: !options.checkpoint });
     model.dispose();
     if (options.json) {
       const { rules, params, bits, mults, adds, ops, score, layers, notes } = report;

@@ -1,53 +1,69 @@
 // `micronet train` (a recipe end to end), `micronet smoke` (the main job: the smoke recipe on
 // CIFAR-100 or, without it, on generated data) and `micronet prune` (one pruning pass).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import { defaultDataDir, locate, writeSynthetic } from '../data/index.js';
-import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import type { Module } from '../nn/index.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
 import { scoreModel } from '../score/index.js';
-import { readTrainState } from '../train/state.js';
-import { lastCheckpoint, train } from '../train/trainer.js';
+import { readTrainState, type EpochMetrics } from '../train/state.js';
+import { bestCheckpoint, lastCheckpoint, RunFinishedError, train } from '../train/trainer.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { progressReporter } from './progress.js';
 
-function stopOnInterrupt(): { shouldStop: () => boolean; release: () => void } {
-  let stop = false;
-  const onSigint = () => {
-    if (stop) process.exit(130);  // a second Ctrl-C: no waiting
-    stop = true;
-    process.stderr.write('\ninterrupted: saving after this step (Ctrl-C again to quit at once)\n');
+/** Ctrl-C (SIGINT) or a polite kill (SIGTERM): save the position after this step; a second one quits at once. */
+function stopOnSignal(): { shouldStop: () => boolean; exitCode: () => number; release: () => void } {
+  let signal: NodeJS.Signals | null = null;
+  const codes: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
+  const onSignal = (s: NodeJS.Signals) => {
+    if (signal) process.exit(codes[s]!);
+    signal = s;
+    process.stderr.write(`\n${s === 'SIGINT' ? 'interrupted' : 'terminated'}: saving after this step (${s === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
   };
-  process.on('SIGINT', onSigint);
-  return { shouldStop: () => stop, release: () => process.off('SIGINT', onSigint) };
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
+  return {
+    shouldStop: () => signal !== null,
+    exitCode: () => codes[signal ?? 'SIGINT']!,
+    release: () => { for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal); },
+  };
+}
+
+/** What the end of a run prints: final accuracy, sparsity, scores and where the files are. */
+function summary(model: Module, last: EpochMetrics, outDir: string, count?: number): string {
+  const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
+  const lines = [`final: test top-1 ${pct(last.testTop1)}, top-5 ${pct(last.testTop5)}${count === undefined ? '' : ` on ${count} images`} (epoch ${last.epoch})`];
+  const s = sparsity(model);
+  lines.push(`sparsity of conv/linear weights: ${(100 * s.zeros / s.total).toFixed(2)}%`);
+  for (const rules of ['official', 'id56'] as const) {
+    const r = scoreModel(model, { rules, freebie: true });
+    lines.push(`MicroNet score (${rules} rules, 16-bit): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
+  }
+  lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${join(outDir, 'metrics.jsonl')}`);
+  return lines.join('\n');
 }
 
 async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean): Promise<void> {
-  const interrupt = stopOnInterrupt();
-  const events = progressReporter(recipe.epochs);
+  const signals = stopOnSignal();
   try {
-    if (!resume) events.message?.(`training ${recipe.name} (${recipe.description}) on ${dataDir}, writing ${outDir}`);
-    const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: interrupt.shouldStop, events });
+    const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: signals.shouldStop, events: progressReporter(recipe.epochs) });
     if (!result.completed) {
-      process.exitCode = 130;
+      process.exitCode = signals.exitCode();
       return;
     }
-    const final = result.final!;
-    const lines = [`final: test top-1 ${(100 * final.top1).toFixed(2)}%, top-5 ${(100 * final.top5).toFixed(2)}% on ${final.count} images`];
-    const s = sparsity(result.model);
-    lines.push(`sparsity of conv/linear weights: ${(100 * s.zeros / s.total).toFixed(2)}%`);
-    for (const rules of ['official', 'id56'] as const) {
-      const r = scoreModel(result.model, { rules, freebie: true });
-      lines.push(`MicroNet score (${rules} rules, 16-bit): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
-    }
-    lines.push(`checkpoints: ${result.checkpoint} and ${join(outDir, 'best.safetensors')}; metrics: ${join(outDir, 'metrics.jsonl')}`);
-    console.log(lines.join('\n'));
+    console.log(summary(result.model, result.history.at(-1)!, outDir, result.final?.count));
     result.model.dispose();
+  } catch (e) {
+    if (!(e instanceof RunFinishedError)) throw e;
+    // Nothing left to train: say so, with the run's figures, and succeed.
+    console.log(e.message);
+    const { model } = loadModelCheckpoint(lastCheckpoint(outDir));
+    console.log(summary(model, e.history.at(-1)!, outDir));
+    model.dispose();
   } finally {
-    interrupt.release();
+    signals.release();
   }
 }
 
@@ -81,7 +97,6 @@ export const trainCommand = defineCommand({
       if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
       recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
       outDir = o.out ?? defaultOut(recipe.name);
-      if (existsSync(lastCheckpoint(outDir))) throw new UsageError(`${outDir} already holds a run: continue it with --resume ${outDir}, or choose another --out`);
     }
     await runRecipe(recipe, dataDir, outDir, o.device as T.Device, Boolean(o.resume));
   },

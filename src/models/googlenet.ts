@@ -15,6 +15,15 @@ export interface GoogLeNetConfig {
 
 export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQuirk: true, dropout: 0.4, width: 1 };
 
+/** Widths up to 4 (16x the parameters, about 400 MB): beyond that a configuration is a mistake or a hostile file. */
+export function checkGoogLeNetConfig(c: GoogLeNetConfig): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000) problems.push(`numClasses must be an integer in 1..100000, got ${c.numClasses}`);
+  if (!(c.width > 0 && c.width <= 4)) problems.push(`width must be in (0, 4], got ${c.width}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${c.dropout}`);
+  return problems;
+}
+
 class Inception extends Module {
   readonly b1: Sequential;
   readonly b2: Sequential;
@@ -56,7 +65,8 @@ export class GoogLeNet extends Module {
   constructor(readonly config: GoogLeNetConfig = defaultGoogLeNetConfig, init: InitOptions = {}) {
     super();
     const q = config.epsQuirk;
-    if (!(config.width > 0)) throw new Error(`googlenet: width must be positive, got ${config.width}`);
+    const problems = checkGoogLeNetConfig(config);
+    if (problems.length) throw new Error(`googlenet: ${problems.join('; ')}`);
     const c = (n: number) => Math.max(1, Math.round(n * config.width));
     let channels = c(192);
     // Widths as (in, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool); `in` is the previous output, checked.

@@ -1,17 +1,19 @@
 // Models by name, so that the CLI, recipes and checkpoints can name them.
 
 import type { InitOptions, Module } from '../nn/index.js';
-import { defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
+import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
 
 export interface ModelEntry<C extends object = object> {
   name: string;
   description: string;
   defaults: C;
+  /** What is wrong with a configuration, beyond its field types (ranges, sane sizes). */
+  check(config: C): string[];
   build(config: C, init?: InitOptions): Module;
 }
 
 function googlenetEntry(name: string, description: string, defaults: GoogLeNetConfig): ModelEntry<GoogLeNetConfig> {
-  return { name, description, defaults, build: (config, init) => new GoogLeNet(config, init) };
+  return { name, description, defaults, check: checkGoogLeNetConfig, build: (config, init) => new GoogLeNet(config, init) };
 }
 
 const entries: ModelEntry[] = [
@@ -30,9 +32,10 @@ export function findModel(name: string): ModelEntry {
 }
 
 /**
- * Builds a registered model; config fields override the defaults and are checked against them.
+ * The full configuration of a registered model: the given fields over the defaults, each checked
+ * for its type and range (a checkpoint's metadata is untrusted: no absurd sizes get built).
  */
-export function buildModel(name: string, config: Record<string, unknown> = {}, init: InitOptions = {}): { model: Module; config: object } {
+export function modelConfig(name: string, config: Record<string, unknown> = {}): Record<string, unknown> {
   const entry = findModel(name);
   const merged: Record<string, unknown> = { ...entry.defaults };
   for (const [key, value] of Object.entries(config)) {
@@ -41,6 +44,14 @@ export function buildModel(name: string, config: Record<string, unknown> = {}, i
     if (typeof value !== typeof expected) throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${JSON.stringify(value)}`);
     merged[key] = value;
   }
-  return { model: entry.build(merged as never, init), config: merged };
+  const problems = entry.check(merged as never);
+  if (problems.length) throw new Error(`model ${name}: ${problems.join('; ')}`);
+  return merged;
+}
+
+/** Builds a registered model from its configuration (see modelConfig). */
+export function buildModel(name: string, config: Record<string, unknown> = {}, init: InitOptions = {}): { model: Module; config: Record<string, unknown> } {
+  const merged = modelConfig(name, config);
+  return { model: findModel(name).build(merged as never, init), config: merged };
 }
 

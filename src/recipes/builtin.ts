@@ -1,4 +1,5 @@
 // The recipes micronet ships: the seed entry as written, as its notebook ran, and a smoke test.
+import { modelConfig } from '../models/registry.js';
 import { RecipeError, validateRecipe, type PruneEvent, type Recipe } from './recipe.js';
 
 /** Conv, linear, conv, ... before each of the given epochs. */
@@ -12,7 +13,8 @@ const seedEvents = alternating([101, 103, 105, 107, 109, 111, 151, 153, 155, 157
 const micronetSeed: Recipe = {
   name: 'micronet-seed',
   description: 'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
-  model: { name: 'googlenet', config: {} },
+  // Every option spelled out, so that each can be overridden with --set model.config.<option>=...
+  model: { name: 'googlenet', config: modelConfig('googlenet') },
   data: { dataset: 'cifar100', trainPipeline: 'micronet-seed/train', testPipeline: 'micronet-seed/test', batchSize: 128, workers: 1 },
   epochs: 200,
   optimizer: { momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: true },
@@ -43,7 +45,7 @@ const smoke: Recipe = {
   ...micronetSeed,
   name: 'smoke',
   description: 'a narrow GoogLeNet through the micronet-seed phases in minutes: warm-up, dense training, alternating pruning, fine-tuning',
-  model: { name: 'googlenet', config: { width: 0.125 } },
+  model: { name: 'googlenet', config: modelConfig('googlenet', { width: 0.125 }) },
   data: { ...micronetSeed.data, batchSize: 64 },
   epochs: 8,
   schedule: { lr: 0.1, warmupEpochs: 1, milestones: [7], gamma: 0.1, gammaAfterPrune: null },

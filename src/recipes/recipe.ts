@@ -1,6 +1,7 @@
 // Recipes: everything a training run does, as typed data that is validated, can be overridden
 // field by field (`--set path=value`), and is saved into every checkpoint.
-import type { PipelineName } from '../data/index.js';
+import { datasets, type PipelineName } from '../data/index.js';
+import { modelConfig } from '../models/registry.js';
 import type { LossConfig } from '../train/loss.js';
 import type { ScheduleConfig } from '../train/schedule.js';
 import type { SgdOptions } from '../train/sgd.js';
@@ -42,6 +43,15 @@ export function validateRecipe(r: Recipe): Recipe {
   check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
   check(typeof r.model?.name === 'string', 'model.name must be a string');
   check(['cifar100', 'cifar10'].includes(r.data?.dataset), 'data.dataset must be cifar100 or cifar10');
+  if (typeof r.model?.name === 'string' && typeof r.model.config === 'object' && r.model.config !== null) {
+    try {
+      const classes = modelConfig(r.model.name, r.model.config).numClasses;
+      const needed = datasets[r.data?.dataset]?.classes.fine;
+      check(needed === undefined || classes === needed, `model ${r.model.name} has ${String(classes)} classes, ${r.data.dataset} has ${needed}: set model.config.numClasses=${needed}`);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  } else problems.push('model.config must be an object');
   check(pipelines.includes(r.data?.trainPipeline) && pipelines.includes(r.data?.testPipeline), `data pipelines must be among ${pipelines.join(', ')}`);
   check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
   check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');

@@ -18,7 +18,7 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
   for (const [name, m] of trace.leaves) {
     const b = width(name);
     const row: LayerScore = { name, type: typeName(m), shape: [], weights: 0, nonzero: 0, bits: 0, mults: 0, adds: 0 };
-    const facts = weightFacts(m);
+    const facts = weightFacts(m, options.dense);
     if (facts) {
       const sparse = facts.nonzero < facts.numel;
       row.weights = facts.numel;

@@ -9,10 +9,13 @@ export interface WeightFacts {
   hasBias: boolean;
 }
 
-/** Sparsity is read from the weight the layer computes with (weight*mask). */
-export function weightFacts(m: Module): WeightFacts | null {
+/**
+ * Sparsity is read from the weight the layer computes with (weight*mask); `dense` skips that and
+ * counts every weight (an architecture, whose random initial values may hold an exact 0).
+ */
+export function weightFacts(m: Module, dense = false): WeightFacts | null {
   if (!(m instanceof WeightLayer)) return null;
-  const nonzero = T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
+  const nonzero = dense ? m.weight.numel : T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
   return { numel: m.weight.numel, nonzero, outChannels: m.outChannels, hasBias: m.bias !== null };
 }
 

@@ -17,6 +17,8 @@ export interface PrecisionOptions {
   freebie: boolean;
   /** Bit widths of quantised layers by name (storage and multiplies); others use the default. */
   layerBits?: Record<string, number>;
+  /** Score the architecture: every weight counts as non-zero, whatever values it happens to hold. */
+  dense?: boolean;
 }
 
 export function widthOf(options: PrecisionOptions, trace: Trace): (name: string) => number {
@@ -40,7 +42,7 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
     const m: Module = call.module;
     const b = width(call.name);
     const row: LayerScore = { name: call.name, type: typeName(m), shape: call.output, weights: 0, nonzero: 0, bits: 0, mults: 0, adds: 0 };
-    const facts = weightFacts(m);
+    const facts = weightFacts(m, options.dense);
     if (facts) {
       const [c, h = 1, w = 1] = call.output as [number, number?, number?];
       const folded = calls[i + 1]?.module instanceof BatchNorm2d;

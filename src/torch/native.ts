@@ -38,7 +38,7 @@ export interface NativeEngine {
   cudaDeviceCount(): number;
   builtWithCuda(): boolean;
   newGenerator(seed: number | bigint): GeneratorHandle;
-  defaultGenerator(): GeneratorHandle;
+  defaultGenerator(device?: string): GeneratorHandle;
   generatorGetState(g: GeneratorHandle): Handle;
   generatorSetState(g: GeneratorHandle, state: Handle): void;
   generatorInitialSeed(g: GeneratorHandle): bigint;

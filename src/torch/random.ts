@@ -4,7 +4,7 @@ import { dtypeCode, type DType } from './dtype.js';
 import { native, type GeneratorHandle } from './native.js';
 import { op } from './ops.js';
 import { applyTensorOptions, type TensorOptions } from './creation.js';
-import { callTensor, Tensor, type Shape } from './tensor.js';
+import { callTensor, Tensor, type Device, type Shape } from './tensor.js';
 
 export class Generator {
   readonly handle: GeneratorHandle;
@@ -12,9 +12,9 @@ export class Generator {
     this.handle = typeof seed === 'object' ? seed.handle : native.newGenerator(seed);
   }
 
-  /** The CPU generator that unseeded random ops (dropout) draw from, as seeded by manualSeed. */
-  static default(): Generator {
-    return new Generator({ handle: native.defaultGenerator() });
+  /** The generator that unseeded random ops (dropout) on a device draw from, as seeded by manualSeed. */
+  static default(device: Device = 'cpu'): Generator {
+    return new Generator({ handle: native.defaultGenerator(device) });
   }
   get initialSeed(): bigint {
     return native.generatorInitialSeed(this.handle);

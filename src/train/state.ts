@@ -5,10 +5,12 @@ import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
 import { trainCheckpointFormat, trainStatePrefix } from '../checkpoint/model-file.js';
-import type { Recipe } from '../recipes/index.js';
+import { validateRecipe, type Recipe } from '../recipes/index.js';
 
 const momentumPrefix = `${trainStatePrefix}momentum/`;
-const rngKey = `${trainStatePrefix}rng/default`;
+/** Generator states by device: `#rng/default` is the CPU's (the name older checkpoints use), `#rng/cuda:N` a GPU's. */
+const rngPrefix = `${trainStatePrefix}rng/`;
+const rngKey = (device: T.Device) => rngPrefix + (device === 'cpu' ? 'default' : device);
 
 export interface Position {
   /** The epoch the next step belongs to (from 1); epochs + 1 when the run is complete. */
@@ -30,6 +32,8 @@ export interface EpochMetrics {
   imagesPerSecond: number;
 }
 
+const metricNames: readonly (keyof EpochMetrics)[] = ['epoch', 'lr', 'trainLoss', 'trainTop1', 'testLoss', 'testTop1', 'testTop5', 'sparsity', 'seconds', 'imagesPerSecond'];
+
 /** Sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
 export interface EpochProgress { lossSum: number; correct: number; count: number; seconds: number }
 
@@ -43,38 +47,86 @@ export interface TrainState {
   bestTop1: number;
 }
 
-export function saveTrainState(path: string, model: Module, momentum: Map<string, T.Tensor>, state: TrainState): void {
+/** The devices whose default generators a run on `device` draws from. */
+const generatorDevices = (device: T.Device): T.Device[] => (device === 'cpu' ? ['cpu'] : ['cpu', device === 'cuda' ? 'cuda:0' : device]);
+
+export function saveTrainState(path: string, model: Module, momentum: Map<string, T.Tensor>, state: TrainState, device: T.Device = 'cpu'): void {
   const tensors = new Map(model.stateDict());
   for (const [name, buf] of momentum) tensors.set(momentumPrefix + name, buf);
-  const rng = T.Generator.default().getState();
-  tensors.set(rngKey, rng);
+  const rngs = generatorDevices(device).map((d) => [rngKey(d), T.Generator.default(d).getState()] as const);
+  for (const [key, rng] of rngs) tensors.set(key, rng);
   try {
     writeSafetensors(path, tensors, {
       format: trainCheckpointFormat,
       model: state.recipe.model.name,
       config: JSON.stringify(state.recipe.model.config),
+      dataset: state.recipe.data.dataset,
       state: JSON.stringify(state),
     });
   } finally {
-    rng.dispose();
+    for (const [, rng] of rngs) rng.dispose();
+  }
+}
+
+/** Puts back the generator states saved by a run on `device` (a GPU's only when resuming on it). */
+export function restoreGenerators(saved: Map<string, T.Tensor>, device: T.Device): void {
+  for (const d of generatorDevices(device)) {
+    const state = saved.get(rngKey(d));
+    if (state) T.Generator.default(d).setState(state);
   }
 }
 
 export interface LoadedTrainState extends TrainState {
   model: Map<string, T.Tensor>;
   momentum: Map<string, T.Tensor>;
-  rng: T.Tensor;
+  /** Generator states under their checkpoint keys (see restoreGenerators). */
+  generators: Map<string, T.Tensor>;
 }
 
 function parseState(metadata: Record<string, string>, path: string): TrainState {
   if (metadata.format !== trainCheckpointFormat) {
     throw new Error(`${path} is not a micronet training checkpoint (format ${JSON.stringify(metadata.format)})`);
   }
+  let state: unknown;
   try {
-    return JSON.parse(metadata.state ?? '') as TrainState;
+    state = JSON.parse(metadata.state ?? '');
   } catch {
     throw new Error(`${path}: training state metadata is not JSON`);
   }
+  return validateTrainState(state, path);
+}
+
+/**
+ * A saved state is checked as fully as a recipe given on the command line: a damaged or edited
+ * checkpoint is refused, naming what is wrong, instead of training with it.
+ */
+export function validateTrainState(value: unknown, path: string): TrainState {
+  const bad = (problem: string) => new Error(`${path}: damaged training state: ${problem}`);
+  if (typeof value !== 'object' || value === null) throw bad('not an object');
+  const s = value as Partial<TrainState>;
+  try {
+    validateRecipe(s.recipe as Recipe);
+  } catch (e) {
+    throw bad(`its recipe is invalid: ${(e as Error).message}`);
+  }
+  const epochs = s.recipe!.epochs;
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (typeof s.dataDir !== 'string') throw bad('dataDir is not a string');
+  const p = s.position;
+  if (!p || !Number.isInteger(p.epoch) || p.epoch < 1 || p.epoch > epochs + 1) throw bad(`position.epoch ${JSON.stringify(p?.epoch)} is outside 1..${epochs + 1}`);
+  if (!count(p.batch) || (p.epoch === epochs + 1 && p.batch !== 0)) throw bad(`position.batch ${JSON.stringify(p.batch)} is not a batch of epoch ${p.epoch}`);
+  if (!Array.isArray(s.history) || s.history.length !== p.epoch - 1) throw bad(`the history holds ${Array.isArray(s.history) ? s.history.length : 'no'} epochs, the position says ${p.epoch - 1}`);
+  s.history.forEach((m, i) => {
+    const fields = Object.entries(m ?? {});
+    if (m?.epoch !== i + 1 || fields.length !== metricNames.length || !metricNames.every((k) => k in m) || !fields.every(([, v]) => typeof v === 'number' || v === null)) {
+      throw bad(`history entry ${i + 1} is not the metrics of epoch ${i + 1}`);
+    }
+  });
+  const q = s.progress;
+  if (!q || !count(q.count) || !count(q.correct) || q.correct > q.count || !finite(q.lossSum) || !finite(q.seconds) || q.seconds < 0) throw bad('progress is malformed');
+  if (!finite(s.bestTop1) || s.bestTop1! < -1 || s.bestTop1! > 1) throw bad(`bestTop1 ${JSON.stringify(s.bestTop1)} is not an accuracy`);
+  return s as TrainState;
 }
 
 /** The recipe, position and metrics of a training checkpoint, without loading its tensors. */
@@ -93,16 +145,20 @@ export function loadTrainState(path: string): LoadedTrainState {
   }
   const model = new Map<string, T.Tensor>();
   const momentum = new Map<string, T.Tensor>();
-  let rng: T.Tensor | undefined;
+  const generators = new Map<string, T.Tensor>();
   for (const [k, t] of file.tensors) {
-    if (k === rngKey) rng = t;
+    if (k.startsWith(rngPrefix)) generators.set(k, t);
     else if (k.startsWith(momentumPrefix)) momentum.set(k.slice(momentumPrefix.length), t);
     else model.set(k, t);
   }
-  if (!rng) throw new Error(`${path}: no generator state`);
-  return { ...state, model, momentum, rng };
+  const saved = { ...state, model, momentum, generators };
+  if (!generators.has(rngKey('cpu'))) {
+    disposeLoadedState(saved);
+    throw new Error(`${path}: no generator state`);
+  }
+  return saved;
 }
 
 export function disposeLoadedState(saved: LoadedTrainState): void {
-  for (const t of [...saved.model.values(), ...saved.momentum.values(), saved.rng]) t.dispose();
+  for (const t of [...saved.model.values(), ...saved.momentum.values(), ...saved.generators.values()]) t.dispose();
 }

@@ -1,7 +1,7 @@
 // The training loop of a recipe: epochs of SGD steps with the recipe's schedule, loss, pruning
 // events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
 // resumption (also mid-epoch, after an interruption), and a clean stop on a non-finite loss.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
@@ -14,7 +14,8 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, trainStep, TrainingError } from './step.js';
-import { disposeLoadedState, loadTrainState, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
+import { RunDirectory } from './run-dir.js';
+import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
@@ -48,29 +49,48 @@ export interface TrainResult {
 
 export { TrainingError };
 
+/** Resuming a run that has done all its epochs: nothing to train; its history is attached. */
+export class RunFinishedError extends TrainingError {
+  constructor(message: string, readonly history: EpochMetrics[]) { super(message); }
+}
+
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
 
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
   const device = options.device ?? 'cpu';
   const events = options.events ?? {};
-  mkdirSync(options.outDir, { recursive: true });
   const last = lastCheckpoint(options.outDir);
+  const run = RunDirectory.open(options.outDir);
+  try {
+    return await trainIn(run, recipe, options, device, events, last);
+  } finally {
+    run.release();
+  }
+}
 
+async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string): Promise<TrainResult> {
+  if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
   let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
+  const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
+  if (saved && saved.position.epoch > recipe.epochs) {
+    disposeLoadedState(saved);
+    throw new RunFinishedError(`the run in ${options.outDir} is finished: all ${recipe.epochs} epochs are done; its model is ${last}`, saved.history);
+  }
   T.manualSeed(recipe.seed);
   const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
-  const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
   if (saved) model.loadStateDict(saved.model, { what: last });
   // Placed before the optimizer takes hold of the parameters: moving replaces them.
   if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
   if (saved) {
     optimizer.loadMomentum(saved.momentum);
-    T.Generator.default().setState(saved.rng);
+    restoreGenerators(saved.generators, device);
     disposeLoadedState(saved);
     state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
+  } else {
+    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${run.dir}`);
   }
 
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
@@ -80,10 +100,14 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
   const autocast = recipe.precision === 'bfloat16';
   const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
-  const save = () => saveTrainState(last, model, optimizer.momentumBuffers(), state);
+  const save = () => saveTrainState(last, model, optimizer.momentumBuffers(), state, device);
 
   let final: EvalResult | null = null;
   try {
+    if (state.position.batch >= trainLoader.length) {
+      throw new TrainingError(`${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, `
+        + `but an epoch of this data has ${trainLoader.length} batches (other data than the run's?)`);
+    }
     for (let epoch = state.position.epoch; epoch <= recipe.epochs; epoch++) {
       const skip = epoch === state.position.epoch ? state.position.batch : 0;
       if (skip === 0) {
@@ -136,7 +160,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       const best = test.top1 > state.bestTop1;
       if (best) state.bestTop1 = test.top1;
       save();
-      if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state);
+      if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state, device);
       writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
       events.epoch?.(metrics);
       if (options.shouldStop?.()) {

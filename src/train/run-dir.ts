@@ -1,0 +1,129 @@
+// A run directory is written by one process at a time: an exclusive lock file holds the owner's
+// pid and host, a lock whose process has gone is stale and taken over, and a directory that this
+// process created is removed again when the run fails before writing anything into it.
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { temporaryPath } from '../io/atomic.js';
+
+export const lockFileName = '.lock';
+
+export class RunLockedError extends Error {}
+
+interface Holder { pid: number; host: string; since: string }
+
+function readHolder(path: string): Holder | null {
+  try {
+    const h = JSON.parse(readFileSync(path, 'utf8')) as Holder;
+    return Number.isInteger(h.pid) && typeof h.host === 'string' ? h : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';  // alive, owned by someone else
+  }
+}
+
+/** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
+const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !isAlive(h.pid);
+
+export class RunDirectory {
+  readonly #lock: string;
+  readonly #created: boolean;
+  #released = false;
+  readonly #onExit = () => this.release();
+
+  private constructor(readonly dir: string, created: boolean) {
+    this.#lock = join(dir, lockFileName);
+    this.#created = created;
+  }
+
+  /** Creates the directory if needed and takes its lock, or throws RunLockedError naming the holder. */
+  static open(dir: string): RunDirectory {
+    const created = !existsSync(dir);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
+    }
+    const run = new RunDirectory(dir, created);
+    try {
+      run.#acquire();
+    } catch (e) {
+      if (created) rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    process.on('exit', run.#onExit);
+    return run;
+  }
+
+  #acquire(): void {
+    const mine: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    // Written whole beside the lock, then linked into place: the lock never exists half-written,
+    // and link fails if another process holds it.
+    const tmp = temporaryPath(this.#lock);
+    try {
+      try {
+        writeFileSync(tmp, JSON.stringify(mine) + '\n');
+      } catch (e) {
+        throw new Error(`cannot lock the run directory ${this.dir}: ${(e as Error).message}`);
+      }
+      for (let attempt = 0; ; attempt++) {
+        try {
+          linkSync(tmp, this.#lock);
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock the run directory ${this.dir}: ${(e as Error).message}`);
+        }
+        const holder = readHolder(this.#lock);
+        if (attempt < 3 && isStale(holder) && this.#removeStale()) continue;
+        throw new RunLockedError(holder
+          ? `${this.dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}): one run at a time writes a run directory. `
+            + `If that process is gone, delete ${this.#lock}.`
+          : `${this.dir} is locked (${this.#lock} exists but cannot be read): if no run is writing there, delete it.`);
+      }
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+
+  /** Moves a stale lock aside; puts it back if another process took the lock meanwhile. */
+  #removeStale(): boolean {
+    const aside = temporaryPath(this.#lock);
+    try {
+      renameSync(this.#lock, aside);
+    } catch {
+      return true;  // gone already: try again
+    }
+    const moved = readHolder(aside);
+    if (isStale(moved)) {
+      rmSync(aside, { force: true });
+      return true;
+    }
+    try { linkSync(aside, this.#lock); } catch { /* a third process holds it now */ }
+    rmSync(aside, { force: true });
+    return false;
+  }
+
+  /**
+   * Gives up the lock. A directory this process created and that holds nothing else (the run
+   * failed before its first write) is removed.
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    process.off('exit', this.#onExit);
+    if (readHolder(this.#lock)?.pid === process.pid) rmSync(this.#lock, { force: true });
+    if (this.#created) {
+      try {
+        if (readdirSync(this.dir).length === 0) rmdirSync(this.dir);
+      } catch { /* already gone, or no longer ours to judge */ }
+    }
+  }
+}
