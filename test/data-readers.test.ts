@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDataset, loadSplit, locate, readPickle } from '../src/data/index.js';
+import { loadDataset, loadSplit, locate, readPickle, writeSynthetic } from '../src/data/index.js';
 import { runPython } from './support/data-python.js';
 
 type Contents = Record<'cifar100' | 'cifar10', Record<'train' | 'test', { images: string; fine: string; coarse: string }>>;
@@ -97,4 +97,30 @@ test('a pickle calling anything but numpy\'s array reconstruction is refused, an
 test('a truncated pickle is refused, naming the file', () => {
   const good = readFileSync(join(root, 'cifar100', 'python2', 'cifar-100-python', 'train'));
   assert.throws(() => readPickle(good.subarray(0, 100), 'some/train'), /^Error: some\/train: truncated pickle/);
+});
+
+test('a split without images is refused, naming its files, in every layout', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-split-'));
+  scratch.push(dir);
+  writeSynthetic(dir, { train: 0, test: 5, versions: ['binary', 'python'], archives: true });
+  const binary = join(dir, 'cifar-100-binary', 'train.bin');
+  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.startsWith(`${binary}: no images (the train split is empty`));
+  assert.equal(loadSplit(dir, 'test').count, 5, 'the test split still reads');
+  rmSync(join(dir, 'cifar-100-binary'), { recursive: true });
+  const pickle = join(dir, 'cifar-100-python', 'train');
+  assert.throws(() => loadDataset(dir), (e: Error) => e.message.startsWith(`${pickle}: no images (the train split is empty`));
+  rmSync(join(dir, 'cifar-100-python'), { recursive: true });
+  for (const archive of ['cifar-100-binary.tar.gz', 'cifar-100-python.tar.gz']) {
+    assert.throws(() => loadDataset(dir), (e: Error) => e.message.includes(`${join(dir, archive)}:${archive.replace('.tar.gz', '')}/train`) && /no images/.test(e.message));
+    rmSync(join(dir, archive));
+  }
+});
+
+test('CIFAR-10 batches without any images are refused, naming all of them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-split-'));
+  scratch.push(dir);
+  writeSynthetic(dir, { dataset: 'cifar10', train: 10, test: 5 });
+  for (let i = 1; i <= 5; i++) writeFileSync(join(dir, 'cifar-10-batches-bin', `data_batch_${i}.bin`), '');
+  assert.throws(() => loadSplit(dir, 'train', { dataset: 'cifar10' }),
+    (e: Error) => [1, 2, 3, 4, 5].every((i) => e.message.includes(`data_batch_${i}.bin`)) && /no images \(the train split is empty/.test(e.message));
 });

@@ -70,14 +70,23 @@ function readArchive(found: Found, a: ArchiveSpec, splits: readonly SplitName[])
 
 /** Reads the named splits of the dataset found in dir (an archive is decompressed once). */
 export function loadSplits(dir: string, splits: readonly SplitName[], options: LoadOptions = {}): Partial<Record<SplitName, Split>> {
+  return readSplits(locate(dir, options.dataset ?? 'cifar100'), splits, options);
+}
+
+/** Reads the named splits from a known folder or archive; a split without images is refused. */
+export function readSplits(found: Found, splits: readonly SplitName[], options: LoadOptions = {}): Partial<Record<SplitName, Split>> {
   const dataset = options.dataset ?? 'cifar100';
   const labels = options.labels ?? 'fine';
-  const found = locate(dir, dataset);
   const a = datasets[dataset][found.version];
   const files = (found.kind === 'folder' ? readFolder : readArchive)(found, a, splits);
   const parse = found.version === 'binary' ? parseBinary : parsePython;
   const out: Partial<Record<SplitName, Split>> = {};
-  for (const split of splits) out[split] = parse(files[split]!, dataset, labels);
+  for (const split of splits) {
+    const s = parse(files[split]!, dataset, labels);
+    // Training on nothing would not fail, only report a NaN loss.
+    if (s.count === 0) throw new Error(`${s.source}: no images (the ${split} split is empty; truncated or not extracted completely?)`);
+    out[split] = s;
+  }
   return out;
 }
 
