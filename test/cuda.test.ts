@@ -61,3 +61,31 @@ test('float16 and bfloat16 autocast on the GPU', { skip }, () => {
 test('errors on the GPU are JS errors too', { skip }, () => {
   assert.throws(() => T.ones([2], { device: 'cuda' }).add(T.ones([2])), /Expected all tensors to be on the same device/);
 });
+
+test('the CUDA generator\'s state is saved in training checkpoints and restored on resume', { skip }, async () => {
+  const { syntheticSplit } = await import('../src/data/index.js');
+  const { applyOverrides, findRecipe } = await import('../src/recipes/index.js');
+  const { readSafetensors } = await import('../src/io/safetensors.js');
+  const { lastCheckpoint, train } = await import('../src/train/trainer.js');
+  const { scratchDir } = await import('./support/googlenet-oracle.js');
+  // Restoring a state replays the same dropout draws on the GPU.
+  T.manualSeed(3);
+  const generator = T.Generator.default('cuda');
+  const saved = generator.getState();
+  const draw = () => T.noGrad(() => F.dropout(T.ones([1000], { device: 'cuda' }), 0.5, true).cpu().data());
+  const first = draw();
+  generator.setState(saved);
+  assert.deepEqual(draw(), first);
+
+  const split = (n: number, which: 'train' | 'test') => {
+    const s = syntheticSplit('cifar100', n, 1, which);
+    return { images: s.images, labels: s.fine, count: n, classes: 100, source: which };
+  };
+  const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=1',
+    'schedule.warmupEpochs=0', 'schedule.milestones=[1]', 'pruning.events=[]']);
+  const outDir = scratchDir();
+  const run = await train(recipe, { dataDir: '', outDir, device: 'cuda', data: { train: split(32, 'train'), test: split(16, 'test') } });
+  run.model.dispose();
+  const keys = [...readSafetensors(lastCheckpoint(outDir)).tensors.keys()];
+  assert.ok(keys.includes('#rng/default') && keys.includes('#rng/cuda:0'), keys.filter((k) => k.startsWith('#rng')).join(', '));
+});

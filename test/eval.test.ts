@@ -125,7 +125,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'eval', ...
 const direct = (dir: string, split: 'train' | 'test', pipeline: PipelineName, batchSize: number): Promise<EvalResult> =>
   evaluate(model, new Loader({ data: loadSplit(dir, split), pipeline, batchSize }).epoch(0));
 
-const fields = ['checkpoint', 'split', 'norm', 'count', 'correct1', 'correct5', 'top1', 'top5', 'loss'];
+const fields = ['checkpoint', 'dataset', 'split', 'norm', 'count', 'correct1', 'correct5', 'top1', 'top5', 'loss'];
 
 let defaultNorm: EvalResult | undefined;
 
@@ -135,7 +135,7 @@ test('micronet eval --json reports what evaluate() computes, normalising with th
   const got = JSON.parse(out.stdout) as Record<string, unknown>;
   assert.deepEqual(Object.keys(got), fields);
   defaultNorm = await direct(data, 'test', 'micronet-seed/test', 128);
-  assert.deepEqual(got, { checkpoint, split: 'test', norm: 'train', ...defaultNorm });
+  assert.deepEqual(got, { checkpoint, dataset: 'cifar100', split: 'test', norm: 'train', ...defaultNorm });
   assert.equal(defaultNorm.count, 64);
 });
 
@@ -144,7 +144,7 @@ test('micronet eval --norm test normalises with the test statistics (the id56 no
   assert.equal(out.status, 0, out.stderr);
   const got = JSON.parse(out.stdout) as EvalResult;
   const want = await direct(data, 'test', 'id56-notebook/test', 128);
-  assert.deepEqual(got, { checkpoint, split: 'test', norm: 'test', ...want });
+  assert.deepEqual(got, { checkpoint, dataset: 'cifar100', split: 'test', norm: 'test', ...want });
   assert.ok(defaultNorm, 'the default-norm test ran first');
   assert.notEqual(got.loss, defaultNorm.loss);
 });
@@ -159,6 +159,25 @@ test('micronet eval reads the python archive and the train split, in batches, an
   assert.match(out.stdout, new RegExp(`top-5 +${(100 * want.top5).toFixed(2)}% +\\(${want.correct5} / 16\\)`));
   assert.match(out.stdout, new RegExp(`loss +${want.loss.toFixed(4)} `));
   assert.match(out.stdout, /images +16/);
+});
+
+test('micronet eval knows the data set from the checkpoint (or its classes) and refuses one that does not fit', () => {
+  const cifar10 = join(root, 'cifar10');
+  writeSynthetic(cifar10, { dataset: 'cifar10', train: 16, test: 24, seed: 5 });
+  const ten = buildModel('googlenet', { numClasses: 10, width: 0.125 }, { generator: new T.Generator(1) });
+  const named = join(root, 'ten-named.safetensors');
+  const unnamed = join(root, 'ten-unnamed.safetensors');
+  saveModelCheckpoint(named, ten.model, 'googlenet', ten.config, {}, 'cifar10');
+  saveModelCheckpoint(unnamed, ten.model, 'googlenet', ten.config);
+  ten.model.dispose();
+  for (const path of [named, unnamed]) {
+    const out = run('--checkpoint', path, '--data', cifar10, '--json');
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(((r) => [r.dataset, r.count])(JSON.parse(out.stdout) as Record<string, unknown>), ['cifar10', 24]);
+  }
+  const mismatch = run('--checkpoint', checkpoint, '--data', cifar10, '--dataset', 'cifar10');
+  assert.equal(mismatch.status, 1);
+  assert.match(mismatch.stderr, /classifies 100 classes, CIFAR-10 has 10/);
 });
 
 test('micronet eval errors name the missing data, the bad checkpoint, or the bad option', () => {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../src/recipes/index.js';
+import { applyOverrides, findRecipe, recipeNames, validateRecipe, type Recipe } from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { SGD } from '../src/train/sgd.js';
 import { beginEpoch, trainStep } from '../src/train/step.js';
@@ -51,6 +51,19 @@ test('recipes are validated; overrides are type-checked and unknown fields refus
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['optimizer.momentum=0']), /Nesterov momentum needs momentum > 0/);
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochs=3']), /pruning\.events must be/);
   assert.throws(() => findRecipe('nope'), /unknown recipe 'nope' \(known: micronet-seed, id56-notebook, smoke\)/);
+});
+
+test('every model option of every recipe can be overridden, within sane bounds; the classes must fit the data set', () => {
+  for (const name of recipeNames()) {
+    const r = applyOverrides(findRecipe(name), ['model.config.width=0.5', 'model.config.dropout=0.2']);
+    assert.deepEqual([r.model.config.width, r.model.config.dropout], [0.5, 0.2], name);
+  }
+  assert.throws(() => applyOverrides(findRecipe('micronet-seed'), ['model.config.width=10000']), /width must be in \(0, 4\], got 10000/);
+  assert.throws(() => applyOverrides(findRecipe('smoke'), ['data.dataset=cifar10']),
+    /model googlenet has 100 classes, cifar10 has 10: set model\.config\.numClasses=10/);
+  const cifar10 = applyOverrides(findRecipe('smoke'), ['data.dataset=cifar10', 'model.config.numClasses=10']);
+  assert.equal(cifar10.model.config.numClasses, 10);
+  assert.throws(() => validateRecipe(undefined as never), /a recipe must be an object/);
 });
 
 /** A compressed schedule with every phase: warm-up, a milestone, pruning events (conv, linear, conv), fine-tuning. */

@@ -1,7 +1,8 @@
-// `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a CIFAR-100 split.
+// `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a split of the data set it was trained for.
 import { existsSync } from 'node:fs';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { loadSplit } from '../data/source.js';
+import { datasets, type DatasetName, type Split } from '../data/cifar.js';
 import { Loader } from '../data/loader.js';
 import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
@@ -9,15 +10,23 @@ import { evaluate } from '../train/evaluate.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
+/** The data set a checkpoint that does not name one was trained for, known by its classes. */
+function datasetWithClasses(classes: unknown, checkpoint: string): DatasetName {
+  const found = (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
+  if (!found) throw new UsageError(`${checkpoint} names no data set and its ${String(classes)} classes match none: pass --dataset`);
+  return found;
+}
+
 /** Each recipe's test transform: the seed entry normalises with train statistics, the id56 notebook with test ones. */
 const testPipelines: Record<'train' | 'test', PipelineName> = { train: 'micronet-seed/test', test: 'id56-notebook/test' };
 
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary: 'top-1, top-5 and mean loss of a checkpoint on CIFAR-100 (test or train split)',
+  summary: 'top-1, top-5 and mean loss of a checkpoint on CIFAR-100 or CIFAR-10 (test or train split)',
   options: {
     checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)', required: true },
     data: { type: 'string', help: 'the data directory (either official version, extracted or as the .tar.gz)', required: true },
+    dataset: { type: 'string', choices: ['cifar100', 'cifar10'], help: 'the data set (default: the one the checkpoint names, else by its number of classes)' },
     split: { type: 'string', choices: ['test', 'train'], help: 'which split to evaluate', default: 'test' },
     norm: { type: 'string', choices: ['train', 'test'], help: 'normalise with the train (micronet-seed) or test (id56-notebook) statistics', default: 'train' },
     batch: { type: 'number', help: 'images per batch', default: 128 },
@@ -32,18 +41,28 @@ export const evalCommand = defineCommand({
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';
-    const data = loadSplit(o.data, split);
-    const { model } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const { model, config, dataset: saved } = loadAnyCheckpoint(o.checkpoint, o.model);
+    let data: Split;
+    let dataset: DatasetName;
+    try {
+      dataset = (o.dataset as DatasetName | undefined) ?? saved ?? datasetWithClasses(config.numClasses, o.checkpoint);
+      const classes = datasets[dataset].classes.fine;
+      if (config.numClasses !== classes) throw new Error(`${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`);
+      data = loadSplit(o.data, split, { dataset });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
     const loader = new Loader({ data, pipeline: testPipelines[norm], batchSize: o.batch, workers: o.workers, shuffle: false });
     try {
       const r = await evaluate(model, loader.epoch(0));
       if (o.json) {
-        console.log(JSON.stringify({ checkpoint: o.checkpoint, split, norm, count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
+        console.log(JSON.stringify({ checkpoint: o.checkpoint, dataset, split, norm, count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
       } else {
         const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
         console.log([
           `checkpoint  ${o.checkpoint}`,
-          `data        ${o.data} (${split} split, normalised with ${norm} statistics)`,
+          `data        ${o.data} (${datasets[dataset].title}, ${split} split, normalised with ${norm} statistics)`,
           `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
           `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
           `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,

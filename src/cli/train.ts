@@ -141,13 +141,13 @@ export const pruneCommand = defineCommand({
   run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers) ? o.layers as 'conv' | 'linear' | 'all' : o.layers.split(',');
-    const { model, name, config, info } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const { model, name, config, info, dataset } = loadAnyCheckpoint(o.checkpoint, o.model);
     const results = pruneByStd(model, selection, o.q);
     for (const r of results) {
       console.log(`${r.name.padEnd(12)} threshold ${r.threshold.toExponential(3)}  kept ${r.after.toLocaleString('en-US')} of ${r.numel.toLocaleString('en-US')} (${(100 * r.after / r.numel).toFixed(1)}%)`);
     }
     const s = sparsity(model);
-    saveModelCheckpoint(o.out, model, name, config, { ...info, prunedFrom: o.checkpoint, q: o.q, layers: o.layers });
+    saveModelCheckpoint(o.out, model, name, config, { ...info, prunedFrom: o.checkpoint, q: o.q, layers: o.layers }, dataset);
     console.log(`${results.length} layers pruned; conv/linear sparsity now ${(100 * s.zeros / s.total).toFixed(2)}% -> ${o.out}`);
     model.dispose();
   },

@@ -36,6 +36,7 @@ const pipelines = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/t
 
 /** Checks every field's type and range; returns the recipe for chaining. */
 export function validateRecipe(r: Recipe): Recipe {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
   const problems: string[] = [];
   const check = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
   const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
