@@ -4,7 +4,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { temporaryPath } from '../io/atomic.js';
+import { processAlive, temporaryPath, writeError } from '../io/atomic.js';
 
 export const lockFileName = '.lock';
 
@@ -21,17 +21,8 @@ function readHolder(path: string): Holder | null {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';  // alive, owned by someone else
-  }
-}
-
 /** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
-const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !isAlive(h.pid);
+const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
 
 export class RunDirectory {
   readonly #lock: string;
@@ -50,7 +41,7 @@ export class RunDirectory {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (e) {
-      throw new Error(`cannot create the run directory ${dir}: ${(e as Error).message}`);
+      throw writeError(dir, e, 'create the run directory');
     }
     const run = new RunDirectory(dir, created);
     try {
@@ -72,7 +63,7 @@ export class RunDirectory {
       try {
         writeFileSync(tmp, JSON.stringify(mine) + '\n');
       } catch (e) {
-        throw new Error(`cannot lock the run directory ${this.dir}: ${(e as Error).message}`);
+        throw writeError(this.dir, e, 'lock the run directory');
       }
       for (let attempt = 0; ; attempt++) {
         try {
