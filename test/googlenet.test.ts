@@ -7,7 +7,7 @@ import * as T from '../src/torch/index.js';
 import { BatchNorm2d, Conv2d, Linear } from '../src/nn/index.js';
 import { GoogLeNet } from '../src/models/googlenet.js';
 import { buildModel } from '../src/models/registry.js';
-import { extractStateDict, readTorchFile } from '../src/checkpoint/torch-file.js';
+import { extractStateDict, loadTensors, readTorchFile } from '../src/checkpoint/torch-file.js';
 import { runGoogLeNetOracle, scratchDir } from './support/googlenet-oracle.js';
 
 /** max |a-b| / max |b|: differences relative to the tensor's scale (gradients span many magnitudes). */
@@ -112,7 +112,9 @@ test('a .pth saved by PyTorch in the entry\'s layout imports and reproduces its 
   const { stateDict, from } = extractStateDict(loaded, pth);
   assert.equal(from, '\'model_state_dict\'');
   const imported = new GoogLeNet();
-  imported.loadStateDict(stateDict);
+  const tensors = loadTensors(stateDict);
+  imported.loadStateDict(tensors);
+  for (const t of tensors.values()) t.dispose();
   const logits = T.noGrad(() => imported.forward(x, false));
   assert.ok(relativeError(logits, theirs.get('eval_logits')!) < 1e-4);
   model.dispose();

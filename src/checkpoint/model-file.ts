@@ -1,10 +1,10 @@
 // Model checkpoints: a safetensors file of the state dict (masks included) whose metadata names
 // the model and its configuration, so that it can be rebuilt without any other input.
 import * as T from '../torch/index.js';
-import type { Module } from '../nn/index.js';
+import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { buildModel } from '../models/registry.js';
-import { extractStateDict, readTorchFile } from './torch-file.js';
+import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
 
 export const checkpointFormat = 'micronet-model/1';
 /** Training checkpoints (src/train/state.ts) hold a model too, beside state under keys starting with '#'. */
@@ -44,13 +44,15 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
   }
 }
 
-/** Fills absent `<layer>.mask` entries with ones (a dense model imported into masked layers). */
-export function completeMasks(stateDict: Map<string, T.Tensor>, model: Module): string[] {
-  const added: string[] = [];
+/**
+ * Ones for the `<layer>.mask` entries a state dict lacks (a dense model imported into masked
+ * layers); the state dict may hold tensors or only their specs (references into a file).
+ */
+export function completeMasks(stateDict: ReadonlyMap<string, TensorSpec>, model: Module): Map<string, T.Tensor> {
+  const added = new Map<string, T.Tensor>();
   for (const [key, own] of model.stateDict()) {
     if (key.endsWith('.mask') && !stateDict.has(key) && stateDict.has(key.slice(0, -'mask'.length) + 'weight')) {
-      stateDict.set(key, T.keep(T.ones(own.shape)));
-      added.push(key);
+      added.set(key, T.keep(T.ones(own.shape)));
     }
   }
   return added;
@@ -58,23 +60,32 @@ export function completeMasks(stateDict: Map<string, T.Tensor>, model: Module): 
 
 /**
  * A model from a micronet checkpoint, or from a PyTorch one (.pth/.pt, any layout
- * extractStateDict accepts) for the named model; absent masks become ones.
+ * extractStateDict accepts) for the named model; absent masks become ones. A PyTorch file's
+ * tensors are checked against the model before any of them is read, and only the storages of the
+ * state dict are read, so a hostile file cannot make it allocate more than the model needs.
  */
 export function loadAnyCheckpoint(path: string, modelName = 'googlenet'): ModelCheckpoint & { note?: string } {
   if (!/\.(pth|pt|tar)$/i.test(path)) return loadModelCheckpoint(path);
   const loaded = readTorchFile(path);
-  const { stateDict, from } = extractStateDict(loaded, path);
+  const { stateDict: refs, from } = extractStateDict(loaded, path);
+  const what = `${path} (${from})`;
+  const { model, config } = buildModel(modelName);
+  const masks = completeMasks(refs, model);
+  let tensors = new Map<string, T.Tensor>();
   try {
-    const { model, config } = buildModel(modelName);
-    const filled = completeMasks(stateDict, model);
-    model.loadStateDict(stateDict, { what: `${path} (${from})` });
-    const epoch = loaded instanceof Map && typeof loaded.get('epoch') === 'number' ? loaded.get('epoch') : undefined;
-    return {
-      model, name: modelName, config: config as Record<string, unknown>,
-      info: { importedFrom: path, ...(epoch !== undefined ? { epoch } : {}) },
-      note: `${stateDict.size} tensors from ${from}${filled.length ? `; ${filled.length} absent masks set to ones` : ''}`,
-    };
+    model.checkStateDict(new Map<string, TensorSpec>([...refs, ...masks]), { what });
+    tensors = loadTensors(refs);
+    model.loadStateDict(new Map([...tensors, ...masks]), { what });
+  } catch (e) {
+    model.dispose();
+    throw e;
   } finally {
-    for (const t of stateDict.values()) t.dispose();
+    for (const t of [...tensors.values(), ...masks.values()]) t.dispose();
   }
+  const epoch = loaded instanceof Map && typeof loaded.get('epoch') === 'number' ? loaded.get('epoch') : undefined;
+  return {
+    model, name: modelName, config: config as Record<string, unknown>,
+    info: { importedFrom: path, ...(epoch !== undefined ? { epoch } : {}) },
+    note: `${refs.size} tensors from ${from}${masks.size ? `; ${masks.size} absent masks set to ones` : ''}`,
+  };
 }

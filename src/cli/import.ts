@@ -16,8 +16,11 @@ export const importCommand = defineCommand({
     if (!source || extra.length) throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME]');
     if (!/\.(pth|pt|tar)$/i.test(source)) throw new UsageError(`${source}: expected a torch.save file (.pth, .pt or .tar)`);
     const { model, name, config, info, note } = loadAnyCheckpoint(source, options.model);
-    saveModelCheckpoint(options.out, model, name, config, info);
-    console.log(`imported ${note} as ${name}, ${model.numParameters().toLocaleString('en-US')} parameters -> ${options.out}`);
-    model.dispose();
+    try {
+      saveModelCheckpoint(options.out, model, name, config, info);
+      console.log(`imported ${note} as ${name}, ${model.numParameters().toLocaleString('en-US')} parameters -> ${options.out}`);
+    } finally {
+      model.dispose();
+    }
   },
 });

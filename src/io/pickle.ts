@@ -22,9 +22,21 @@ export type PyDict = Map<unknown, unknown>;
 /** A Python tuple (kept distinct from lists). */
 export class PyTuple extends Array<unknown> {}
 
+/** A refusal that already names the data; callbacks throw it too, so that it passes through unchanged. */
 export class PickleError extends Error {}
 
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
+  let at = 0;
+  try {
+    return run(data, options, (p) => { at = p; });
+  } catch (e) {
+    if (e instanceof PickleError) throw e;
+    // Anything else (a RangeError, invalid UTF-8...) is a malformed pickle too: say so, naming it.
+    throw new PickleError(`${options.what}: malformed pickle (at offset ${at})`, { cause: e });
+  }
+}
+
+function run(data: Uint8Array, options: UnpickleOptions, opcodeAt: (pos: number) => void): unknown {
   const fail = (problem: string): never => { throw new PickleError(`${options.what}: ${problem}`); };
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const text = new TextDecoder('utf-8', { fatal: true });
@@ -74,7 +86,8 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   };
   const append = (target: unknown, items: unknown[]) => {
     if (!Array.isArray(target) || target instanceof PyTuple) fail('APPEND on a non-list');
-    (target as unknown[]).push(...items);
+    // One at a time: spreading a long APPENDS into push() overflows the call stack.
+    for (const item of items) (target as unknown[]).push(item);
   };
   const call = (fn: unknown, args: unknown) => {
     if (typeof fn !== 'object' || fn === null || typeof (fn as PickleGlobal).call !== 'function') fail('REDUCE of a value that cannot be called');
@@ -86,6 +99,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   const builders = new WeakMap<object, PickleGlobal>();
 
   for (;;) {
+    opcodeAt(pos);
     const op = u8();
     switch (op) {
       case 0x80: u8(); break; // PROTO

@@ -83,10 +83,17 @@ export class ZipReader {
     }
   }
 
-  /** The entry's bytes (a view for stored entries), checked against its CRC. */
-  read(name: string): Uint8Array {
+  /**
+   * The entry's bytes (a view for stored entries), checked against its CRC. Entries declaring
+   * more than `maxSize` bytes are refused before anything is inflated, and inflation stops at the
+   * declared size, so a lying directory cannot make it allocate more.
+   */
+  read(name: string, options: { maxSize?: number } = {}): Uint8Array {
     const e = this.entries.get(name);
     if (!e) this.#fail(`no entry '${name}' in the archive`);
+    if (options.maxSize !== undefined && e.size > options.maxSize) {
+      this.#fail(`entry '${name}' declares ${e.size} bytes, more than the ${options.maxSize} accepted`);
+    }
     const local = e.localOffset;
     if (this.#u32(local) !== 0x04034b50) this.#fail(`corrupt local header of '${name}'`);
     const start = local + 30 + this.#u16(local + 26) + this.#u16(local + 28);
@@ -95,7 +102,13 @@ export class ZipReader {
     let out: Uint8Array;
     if (e.method === 0) out = raw;
     else if (e.method === 8) {
-      try { out = inflateRawSync(raw); } catch (err) { this.#fail(`cannot inflate '${name}': ${(err as Error).message}`); }
+      try {
+        out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        this.#fail(code === 'ERR_BUFFER_TOO_LARGE' ? `entry '${name}' inflates to more than the ${e.size} bytes its directory declares`
+          : `cannot inflate '${name}' (corrupt compressed data)`);
+      }
     } else this.#fail(`entry '${name}' uses unsupported compression method ${e.method}`);
     if (out.byteLength !== e.size) this.#fail(`entry '${name}' has ${out.byteLength} bytes, the directory says ${e.size}`);
     if (crc32(out) >>> 0 !== e.crc >>> 0) this.#fail(`entry '${name}' fails its CRC check (corrupt file)`);
