@@ -4,6 +4,7 @@ import * as T from '../torch/index.js';
 import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { buildModel } from '../models/registry.js';
+import { datasets, type DatasetName } from '../data/cifar.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
 
 export const checkpointFormat = 'micronet-model/1';
@@ -17,18 +18,20 @@ export interface ModelCheckpoint {
   config: Record<string, unknown>;
   /** Free-form provenance saved with the weights (source file, epoch, accuracy...). */
   info: Record<string, unknown>;
+  /** The data set the model was trained for, where the file says. */
+  dataset?: DatasetName;
 }
 
-export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}): void {
+export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
   writeSafetensors(path, model.stateDict(), {
-    format: checkpointFormat, model: name, config: JSON.stringify(config), info: JSON.stringify(info),
+    format: checkpointFormat, model: name, config: JSON.stringify(config), info: JSON.stringify(info), ...(dataset ? { dataset } : {}),
   });
 }
 
 export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const file = readSafetensors(path);
   try {
-    const { format, model: name, config, info } = file.metadata;
+    const { format, model: name, config, info, dataset } = file.metadata;
     if ((format !== checkpointFormat && format !== trainCheckpointFormat) || !name) {
       throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
         + 'import foreign weights with `micronet import`');
@@ -36,9 +39,15 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
     const parse = (s: string | undefined, field: string) => {
       try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
     };
-    const built = buildModel(name, parse(config, 'config'));
+    if (dataset !== undefined && !(dataset in datasets)) throw new Error(`${path}: metadata names an unknown data set ${JSON.stringify(dataset)}`);
+    let built: ReturnType<typeof buildModel>;
+    try {
+      built = buildModel(name, parse(config, 'config'));
+    } catch (e) {
+      throw new Error(`${path}: its metadata describes no buildable model: ${(e as Error).message}`);
+    }
     built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), { what: path });
-    return { model: built.model, name, config: built.config as Record<string, unknown>, info: parse(info, 'info') };
+    return { model: built.model, name, config: built.config, info: parse(info, 'info'), ...(dataset ? { dataset: dataset as DatasetName } : {}) };
   } finally {
     for (const t of file.tensors.values()) t.dispose();
   }
