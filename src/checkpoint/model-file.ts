@@ -46,7 +46,12 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
     } catch (e) {
       throw new Error(`${path}: its metadata describes no buildable model: ${(e as Error).message}`);
     }
-    built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), { what: path });
+    try {
+      built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), { what: path });
+    } catch (e) {
+      built.model.dispose();
+      throw e;
+    }
     return { model: built.model, name, config: built.config, info: parse(info, 'info'), ...(dataset ? { dataset: dataset as DatasetName } : {}) };
   } finally {
     for (const t of file.tensors.values()) t.dispose();

@@ -13,7 +13,7 @@ const storageDtypes: Record<string, T.DType> = {
   FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
   LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
 };
-const elementBytes: Record<T.DType, number> = { float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1 };
+const elementBytes = T.dtypeBytes;
 
 /** A state dict's pickle is kilobytes: a larger one is refused before it is inflated. */
 const maxPickleBytes = 64 * 2 ** 20;
@@ -148,7 +148,7 @@ export function readTorchFile(path: string): unknown {
 }
 
 /** One tensor from its storage's bytes; the allocation is checked against the machine first. */
-function materialise(ref: TensorRef, bytes: Uint8Array): T.Tensor {
+function readTensor(ref: TensorRef, bytes: Uint8Array): T.Tensor {
   const { storage, shape, dtype } = ref;
   const what = `tensor of size [${shape.join(', ')}] (${ref.nbytes} bytes) from storage '${storage.key}'`;
   if (ref.nbytes > totalmem()) throw new Error(`${storage.path}: cannot read ${what}: more than this machine's memory`);
@@ -179,7 +179,7 @@ export function loadTensors<K>(refs: ReadonlyMap<K, TensorRef>): Map<K, T.Tensor
   try {
     for (const [storage, uses] of byStorage) {
       const bytes = storage.read(uses.reduce((n, [, ref]) => n + ref.nbytes, 0));
-      for (const [k, ref] of uses) loaded.set(k, materialise(ref, bytes));
+      for (const [k, ref] of uses) loaded.set(k, readTensor(ref, bytes));
     }
   } catch (e) {
     for (const t of loaded.values()) t.dispose();

@@ -10,7 +10,6 @@ const toFormat: Record<T.DType, string> = {
   float16: 'F16', bfloat16: 'BF16', float32: 'F32', float64: 'F64',
 };
 const fromFormat = new Map(Object.entries(toFormat).map(([d, f]) => [f, d as T.DType]));
-const bytesPer: Record<T.DType, number> = { bool: 1, uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, bfloat16: 2, float32: 4, float64: 8 };
 const maxHeader = 100 * 2 ** 20;
 
 export interface TensorFile {
@@ -111,7 +110,7 @@ function parseHeader(headerBytes: Uint8Array, what: string, dataLength: number):
     if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every(isCount)) throw bad(`tensor '${name}' has invalid data_offsets`);
     const [begin, end] = e.data_offsets as [number, number];
-    const expected = (e.shape as number[]).reduce((a, b) => a * b, 1) * bytesPer[dtype];
+    const expected = (e.shape as number[]).reduce((a, b) => a * b, 1) * T.dtypeBytes[dtype];
     if (end < begin || end - begin !== expected) throw bad(`tensor '${name}' spans ${end - begin} bytes, its dtype and shape need ${expected}`);
     if (end > dataLength) throw bad(`tensor '${name}' ends at byte ${end} of a ${dataLength}-byte data section (truncated file?)`);
     entries.push({ name, dtype, shape: e.shape as number[], begin, end });

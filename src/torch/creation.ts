@@ -1,5 +1,5 @@
 // Tensors made from JS data or filled by rule.
-import { dtypeCode, dtypeOfArray, type DType } from './dtype.js';
+import { dtypeBytes, dtypeCode, dtypeOfArray, type DType } from './dtype.js';
 import { native } from './native.js';
 import { op } from './ops.js';
 import { callTensor, Tensor, type Device, type Shape } from './tensor.js';
@@ -45,8 +45,7 @@ function checkShape(shape: Shape, numel: number, where: string): void {
 export function tensor(data: ArrayBufferView | NestedNumbers, options: TensorOptions & { shape?: Shape } = {}): Tensor {
   if (ArrayBuffer.isView(data)) {
     const dtype = options.dtype ?? dtypeOfArray(data);
-    const bytesPer = { uint8: 1, int8: 1, bool: 1, int16: 2, float16: 2, bfloat16: 2, int32: 4, float32: 4, int64: 8, float64: 8 }[dtype];
-    const shape = options.shape ?? [data.byteLength / bytesPer];
+    const shape = options.shape ?? [data.byteLength / dtypeBytes[dtype]];
     return finish(new Tensor(native.fromBuffer(data, shape, dtypeCode(dtype))), options);
   }
   const shape = options.shape ?? shapeOfNested(data);

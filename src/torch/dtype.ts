@@ -19,6 +19,11 @@ export function dtypeName(code: number): DType {
   return name;
 }
 
+/** Bytes per element of each dtype. */
+export const dtypeBytes: Readonly<Record<DType, number>> = {
+  bool: 1, uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, bfloat16: 2, float32: 4, float64: 8,
+};
+
 export function isFloatingPoint(dtype: DType): boolean {
   return dtype === 'float16' || dtype === 'bfloat16' || dtype === 'float32' || dtype === 'float64';
 }

@@ -1,6 +1,6 @@
 // The typed tensor API of micronet over libtorch.
 export { Tensor, isDevice, sameShape, type Device, type MemoryFormat, type Shape, type TensorOrNumber } from './tensor.js';
-export { type DType, type TypedArrayOf, isFloatingPoint } from './dtype.js';
+export { type DType, type TypedArrayOf, isFloatingPoint, dtypeBytes } from './dtype.js';
 export { tensor, zeros, ones, full, arange, eye, zerosLike, onesLike, type TensorOptions } from './creation.js';
 export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type RandomOptions } from './random.js';
 export { cat, stack, where } from './combine.js';
