@@ -42,7 +42,7 @@ function waitFor(child: ReturnType<typeof spawn>): Promise<{ code: number | null
 
 test('two `micronet train` processes into one directory: the second is refused, the first completes untouched', async () => {
   const dir = scratchDir();
-  writeSynthetic(join(dir, 'data'), { dataset: 'cifar100', train: 256, test: 32, seed: 3 });
+  writeSynthetic(join(dir, 'data'), { dataset: 'cifar100', train: 640, test: 32, seed: 3 });  // long enough for the second to start meanwhile
   const out = join(dir, 'run');
   const args = ['train', '--recipe', 'smoke', '--data', join(dir, 'data'), '--out', out, ...tinySets.flatMap((s) => ['--set', s])];
   const first = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
