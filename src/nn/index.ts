@@ -1,5 +1,5 @@
 export { Module, summarise, type TensorSpec } from './module.js';
 export {
-  WeightLayer, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
-  type Conv2dOptions, type LinearOptions, type WeightLayerOptions, type InitOptions,
+  WeightLayer, Identity, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
+  type Conv2dOptions, type LayerBits, type LinearOptions, type WeightLayerOptions, type InitOptions,
 } from './layers.js';

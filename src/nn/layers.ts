@@ -1,5 +1,6 @@
 // The layers the seed network needs, with PyTorch's parameter names and defaults.
 import * as T from '../torch/index.js';
+import * as Q from '../quant/fake-quant.js';
 import { Module } from './module.js';
 
 const { F } = T;
@@ -21,9 +22,18 @@ export interface WeightLayerOptions extends InitOptions {
   masked?: boolean;
 }
 
+/** Bit widths of a quantized conv/linear: its weights (symmetric, per output channel) and its input (per tensor). */
+export interface LayerBits { weight: number; input: number }
+
 /** A layer computing with a weight, an optional mask and an optional bias (conv, linear). */
 export abstract class WeightLayer extends Module {
   readonly masked: boolean;
+  #bits: LayerBits | null = null;
+  #averagingConstant = 0.01;
+  /** Quantized layers: whether training forwards move the input range (false: frozen). */
+  observing = true;
+  /** Quantized layers in eval: compute with the integers themselves (exact, float64) instead of fake-quantized floats. */
+  integerSimulation = false;
 
   protected constructor(weightShape: number[], fanIn: number, options: WeightLayerOptions) {
     super();
@@ -37,19 +47,84 @@ export abstract class WeightLayer extends Module {
   get bias(): T.Tensor | null { return this.find('bias'); }
   get mask(): T.Tensor | null { return this.masked ? this.get('mask') : null; }
   get outChannels(): number { return this.weight.size(0); }
+  /** The layer's bit widths once quantized; null for a float layer. */
+  get bits(): LayerBits | null { return this.#bits; }
+  /** The input range's moving-average constant of a quantized layer. */
+  get averagingConstant(): number { return this.#averagingConstant; }
 
   /** The weight the layer computes with: weight*mask when masked. */
   effectiveWeight(): T.Tensor {
     return this.masked ? this.weight.mul(this.get('mask')) : this.weight;
   }
 
-  protected abstract compute(x: T.Tensor, weight: T.Tensor): T.Tensor;
+  /** Gives the layer a (zero) bias, e.g. to take a folded BatchNorm's shift. */
+  ensureBias(): T.Tensor {
+    return this.bias ?? this.registerParameter('bias', T.zeros([this.outChannels], { device: this.weight.device }));
+  }
 
-  forward(x: T.Tensor): T.Tensor {
+  /**
+   * Makes the layer quantization-aware (QAT): its input is fake-quantized per tensor to
+   * `bits.input` unsigned bits with a moving-average range (averaging constant c), its weight
+   * per output channel to `bits.weight` signed symmetric bits. The ranges and qparams become
+   * buffers, saved with the weights.
+   */
+  quantize(bits: LayerBits, averagingConstant = 0.01): this {
+    if (this.#bits) throw new Error(`${this.describe()} is quantized already`);
+    Q.checkBits(bits.weight, `${this.describe()} weights`);
+    Q.checkBits(bits.input, `${this.describe()} input`);
+    if (!(averagingConstant > 0 && averagingConstant <= 1)) throw new Error(`averaging constant must be in (0, 1], got ${averagingConstant}`);
+    const device = this.weight.device;
+    const c = this.outChannels;
+    this.registerBuffer('input_min', T.full([], Number.POSITIVE_INFINITY, { device }));
+    this.registerBuffer('input_max', T.full([], Number.NEGATIVE_INFINITY, { device }));
+    this.registerBuffer('input_scale', T.ones([], { device }));
+    this.registerBuffer('input_zero_point', T.zeros([], { dtype: 'int32', device }));
+    this.registerBuffer('weight_scale', T.ones([c], { device }));
+    this.registerBuffer('weight_zero_point', T.zeros([c], { dtype: 'int32', device }));
+    this.#bits = { ...bits };
+    this.#averagingConstant = averagingConstant;
+    return this;
+  }
+
+  protected abstract compute(x: T.Tensor, weight: T.Tensor, bias: T.Tensor | null): T.Tensor;
+
+  forward(x: T.Tensor, training = false): T.Tensor {
     const w = this.effectiveWeight();
-    const y = this.compute(x, w);
+    const y = this.#bits ? this.#quantizedForward(x, w, training, this.#bits) : this.compute(x, w, this.bias);
     if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)
     return y;
+  }
+
+  #quantizedForward(x: T.Tensor, w: T.Tensor, training: boolean, bits: LayerBits): T.Tensor {
+    const inputRange = Q.unsignedRange(bits.input);
+    const weightRange = Q.signedRange(bits.weight);
+    const [inScale, inZero, wScale, wZero] = ['input_scale', 'input_zero_point', 'weight_scale', 'weight_zero_point'].map((n) => this.get(n)) as [T.Tensor, T.Tensor, T.Tensor, T.Tensor];
+    if (this.observing) {
+      T.noGrad(() => T.tidy(() => {
+        if (training) {
+          Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);
+          const q = Q.affineQParams(this.get('input_min'), this.get('input_max'), inputRange);
+          inScale.copy_(q.scale);
+          inZero.copy_(q.zeroPoint);
+        }
+        // The weight's range is its current one (a moving average with constant 1), in eval too.
+        const { min, max } = w.detach().reshape([w.size(0), -1]).aminmax(1);
+        const q = Q.symmetricQParams(min, max, weightRange);
+        wScale.copy_(q.scale);
+        wZero.copy_(q.zeroPoint);
+      }));
+    }
+    return T.tidy(() => {
+      const xq = Q.fakeQuantizePerTensor(x, inScale, inZero, inputRange);
+      const wq = Q.fakeQuantizePerChannel(w, wScale, wZero, weightRange);
+      if (training || !this.integerSimulation) return this.compute(xq, wq, this.bias);
+      // Integer simulation: exact integer products and sums (float64 holds them), bias in units
+      // of the product scale, then one rescale per output channel.
+      const scale = inScale.to('float64').mul(wScale.to('float64'));
+      const bias = this.bias ? this.bias.to('float64').div(scale).round() : null;
+      const acc = this.compute(Q.integersOf(xq, inScale), Q.integersOf(wq, wScale), bias);
+      return acc.mul(scale.reshape([-1, ...Array(acc.ndim - 2).fill(1)])).to('float32');
+    });
   }
 }
 
@@ -72,8 +147,8 @@ export class Conv2d extends WeightLayer {
     return `${this.masked ? 'MaskedConv2d' : 'Conv2d'}(${this.inChannels}, ${this.outChannels}, k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
   }
 
-  protected compute(x: T.Tensor, w: T.Tensor): T.Tensor {
-    return F.conv2d(x, w, this.bias, { stride: this.stride, padding: this.padding });
+  protected compute(x: T.Tensor, w: T.Tensor, bias: T.Tensor | null): T.Tensor {
+    return F.conv2d(x, w, bias, { stride: this.stride, padding: this.padding });
   }
 }
 
@@ -94,8 +169,8 @@ export class Linear extends WeightLayer {
     return `${this.masked ? 'MaskedLinear' : 'Linear'}(${this.inFeatures}, ${this.outFeatures})`;
   }
 
-  protected compute(x: T.Tensor, w: T.Tensor): T.Tensor {
-    return F.linear(x, w, this.bias);
+  protected compute(x: T.Tensor, w: T.Tensor, bias: T.Tensor | null): T.Tensor {
+    return F.linear(x, w, bias);
   }
 }
 
@@ -167,13 +242,30 @@ export class Dropout2d extends Module {
   }
 }
 
+/** Passes its input through: what a folded BatchNorm becomes, as in torch.ao's fusion. */
+export class Identity extends Module {
+  forward(x: T.Tensor): T.Tensor {
+    return x;
+  }
+}
+
 /** Children named 0, 1, 2, ... applied in order. */
 export class Sequential extends Module {
-  readonly layers: Module[];
+  readonly #layers: Module[];
 
   constructor(...layers: Module[]) {
     super();
-    this.layers = layers.map((layer, i) => this.registerModule(String(i), layer));
+    this.#layers = layers.map((layer, i) => this.registerModule(String(i), layer));
+  }
+
+  get layers(): readonly Module[] { return this.#layers; }
+
+  /** Puts another layer at index i (the old one is returned, not disposed). */
+  replace(i: number, layer: Module): Module {
+    const old = this.#layers[i];
+    if (!old) throw new Error(`Sequential has no layer ${i}`);
+    this.#layers[i] = this.replaceModule(String(i), layer);
+    return old;
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {

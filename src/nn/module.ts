@@ -50,6 +50,13 @@ export abstract class Module {
     return module;
   }
 
+  /** Puts another module in place of a child, keeping its name and position (the old one is not disposed). */
+  protected replaceModule<M extends Module>(name: string, module: M): M {
+    if (!this.#children.has(name)) throw new Error(`${this.describe()} has no child '${name}'`);
+    this.#children.set(name, module);
+    return module;
+  }
+
   #checkName(name: string): void {
     if (!name || name.includes('.')) throw new Error(`invalid member name '${name}'`);
     if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) throw new Error(`${this.describe()}: '${name}' registered twice`);

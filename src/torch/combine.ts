@@ -17,3 +17,12 @@ export function where(condition: Tensor, x: TensorOrNumber, y: TensorOrNumber): 
   if (typeof y === 'number') return callTensor(op('where.ScalarOther'), condition, x, y);
   return callTensor(op('where.self'), condition, x, y);
 }
+
+/** Elementwise minimum and maximum (broadcasting; NaN propagates). */
+export function minimum(a: Tensor, b: Tensor): Tensor {
+  return callTensor(op('minimum'), a, b);
+}
+
+export function maximum(a: Tensor, b: Tensor): Tensor {
+  return callTensor(op('maximum'), a, b);
+}

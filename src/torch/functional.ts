@@ -91,3 +91,17 @@ export function interpolate(input: Tensor,
   return callTensor(op('upsample_bilinear2d.vec'), input, options.size === undefined ? null : pair(options.size),
     options.alignCorners ?? false, options.scaleFactor === undefined ? null : pair(options.scaleFactor));
 }
+
+/**
+ * Rounds x to the integer grid of (scale, zeroPoint) within [quantMin, quantMax] and back, per
+ * tensor (scale float32 and zero point int32 0-d tensors); the gradient is straight-through
+ * inside the range and 0 where clamped.
+ */
+export function fakeQuantizePerTensorAffine(x: Tensor, scale: Tensor, zeroPoint: Tensor, quantMin: number, quantMax: number): Tensor {
+  return callTensor(op('fake_quantize_per_tensor_affine.tensor_qparams'), x, scale, zeroPoint, quantMin, quantMax);
+}
+
+/** The same with one (scale, zero point) per slice along `axis`. */
+export function fakeQuantizePerChannelAffine(x: Tensor, scale: Tensor, zeroPoint: Tensor, axis: number, quantMin: number, quantMax: number): Tensor {
+  return callTensor(op('fake_quantize_per_channel_affine'), x, scale, zeroPoint, axis, quantMin, quantMax);
+}

@@ -3,7 +3,7 @@ export { Tensor, isDevice, sameShape, type Device, type MemoryFormat, type Shape
 export { type DType, type TypedArrayOf, isFloatingPoint, dtypeBytes } from './dtype.js';
 export { tensor, zeros, ones, full, arange, eye, zerosLike, onesLike, type TensorOptions } from './creation.js';
 export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type RandomOptions } from './random.js';
-export { cat, stack, where } from './combine.js';
+export { cat, stack, where, minimum, maximum } from './combine.js';
 export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from './autograd.js';
 export { tidy, keep, scopeDepth } from './scope.js';
 export { setNumThreads, getNumThreads, liveTensors, cuda } from './engine.js';

@@ -58,7 +58,8 @@ const ops = {
   eq: op('eq.Tensor'), eqS: op('eq.Scalar'), ne: op('ne.Tensor'), neS: op('ne.Scalar'),
   lt: op('lt.Tensor'), ltS: op('lt.Scalar'), le: op('le.Tensor'), leS: op('le.Scalar'),
   gt: op('gt.Tensor'), gtS: op('gt.Scalar'), ge: op('ge.Tensor'), geS: op('ge.Scalar'),
-  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'), isfinite: op('isfinite'),
+  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'), isfinite: op('isfinite'), isinf: op('isinf'),
+  round: op('round'), rsqrt: op('rsqrt'), aminmax: op('aminmax'),
   sumAll: op('sum'), sumDim: op('sum.dim_IntList'), meanAll: op('mean'), meanDim: op('mean.dim'),
   stdDim: op('std.dim'), maxAll: op('max'), maxDim: op('max.dim'), minAll: op('min'), minDim: op('min.dim'),
   argmax: op('argmax'), argmin: op('argmin'), topk: op('topk'), count_nonzero: op('count_nonzero'),
@@ -195,6 +196,9 @@ export class Tensor extends Tracked {
   neg(): Tensor { return callTensor(ops.neg, this); }
   abs(): Tensor { return callTensor(ops.abs, this); }
   sqrt(): Tensor { return callTensor(ops.sqrt, this); }
+  rsqrt(): Tensor { return callTensor(ops.rsqrt, this); }
+  /** Rounds half to even, as torch.round. */
+  round(): Tensor { return callTensor(ops.round, this); }
   exp(): Tensor { return callTensor(ops.exp, this); }
   log(): Tensor { return callTensor(ops.log, this); }
   sign(): Tensor { return callTensor(ops.sign, this); }
@@ -219,6 +223,7 @@ export class Tensor extends Tracked {
   logicalNot(): Tensor { return callTensor(ops.logicalNot, this); }
   /** True where the element is neither NaN nor infinite. */
   isfinite(): Tensor { return callTensor(ops.isfinite, this); }
+  isinf(): Tensor { return callTensor(ops.isinf, this); }
 
   // ---- reductions ----
   sum(dim?: number | readonly number[], keepdim = false): Tensor {
@@ -246,6 +251,11 @@ export class Tensor extends Tracked {
     return { values, indices };
   }
   argmax(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmax, this, dim, keepdim); }
+  /** The minimum and maximum, over everything or along a dimension. */
+  aminmax(dim: number | null = null, keepdim = false): { min: Tensor; max: Tensor } {
+    const [min, max] = callTensors(ops.aminmax, this, dim, keepdim) as [Tensor, Tensor];
+    return { min, max };
+  }
   argmin(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmin, this, dim, keepdim); }
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
     const [values, indices] = callTensors(ops.topk, this, k, dim, largest, sorted) as [Tensor, Tensor];
