@@ -64,11 +64,12 @@ export function foldBatchNorm(model: Module): number {
       const conv = m.layers[i - 1];
       if (!(bn instanceof BatchNorm2d) || !(conv instanceof Conv2d)) return;
       const sd = bn.stateDict();
+      // PyTorch's order of operations, so that both fold to the same floats.
       T.noGrad(() => T.tidy(() => {
-        const factor = sd.get('running_var')!.add(bn.eps).rsqrt().mul(sd.get('weight')!);
-        conv.weight.mul_(factor.reshape([-1, 1, 1, 1]));
+        const rsqrt = sd.get('running_var')!.add(bn.eps).rsqrt();
+        conv.weight.mul_(sd.get('weight')!.mul(rsqrt).reshape([-1, 1, 1, 1]));
         const bias = conv.ensureBias();
-        bias.copy_(bias.sub(sd.get('running_mean')!).mul(factor).add(sd.get('bias')!));
+        bias.copy_(bias.sub(sd.get('running_mean')!).mul(rsqrt).mul(sd.get('weight')!).add(sd.get('bias')!));
       }));
       m.replace(i, new Identity());
       bn.dispose();
