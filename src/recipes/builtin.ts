@@ -25,6 +25,8 @@ const micronetSeed: Recipe = {
   seed: 0,
   precision: 'float32',
   channelsLast: false,
+  initialWeights: null,
+  quantization: null,
 };
 
 /** SEED-SPEC section 3, right column: what the entry's notebook actually ran. */
@@ -52,7 +54,33 @@ const smoke: Recipe = {
   pruning: { q: 0.25, events: alternating([4, 5, 6]), gradientMasking: 'masked-weights' },
 };
 
-const builtins = [micronetSeed, id56Notebook, smoke].map(validateRecipe);
+/** 8-bit weights and inputs everywhere, PyTorch's averaging constant for the input ranges. */
+const eightBit = { weightBits: 8, actBits: 8, first: null, last: null, averagingConstant: 0.01 };
+
+/** The seed run, then quantization-aware fine-tuning: the step after pruning in Deep Compression. */
+const micronetSeedQat: Recipe = {
+  ...micronetSeed,
+  name: 'micronet-seed-qat',
+  description: 'micronet-seed, then 20 epochs of 8-bit quantization-aware training (BatchNorm folded, lr 1e-3, ranges frozen for the last 5)',
+  epochs: 220,
+  quantization: { ...eightBit, startEpoch: 201, lr: 1e-3, milestones: [211], gamma: 0.1, freezeEpoch: 216 },
+};
+
+/**
+ * Quantization-aware fine-tuning of a trained model (what `micronet quantize` runs, with
+ * initialWeights, the model and the bits taken from the command line). Every epoch is QAT.
+ */
+const qat: Recipe = {
+  ...micronetSeed,
+  name: 'qat',
+  description: 'quantization-aware fine-tuning of a trained, pruned model: BatchNorm folded, 8-bit weights and inputs, masks kept',
+  epochs: 4,
+  schedule: { lr: 1e-3, warmupEpochs: 0, milestones: [], gamma: 0.1, gammaAfterPrune: null },
+  pruning: { q: 0.25, events: [], gradientMasking: 'masked-weights' },
+  quantization: { ...eightBit, startEpoch: 1, lr: 1e-3, milestones: [3], gamma: 0.1, freezeEpoch: 4 },
+};
+
+const builtins = [micronetSeed, id56Notebook, smoke, micronetSeedQat, qat].map(validateRecipe);
 
 export function recipeNames(): string[] {
   return builtins.map((r) => r.name);

@@ -1,2 +1,2 @@
-export { type Recipe, type PruneEvent, RecipeError, validateRecipe, applyOverrides } from './recipe.js';
+export { type Recipe, type PruneEvent, type QuantizationPhase, RecipeError, validateRecipe, applyOverrides } from './recipe.js';
 export { findRecipe, recipeNames } from './builtin.js';

@@ -3,7 +3,8 @@
 import { datasets, type PipelineName } from '../data/index.js';
 import { modelConfig } from '../models/registry.js';
 import type { LossConfig } from '../train/loss.js';
-import type { ScheduleConfig } from '../train/schedule.js';
+import type { QatSchedule, ScheduleConfig } from '../train/schedule.js';
+import { checkQuantizationConfig, type QuantizationConfig } from '../quant/prepare.js';
 import type { SgdOptions } from '../train/sgd.js';
 import type { GradientMasking } from '../prune/prune.js';
 
@@ -13,10 +14,18 @@ export interface PruneEvent {
   layers: 'conv' | 'linear' | 'all';
 }
 
+/** Quantization-aware training from `startEpoch` to the end: BatchNorm folded, bits per layer, its own learning rate. */
+export interface QuantizationPhase extends QuantizationConfig, QatSchedule {
+  /** Input ranges frozen from this epoch on (null: they move until the end). */
+  freezeEpoch: number | null;
+}
+
 export interface Recipe {
   name: string;
   description: string;
   model: { name: string; config: Record<string, unknown> };
+  /** Start from this checkpoint's weights and masks instead of a fresh initialisation (null: fresh). */
+  initialWeights: string | null;
   data: { dataset: 'cifar100' | 'cifar10'; trainPipeline: PipelineName; testPipeline: PipelineName; batchSize: number; workers: number };
   epochs: number;
   optimizer: SgdOptions;
@@ -28,6 +37,7 @@ export interface Recipe {
   seed: number;
   precision: 'float32' | 'bfloat16';
   channelsLast: boolean;
+  quantization: QuantizationPhase | null;
 }
 
 export class RecipeError extends Error {}
@@ -77,6 +87,21 @@ export function validateRecipe(r: Recipe): Recipe {
   check(Number.isInteger(r.seed) && r.seed >= 0, 'seed must be a non-negative integer');
   check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
   check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
+  check(r.initialWeights === null || (typeof r.initialWeights === 'string' && r.initialWeights.length > 0), 'initialWeights must be null or a checkpoint path');
+  const q = r.quantization;
+  if (q !== null) {
+    if (typeof q !== 'object' || q === undefined) problems.push('quantization must be null or an object');
+    else {
+      problems.push(...checkQuantizationConfig(q).map((p) => `quantization.${p}`));
+      check(positiveInt(q.startEpoch) && q.startEpoch <= r.epochs, 'quantization.startEpoch must be in 1..epochs');
+      check(q.freezeEpoch === null || (positiveInt(q.freezeEpoch) && q.freezeEpoch >= q.startEpoch && q.freezeEpoch <= r.epochs), 'quantization.freezeEpoch must be null or in startEpoch..epochs');
+      check(typeof q.lr === 'number' && q.lr > 0, 'quantization.lr must be positive');
+      check(Array.isArray(q.milestones) && q.milestones.every(positiveInt), 'quantization.milestones must be positive integers');
+      check(nonNegative(q.gamma) && q.gamma <= 1, 'quantization.gamma must be in [0, 1]');
+      check(r.precision === 'float32', 'quantization-aware training runs in float32 (precision=float32)');
+      check(!r.pruning?.events?.some((e) => e?.epoch >= q.startEpoch), 'pruning events must come before quantization.startEpoch');
+    }
+  }
   if (problems.length) throw new RecipeError(`recipe ${r.name ?? '?'}: ${problems.join('; ')}`);
   return r;
 }
@@ -119,9 +144,15 @@ function parseLike(current: unknown, raw: string, path: string): unknown {
   }
   if (typeof current === 'string') return raw;
   let parsed: unknown;
-  try { parsed = JSON.parse(raw); } catch { throw bad('JSON'); }
-  if (current === null ? !(parsed === null || typeof parsed === 'number') : Array.isArray(current) !== Array.isArray(parsed) || typeof parsed !== 'object') {
-    throw bad(current === null ? 'null or a number' : Array.isArray(current) ? 'a JSON array' : 'a JSON object');
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    // An optional field (null now) takes JSON or, failing that, the text itself (a path); validation decides.
+    if (current === null) return raw;
+    throw bad('JSON');
+  }
+  if (current !== null && (Array.isArray(current) !== Array.isArray(parsed) || typeof parsed !== 'object')) {
+    throw bad(Array.isArray(current) ? 'a JSON array' : 'a JSON object');
   }
   return parsed;
 }

@@ -11,6 +11,14 @@ export interface ScheduleConfig {
   gammaAfterPrune: number | null;
 }
 
+/** The learning rate of a quantization-aware phase: from startEpoch, lr dropping by gamma at each milestone. */
+export interface QatSchedule {
+  startEpoch: number;
+  lr: number;
+  milestones: number[];
+  gamma: number;
+}
+
 export interface StepPosition {
   epoch: number;
   /** 0-based batch within the epoch. */
@@ -18,8 +26,12 @@ export interface StepPosition {
   batchesPerEpoch: number;
 }
 
-/** The learning rate of one step; pruneEpochs are the epochs that start with a pruning event. */
-export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: StepPosition): number {
+/**
+ * The learning rate of one step; pruneEpochs are the epochs that start with a pruning event. A
+ * quantization-aware phase, from its start, follows its own schedule.
+ */
+export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: StepPosition, qat: QatSchedule | null = null): number {
+  if (qat && at.epoch >= qat.startEpoch) return qat.lr * qat.gamma ** qat.milestones.filter((m) => m <= at.epoch).length;
   if (at.epoch <= s.warmupEpochs) {
     const t = (at.epoch - 1) * at.batchesPerEpoch + at.batch + 1;
     return (s.lr * t) / (s.warmupEpochs * at.batchesPerEpoch);

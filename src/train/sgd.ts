@@ -15,9 +15,19 @@ export interface SgdOptions {
 
 export class SGD {
   readonly #momentum = new Map<string, T.Tensor>();
+  #params: readonly [string, T.Tensor][];
 
-  constructor(readonly params: readonly [string, T.Tensor][], readonly options: SgdOptions) {
+  constructor(params: readonly [string, T.Tensor][], readonly options: SgdOptions) {
     if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) throw new Error('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
+    this.#params = params;
+  }
+
+  get params(): readonly [string, T.Tensor][] { return this.#params; }
+
+  /** A fresh optimizer over other parameters (a model whose structure changed): momentum forgotten. */
+  restart(params: readonly [string, T.Tensor][]): void {
+    this.reset();
+    this.#params = params;
   }
 
   step(lr: number): void {

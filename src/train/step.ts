@@ -3,20 +3,42 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { applyMasks, maskGradients, pruneByStd, type PruneResult } from '../prune/prune.js';
-import type { Recipe } from '../recipes/index.js';
+import { planFor, prepareQuantized, setObserving } from '../quant/prepare.js';
+import type { QuantizationPhase, Recipe } from '../recipes/index.js';
 import { trainingLoss } from './loss.js';
 import type { SGD } from './sgd.js';
 
 export class TrainingError extends Error {}
 
-/** The pruning events scheduled before this epoch; a fresh optimizer after each if the recipe says so. */
+/**
+ * The start of an epoch: the pruning events scheduled before it (a fresh optimizer after each if
+ * the recipe says so); at the start of quantization-aware training, BatchNorm folded, layers
+ * quantized and a fresh optimizer over the new parameters; the observers frozen when due.
+ */
 export function beginEpoch(model: Module, optimizer: SGD, recipe: Recipe, epoch: number): PruneResult[][] {
-  return recipe.pruning.events.filter((e) => e.epoch === epoch).map((event) => {
+  const pruned = recipe.pruning.events.filter((e) => e.epoch === epoch).map((event) => {
     const results = pruneByStd(model, event.layers, recipe.pruning.q);
     if (recipe.restartOptimizerOnPrune) optimizer.reset();
     applyMasks(model, optimizer.momentumBuffers());
     return results;
   });
+  const q = recipe.quantization;
+  if (q && epoch === q.startEpoch) {
+    prepareQuantized(model, planFor(model, q));
+    optimizer.restart(model.namedParameters());
+  }
+  if (q && epoch >= q.startEpoch) setObserving(model, observingAt(q, epoch));
+  return pruned;
+}
+
+/** Whether the model is quantized at this position of the run: from the first step of the phase on. */
+export function quantizedAt(q: QuantizationPhase | null, at: { epoch: number; batch: number }): boolean {
+  return q !== null && (at.epoch > q.startEpoch || (at.epoch === q.startEpoch && at.batch > 0));
+}
+
+/** Whether the input ranges still move in this epoch. */
+export function observingAt(q: QuantizationPhase, epoch: number): boolean {
+  return q.freezeEpoch === null || epoch < q.freezeEpoch;
 }
 
 /**

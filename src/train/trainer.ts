@@ -7,13 +7,15 @@ import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { Loader, loadDataset, type Split } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { buildModel } from '../models/registry.js';
+import { buildModel, modelConfig } from '../models/registry.js';
+import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
+import { planFor, planOf, prepareQuantized, setObserving } from '../quant/prepare.js';
 import { sparsity, type PruneResult } from '../prune/prune.js';
 import type { Recipe } from '../recipes/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
-import { beginEpoch, trainStep, TrainingError } from './step.js';
+import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { RunDirectory } from './run-dir.js';
 import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
@@ -79,7 +81,17 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
   }
   T.manualSeed(recipe.seed);
   const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
-  if (saved) model.loadStateDict(saved.model, { what: last });
+  const q = recipe.quantization;
+  if (saved) {
+    // A run saved during quantization-aware training holds a folded, quantized model.
+    if (quantizedAt(q, saved.position)) {
+      prepareQuantized(model, planFor(model, q!));
+      setObserving(model, observingAt(q!, saved.position.epoch));
+    }
+    model.loadStateDict(saved.model, { what: last });
+  } else if (recipe.initialWeights) {
+    loadInitialWeights(model, recipe);
+  }
   // Placed before the optimizer takes hold of the parameters: moving replaces them.
   if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
@@ -113,6 +125,11 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
       if (skip === 0) {
         state.progress = emptyProgress();
         for (const results of beginEpoch(model, optimizer, recipe, epoch)) events.prune?.(epoch, results);
+        if (q && epoch === q.startEpoch) {
+          state.bestTop1 = -1;  // best.safetensors holds the best quantized model from here on
+          const { weightBits, actBits } = q;
+          events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${weightBits}-bit weights, ${actBits}-bit inputs)`);
+        }
       }
       const batches = trainLoader.length;
       const started = performance.now() - state.progress.seconds * 1000;
@@ -120,7 +137,7 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
       let batch = 0;
       for await (const b of trainLoader.epoch(epoch)) {
         if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
-        lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches });
+        lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches }, q);
         let step: { loss: number; correct: number };
         try {
           step = T.tidy(() => trainStep(model, optimizer, recipe, device === 'cpu' ? b.x : b.x.to(device), device === 'cpu' ? b.y : b.y.to(device), lr, deviceType));
@@ -173,6 +190,22 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
     await testLoader.close();
   }
   return { model, history: state.history, final, completed: true, checkpoint: last };
+}
+
+/** The weights and masks a recipe starts from: a float checkpoint of the recipe's own model. */
+function loadInitialWeights(model: Module, recipe: Recipe): void {
+  const path = recipe.initialWeights!;
+  const init = loadAnyCheckpoint(path, recipe.model.name);
+  try {
+    const config = modelConfig(recipe.model.name, recipe.model.config);
+    if (init.name !== recipe.model.name || JSON.stringify(init.config) !== JSON.stringify(config)) {
+      throw new TrainingError(`${path} holds ${init.name} ${JSON.stringify(init.config)}, the recipe trains ${recipe.model.name} ${JSON.stringify(config)}`);
+    }
+    if (planOf(init.model)) throw new TrainingError(`${path} is quantized already: start from a float checkpoint`);
+    model.loadStateDict(init.model.stateDict(), { what: path });
+  } finally {
+    init.model.dispose();
+  }
 }
 
 function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainState {

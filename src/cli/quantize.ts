@@ -1,0 +1,85 @@
+// `micronet quantize`: quantization-aware fine-tuning of a trained (pruned) checkpoint, run by the
+// trainer like any recipe (checkpoints, resume, Ctrl-C, metrics), ending with a quantized checkpoint.
+import { resolve } from 'node:path';
+import * as T from '../torch/index.js';
+import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
+import { datasets, defaultDataDir, type DatasetName } from '../data/index.js';
+import { modelNames } from '../models/registry.js';
+import { applyOverrides, findRecipe, validateRecipe, type Recipe } from '../recipes/index.js';
+import { readTrainState } from '../train/state.js';
+import { lastCheckpoint } from '../train/trainer.js';
+import type { LayerBits } from '../nn/index.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+import { defaultOut, runRecipe } from './train.js';
+
+/** `8,8` -> { weight: 8, input: 8 }. */
+function parseBits(value: string | undefined, option: string): LayerBits | null {
+  if (value === undefined) return null;
+  const m = /^(\d+),(\d+)$/.exec(value);
+  if (!m) throw new UsageError(`--${option} takes WEIGHT,INPUT bits, e.g. 8,8; got '${value}'`);
+  return { weight: Number(m[1]), input: Number(m[2]) };
+}
+
+/** The qat recipe fitted to a checkpoint: its model and data set, the bits and epochs asked for. */
+function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': number; 'act-bits': number; 'first-bits'?: string; 'last-bits'?: string;
+  epochs: number; lr?: number; set?: string[] }): Recipe {
+  const ckpt = loadAnyCheckpoint(o.checkpoint, o.model);
+  ckpt.model.dispose();
+  const classes = ckpt.config.numClasses;
+  const dataset = ckpt.dataset ?? (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
+  if (!dataset) throw new UsageError(`${o.checkpoint} names no data set and its ${String(classes)} classes match none`);
+  const base = findRecipe('qat');
+  const n = o.epochs;
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--epochs needs a positive integer, not ${n}`);
+  const recipe: Recipe = validateRecipe({
+    ...base,
+    model: { name: ckpt.name, config: ckpt.config },
+    data: { ...base.data, dataset },
+    initialWeights: resolve(o.checkpoint),
+    epochs: n,
+    quantization: {
+      ...base.quantization!,
+      weightBits: o['weight-bits'], actBits: o['act-bits'],
+      first: parseBits(o['first-bits'], 'first-bits'), last: parseBits(o['last-bits'], 'last-bits'),
+      lr: o.lr ?? base.quantization!.lr,
+      // The rate drops tenfold after half the epochs; the ranges freeze for the last one.
+      milestones: n > 1 ? [Math.floor(n / 2) + 1] : [], freezeEpoch: n > 1 ? n : null,
+    },
+  });
+  return applyOverrides(recipe, o.set ?? []);
+}
+
+export const quantizeCommand = defineCommand({
+  name: 'quantize',
+  summary: 'quantization-aware fine-tuning of a trained checkpoint (BatchNorm folded, masks kept), ending with an integer checkpoint',
+  options: {
+    checkpoint: { type: 'string', help: 'the trained (pruned) float checkpoint to start from' },
+    'weight-bits': { type: 'number', help: 'bits of every weight (symmetric, per output channel)', default: 8 },
+    'act-bits': { type: 'number', help: 'bits of every conv/linear input (per tensor)', default: 8 },
+    'first-bits': { type: 'string', help: 'WEIGHT,INPUT bits of the first layer, if not the general ones' },
+    'last-bits': { type: 'string', help: 'WEIGHT,INPUT bits of the classifier, if not the general ones' },
+    epochs: { type: 'number', help: 'epochs of fine-tuning (lr drops 10x after half; ranges freeze in the last)', default: 4 },
+    lr: { type: 'number', help: 'learning rate of the fine-tuning (default: the qat recipe\'s)' },
+    model: { type: 'string', help: `the network of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
+    data: { type: 'string', help: 'the CIFAR data directory (default: the user cache; on --resume, the run\'s own)' },
+    out: { type: 'string', help: 'the run directory (default: runs/qat-<time>)' },
+    device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
+    set: { type: 'list', help: 'override a field of the resulting recipe: path=value' },
+    resume: { type: 'string', help: 'continue the run in this directory' },
+  },
+  async run(o) {
+    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    if (!T.isDevice(o.device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${o.device}'`);
+    if (o.device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${o.device}: no CUDA device is visible to this build of the engine`);
+    if (o.resume) {
+      if (o.checkpoint || o.set?.length) throw new UsageError('--resume continues the saved run: --checkpoint and --set are not accepted with it');
+      const saved = readTrainState(lastCheckpoint(o.resume));
+      await runRecipe(saved.recipe, o.data ?? saved.dataDir, o.resume, o.device as T.Device, true);
+      return;
+    }
+    if (!o.checkpoint) throw new UsageError('`micronet quantize` needs --checkpoint (or --resume DIR)');
+    const recipe = quantizeRecipe({ ...o, checkpoint: o.checkpoint });
+    await runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut('qat'), o.device as T.Device, false);
+  },
+});
