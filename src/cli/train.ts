@@ -7,7 +7,7 @@ import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../
 import type { Module } from '../nn/index.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
-import { scoreModel } from '../score/index.js';
+import { defaultBits, scoreModel } from '../score/index.js';
 import { readTrainState, type EpochMetrics } from '../train/state.js';
 import { bestCheckpoint, lastCheckpoint, RunFinishedError, train } from '../train/trainer.js';
 import { UsageError } from './args.js';
@@ -38,8 +38,8 @@ function summary(model: Module, last: EpochMetrics, outDir: string, count?: numb
   const s = sparsity(model);
   lines.push(`sparsity of conv/linear weights: ${(100 * s.zeros / s.total).toFixed(2)}%`);
   for (const rules of ['official', 'id56'] as const) {
-    const r = scoreModel(model, { rules, freebie: true });
-    lines.push(`MicroNet score (${rules} rules, 16-bit): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
+    const r = scoreModel(model, { rules, bits: defaultBits(model) });
+    lines.push(`MicroNet score (${rules} rules, ${r.bitWidth === 'mixed' ? 'quantized' : `${r.bitWidth}-bit`}): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
   }
   lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${join(outDir, 'metrics.jsonl')}`);
   return lines.join('\n');

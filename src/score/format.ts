@@ -1,22 +1,32 @@
 // Human-readable score reports: a per-layer table and the totals.
+import { bitsLabel, type LayerPrecision } from './precision.js';
 import type { ScoreReport } from './report.js';
 
 const int = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 }));
 
+/** `w8 a8` for a layer counted at its own quantization, else its one width; blank where no width applies. */
+export function precisionLabel(p: LayerPrecision | undefined): string {
+  if (!p) return '';
+  if (p.quantized) return bitsLabel(p.quantized);
+  return String(p.mult ?? p.weight ?? '');
+}
+
+/** The report as a per-layer table, its totals, the score and the notes. */
 export function formatReport(r: ScoreReport, accuracy?: number): string {
-  const header = ['layer', 'type', 'shape', 'weights', 'non-zero', 'density', 'bits', 'mults', 'adds'];
+  const header = ['layer', 'type', 'shape', 'weights', 'non-zero', 'density', 'precision', 'bits', 'mults', 'adds'];
   const rows = r.layers.map((l) => [l.name, l.type, l.shape.join('x'), l.weights ? int(l.weights) : '', l.weights ? int(l.nonzero) : '',
-    l.weights ? `${(100 * l.nonzero / l.weights).toFixed(1)}%` : '', int(l.bits), int(l.mults), int(l.adds)]);
+    l.weights ? `${(100 * l.nonzero / l.weights).toFixed(1)}%` : '', precisionLabel(l.precision), int(l.bits), int(l.mults), int(l.adds)]);
   const weights = r.layers.reduce((s, l) => s + l.weights, 0);
   const nonzero = r.layers.reduce((s, l) => s + l.nonzero, 0);
-  rows.push(['total', '', '', int(weights), int(nonzero), `${(100 * nonzero / weights).toFixed(1)}%`, int(r.bits), int(r.mults), int(r.adds)]);
+  rows.push(['total', '', '', int(weights), int(nonzero), `${(100 * nonzero / weights).toFixed(1)}%`, String(r.bitWidth), int(r.bits), int(r.mults), int(r.adds)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(0, -1).map(line), line(widths.map((w) => '-'.repeat(w))), line(rows.at(-1)!)];
-  out.push('', `rules: ${r.rules}, ${r.bitWidth === 16 ? '16-bit freebie' : `${r.bitWidth}-bit`} parameters`);
+  const mixed = r.bitWidth === 'mixed';
+  out.push('', `rules: ${r.rules}, ${mixed ? 'each layer at its own bits (precision column; bias int32), other values 32-bit' : r.bitWidth === 16 ? '16-bit freebie parameters' : `${r.bitWidth}-bit parameters`}`);
   out.push(`params: ${int(r.params)} (${int(r.bits)} bits / 32)`);
   out.push(r.rules === 'official'
-    ? `ops: ${int(r.ops)} (multiplies x ${r.bitWidth}/32 + additions)`
+    ? `ops: ${int(r.ops)} (multiplies x ${mixed ? 'their bits' : r.bitWidth}/32 + additions)`
     : `ops: ${int(r.ops)} (mult-adds: multiplies + additions)`);
   out.push(`score: ${r.score} = ${int(r.params)} / 36.5e6 + ${int(r.ops)} / 10.49e9`);
   if (accuracy !== undefined) out.push(`accuracy: ${accuracy}% top-1: ${accuracy >= 80 ? 'meets' : 'does NOT meet'} the 80% threshold`);

@@ -2,28 +2,31 @@
 // modules walked once each in registration order with a running (channels, resolution) that
 // starts at (3, 32); BatchNorm stored and counted per channel; pools counted on the running
 // shape (the inception pool sees the previous branch's channels, the shared top-level max pool
-// is counted once); multiplies and additions summed without weighting.
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, MaxPool2d, ReLU } from '../nn/index.js';
+// is counted once); multiplies and additions summed without weighting, whatever their width (the
+// entry's "mult-adds"): widths change storage only. An Identity (a folded BatchNorm) is nothing.
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer } from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { typeName, weightFacts } from './layers.js';
-import { widthOf, type PrecisionOptions } from './official.js';
+import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
 
+/** Counts a model the way the entry's own scorer did (SEED-SPEC 4b). */
 export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport {
-  const width = widthOf(options, trace);
+  const b = floatWidth(options.bits);
   const firstCall = new Map(trace.calls.map((c) => [c.module, c] as const).reverse());
   let channels = 3;
   let res = 32;
   const layers: LayerScore[] = [];
   for (const [name, m] of trace.leaves) {
-    const b = width(name);
     const row: LayerScore = { name, type: typeName(m), shape: [], weights: 0, nonzero: 0, bits: 0, mults: 0, adds: 0 };
-    const facts = weightFacts(m, options.dense);
-    if (facts) {
+    if (m instanceof WeightLayer) {
+      const facts = weightFacts(m, options.dense);
+      const p = weightPrecision(m, options.bits);
       const sparse = facts.nonzero < facts.numel;
       row.weights = facts.numel;
       row.nonzero = facts.nonzero;
-      row.bits = b * facts.nonzero + (sparse ? facts.numel : 0) + b * facts.outChannels;
+      row.precision = p;
+      row.bits = p.weight * facts.nonzero + (sparse ? facts.numel : 0) + p.bias * facts.outChannels;
       if (m instanceof Conv2d) {
         const call = firstCall.get(m);
         if (!call) throw new Error(`'${name}' was not used in the forward pass`);
@@ -37,21 +40,24 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
         [channels, res] = [facts.outChannels, 1];
       }
     } else if (m instanceof BatchNorm2d) {
+      row.precision = { weight: b, bias: b };
       row.bits = 2 * b * m.numFeatures;
       row.adds = m.numFeatures;
     } else if (m instanceof ReLU) {
+      row.precision = { mult: b };
       row.mults = channels * res * res;
     } else if (m instanceof MaxPool2d || m instanceof AdaptiveAvgPool2d) {
+      row.precision = { mult: b };
       row.mults = channels;
       row.adds = (res * res - 1) * channels;
       res = m instanceof MaxPool2d ? Math.ceil((res - m.kernelSize + 1 + 2 * m.padding) / m.stride) : 1;
-    } else if (!(m instanceof Dropout2d)) {
+    } else if (!(m instanceof Dropout2d || m instanceof Identity)) {
       throw new Error(`cannot score layer '${name}' (${m.describe()}) under the id56 rules`);
     }
     row.shape = [channels, res, res];
     layers.push(row);
   }
-  const report = totals('id56', options.freebie ? 16 : 32, layers, 0, ['the entry\'s own counting, quirks included: see SEED-SPEC 4b']);
+  const report = totals('id56', uniformWidth(options.bits, layers), layers, 0, ['the entry\'s own counting, quirks included: see SEED-SPEC 4b']);
   report.ops = report.mults + report.adds;
   report.score = report.params / 36.5e6 + report.ops / 10.49e9;
   return report;

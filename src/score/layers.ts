@@ -1,7 +1,8 @@
 // Facts about a layer that both rule sets count: weights actually used and their non-zeros.
 import * as T from '../torch/index.js';
-import { WeightLayer, type Module } from '../nn/index.js';
+import type { Module, WeightLayer } from '../nn/index.js';
 
+/** A conv/linear layer's weight elements, the non-zero ones among them, and its outputs. */
 export interface WeightFacts {
   numel: number;
   nonzero: number;
@@ -13,14 +14,15 @@ export interface WeightFacts {
  * Sparsity is read from the weight the layer computes with (weight*mask); `dense` skips that and
  * counts every weight (an architecture, whose random initial values may hold an exact 0).
  */
-export function weightFacts(m: Module, dense = false): WeightFacts | null {
-  if (!(m instanceof WeightLayer)) return null;
+export function weightFacts(m: WeightLayer, dense = false): WeightFacts {
   const nonzero = dense ? m.weight.numel : T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
   return { numel: m.weight.numel, nonzero, outChannels: m.outChannels, hasBias: m.bias !== null };
 }
 
+/** The layer's kind, e.g. `MaskedConv2d`. */
 export function typeName(m: Module): string {
   return m.describe().replace(/\(.*$/, '');
 }
 
+/** The number of elements of a shape. */
 export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -1,7 +1,10 @@
 // What a scorer produces: per-layer rows and totals, under one rule set.
+import type { LayerPrecision } from './precision.js';
 
+/** The challenge's counting rules, or the entry's own scorer. */
 export type Rules = 'official' | 'id56';
 
+/** One leaf call (official) or module (id56) and what it costs. */
 export interface LayerScore {
   name: string;
   type: string;
@@ -14,13 +17,16 @@ export interface LayerScore {
   bits: number;
   mults: number;
   adds: number;
+  /** The widths its stored values and multiplies are counted at; absent where it has neither. */
+  precision?: LayerPrecision;
   note?: string;
 }
 
+/** A model's storage, operations and score under one rule set. */
 export interface ScoreReport {
   rules: Rules;
-  /** Bit width of an unquantised parameter: 16 (the freebie) or 32. */
-  bitWidth: number;
+  /** The width every parameter and multiply is counted at (16: the freebie), or 'mixed' for a quantized model's own bits. */
+  bitWidth: number | 'mixed';
   bits: number;
   /** bits / 32 */
   params: number;
@@ -36,7 +42,8 @@ export interface ScoreReport {
 /** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100). */
 export const reference = { params: 36.5e6, ops: 10.49e9 };
 
-export function totals(rules: Rules, bitWidth: number, layers: LayerScore[], ops: number, notes: string[]): ScoreReport {
+/** Sums the rows; `ops` comes from the rule set (weighted or not). */
+export function totals(rules: Rules, bitWidth: number | 'mixed', layers: LayerScore[], ops: number, notes: string[]): ScoreReport {
   const sum = (f: (l: LayerScore) => number) => layers.reduce((s, l) => s + f(l), 0);
   const bits = sum((l) => l.bits);
   const params = bits / 32;
