@@ -85,7 +85,7 @@ class Tiny extends Module {
   }
   forward(x: T.Tensor, training: boolean): T.Tensor {
     const h = chain(x, training, [this.conv, this.bn, this.relu, this.pool, this.gap]);
-    return this.fc.forward(h.flatten(1));
+    return this.fc.forward(h.flatten(1), training);
   }
 }
 

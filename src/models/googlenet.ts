@@ -100,7 +100,7 @@ export class GoogLeNet extends Module {
     const features = chain(x, training, [this.prelayer, a3!, b3!, this.maxpool, a4!, b4!, c4!, d4!, e4!, this.maxpool, a5!, b5!, this.avgpool, this.dropout]);
     const flat = features.flatten(1);
     features.dispose();
-    const logits = this.linear.forward(flat);
+    const logits = this.linear.forward(flat, training);
     flat.dispose();
     return logits;
   }

@@ -88,7 +88,7 @@ export abstract class WeightLayer extends Module {
 
   protected abstract compute(x: T.Tensor, weight: T.Tensor, bias: T.Tensor | null): T.Tensor;
 
-  forward(x: T.Tensor, training = false): T.Tensor {
+  forward(x: T.Tensor, training: boolean): T.Tensor {
     const w = this.effectiveWeight();
     const y = this.#bits ? this.#quantizedForward(x, w, training, this.#bits) : this.compute(x, w, this.bias);
     if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)

@@ -24,6 +24,6 @@ export class TinyNet extends Module {
     const h = chain(x, training, [this.conv1, this.bn1, this.relu1, this.pool, this.conv2, this.bn2, this.relu2, this.gap]);
     const flat = h.flatten(1);
     h.dispose();
-    return this.fc.forward(flat);
+    return this.fc.forward(flat, training);
   }
 }
