@@ -57,6 +57,18 @@ export abstract class WeightLayer extends Module {
     return this.masked ? this.weight.mul(this.get('mask')) : this.weight;
   }
 
+  /**
+   * The weight as the layer stores it: weight*mask, on its quantization grid when quantized (a
+   * weight that rounds to 0 is a zero of the stored tensor).
+   */
+  storedWeight(): T.Tensor {
+    const w = this.effectiveWeight();
+    if (!this.#bits) return w;
+    const q = this.#quantizeWeight(w, this.#bits);
+    if (w !== this.weight) w.dispose();
+    return q;
+  }
+
   /** Gives the layer a (zero) bias, e.g. to take a folded BatchNorm's shift. */
   ensureBias(): T.Tensor {
     return this.bias ?? this.registerParameter('bias', T.zeros([this.outChannels], { device: this.weight.device }));
@@ -95,31 +107,41 @@ export abstract class WeightLayer extends Module {
     return y;
   }
 
-  #quantizedForward(x: T.Tensor, w: T.Tensor, training: boolean, bits: LayerBits): T.Tensor {
-    const inputRange = Q.unsignedRange(bits.input);
-    const weightRange = Q.signedRange(bits.weight);
-    const [inScale, inZero, wScale, wZero] = ['input_scale', 'input_zero_point', 'weight_scale', 'weight_zero_point'].map((n) => this.get(n)) as [T.Tensor, T.Tensor, T.Tensor, T.Tensor];
+  /** w on its per-channel grid; the grid follows the weight's current range while observing (in eval too). */
+  #quantizeWeight(w: T.Tensor, bits: LayerBits): T.Tensor {
+    const range = Q.signedRange(bits.weight);
+    const scale = this.get('weight_scale');
+    const zeroPoint = this.get('weight_zero_point');
     if (this.observing) {
       T.noGrad(() => T.tidy(() => {
-        if (training) {
-          Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);
-          const q = Q.affineQParams(this.get('input_min'), this.get('input_max'), inputRange);
-          inScale.copy_(q.scale);
-          inZero.copy_(q.zeroPoint);
-        }
-        // The weight's range is its current one (a moving average with constant 1), in eval too.
         const { min, max } = w.detach().reshape([w.size(0), -1]).aminmax(1);
-        const q = Q.symmetricQParams(min, max, weightRange);
-        wScale.copy_(q.scale);
-        wZero.copy_(q.zeroPoint);
+        const q = Q.symmetricQParams(min, max, range);
+        scale.copy_(q.scale);
+        zeroPoint.copy_(q.zeroPoint);
+      }));
+    }
+    return Q.fakeQuantizePerChannel(w, scale, zeroPoint, range);
+  }
+
+  #quantizedForward(x: T.Tensor, w: T.Tensor, training: boolean, bits: LayerBits): T.Tensor {
+    const inputRange = Q.unsignedRange(bits.input);
+    const inScale = this.get('input_scale');
+    const inZero = this.get('input_zero_point');
+    if (this.observing && training) {
+      T.noGrad(() => T.tidy(() => {
+        Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);
+        const q = Q.affineQParams(this.get('input_min'), this.get('input_max'), inputRange);
+        inScale.copy_(q.scale);
+        inZero.copy_(q.zeroPoint);
       }));
     }
     return T.tidy(() => {
       const xq = Q.fakeQuantizePerTensor(x, inScale, inZero, inputRange);
-      const wq = Q.fakeQuantizePerChannel(w, wScale, wZero, weightRange);
+      const wq = this.#quantizeWeight(w, bits);
       if (training || !this.integerSimulation) return this.compute(xq, wq, this.bias);
       // Integer simulation: exact integer products and sums (float64 holds them), bias in units
       // of the product scale, then one rescale per output channel.
+      const wScale = this.get('weight_scale');
       const scale = inScale.to('float64').mul(wScale.to('float64'));
       const bias = this.bias ? this.bias.to('float64').div(scale).round() : null;
       const acc = this.compute(Q.integersOf(xq, inScale), Q.integersOf(wq, wScale), bias);

@@ -11,11 +11,11 @@ export interface WeightFacts {
 }
 
 /**
- * Sparsity is read from the weight the layer computes with (weight*mask); `dense` skips that and
- * counts every weight (an architecture, whose random initial values may hold an exact 0).
+ * Sparsity is read from the weight as stored (weight*mask, on its grid when quantized); `dense`
+ * skips that and counts every weight (an architecture, whose random initial values may hold an exact 0).
  */
 export function weightFacts(m: WeightLayer, dense = false): WeightFacts {
-  const nonzero = dense ? m.weight.numel : T.tidy(() => T.noGrad(() => m.effectiveWeight().countNonzero().item()));
+  const nonzero = dense ? m.weight.numel : T.tidy(() => T.noGrad(() => m.storedWeight().countNonzero().item()));
   return { numel: m.weight.numel, nonzero, outChannels: m.outChannels, hasBias: m.bias !== null };
 }
 
