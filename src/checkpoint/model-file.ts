@@ -1,16 +1,24 @@
 // Model checkpoints: a safetensors file of the state dict (masks included) whose metadata names
-// the model and its configuration, so that it can be rebuilt without any other input.
+// the model and its configuration, so that it can be rebuilt without any other input. A quantized
+// model's plan is recorded too, so that the same quantization-aware structure is rebuilt.
 import * as T from '../torch/index.js';
 import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { buildModel } from '../models/registry.js';
 import { datasets, type DatasetName } from '../data/cifar.js';
+import { checkQuantizationPlan, planOf, prepareQuantized, type QuantizationPlan } from '../quant/prepare.js';
+import { restoreQuantized } from '../quant/quantized-file.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
 
 export const checkpointFormat = 'micronet-model/1';
 /** Training checkpoints (src/train/state.ts) hold a model too, beside state under keys starting with '#'. */
 export const trainCheckpointFormat = 'micronet-train/1';
 export const trainStatePrefix = '#';
+/** Quantized checkpoints (src/quant/quantized-file.ts): integer weights and their scales, for deployment. */
+export const quantizedCheckpointFormat = 'micronet-quantized/1';
+const modelFormats = [checkpointFormat, trainCheckpointFormat, quantizedCheckpointFormat];
+/** The metadata key of a quantized model's plan (JSON of its QuantizationPlan), in every format. */
+const quantizationKey = 'quantization';
 
 export interface ModelCheckpoint {
   model: Module;
@@ -22,17 +30,64 @@ export interface ModelCheckpoint {
   dataset?: DatasetName;
 }
 
-export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
-  writeSafetensors(path, model.stateDict(), {
-    format: checkpointFormat, model: name, config: JSON.stringify(config), info: JSON.stringify(info), ...(dataset ? { dataset } : {}),
-  });
+/** The metadata recording a model's quantization plan: {} for a float model. Every checkpoint format carries it. */
+export function quantizationMetadata(model: Module): Record<string, string> {
+  const plan = planOf(model);
+  return plan ? { [quantizationKey]: JSON.stringify(plan) } : {};
 }
 
+/** The metadata that rebuilds a model: the format, the model's name and configuration, its plan if quantized, its data set. */
+export function modelMetadata(format: string, model: Module, name: string, config: object, dataset?: DatasetName): Record<string, string> {
+  return { format, model: name, config: JSON.stringify(config), ...quantizationMetadata(model), ...(dataset ? { dataset } : {}) };
+}
+
+export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
+  writeSafetensors(path, model.stateDict(), { ...modelMetadata(checkpointFormat, model, name, config, dataset), info: JSON.stringify(info) });
+}
+
+/** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */
+function planFromMetadata(metadata: Record<string, string>, path: string): QuantizationPlan | null {
+  const text = metadata[quantizationKey];
+  if (text === undefined) return null;
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`); }
+  const problems = checkQuantizationPlan(value);
+  if (problems.length) throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
+  const plan = value as QuantizationPlan;
+  // Only the fields a plan has, whatever else the file added.
+  return {
+    layers: Object.fromEntries(Object.entries(plan.layers).map(([n, b]) => [n, { weight: b.weight, input: b.input }])),
+    averagingConstant: plan.averagingConstant,
+  };
+}
+
+/**
+ * Loads a state dict into a freshly built model. A quantized layer's input range that was never
+ * observed (+inf, -inf, as quantize() makes it) is legitimate: it is left as built, not refused
+ * as non-finite.
+ */
+function loadModelState(model: Module, tensors: Map<string, T.Tensor>, quantized: boolean, path: string): void {
+  model.checkStateDict(tensors, { what: path });
+  const skipped = new Set<string>();
+  for (const [key, min] of quantized ? tensors : []) {
+    if (!key.endsWith('.input_min')) continue;
+    const maxKey = key.slice(0, -'min'.length) + 'max';
+    const max = tensors.get(maxKey);
+    if (min.numel === 1 && max?.numel === 1 && min.item() === Infinity && max.item() === -Infinity) skipped.add(key).add(maxKey);
+  }
+  model.loadStateDict(new Map([...tensors].filter(([k]) => !skipped.has(k))), { what: path, strict: false });
+}
+
+/**
+ * The model of a micronet checkpoint in any of its formats (model, training, quantized),
+ * rebuilt from the metadata: a quantized model is prepared with its plan before its values load.
+ * A quantized checkpoint's model computes with the integer simulation in eval, its ranges frozen.
+ */
 export function loadModelCheckpoint(path: string): ModelCheckpoint {
   const file = readSafetensors(path);
   try {
     const { format, model: name, config, info, dataset } = file.metadata;
-    if ((format !== checkpointFormat && format !== trainCheckpointFormat) || !name) {
+    if (!modelFormats.includes(format!) || !name) {
       throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
         + 'import foreign weights with `micronet import`');
     }
@@ -40,6 +95,8 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
       try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
     };
     if (dataset !== undefined && !(dataset in datasets)) throw new Error(`${path}: metadata names an unknown data set ${JSON.stringify(dataset)}`);
+    const plan = planFromMetadata(file.metadata, path);
+    if (format === quantizedCheckpointFormat && !plan) throw new Error(`${path}: a quantized checkpoint without its metadata '${quantizationKey}'`);
     let built: ReturnType<typeof buildModel>;
     try {
       built = buildModel(name, parse(config, 'config'));
@@ -47,7 +104,15 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
       throw new Error(`${path}: its metadata describes no buildable model: ${(e as Error).message}`);
     }
     try {
-      built.model.loadStateDict(new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), { what: path });
+      if (plan) {
+        try {
+          prepareQuantized(built.model, plan);
+        } catch (e) {
+          throw new Error(`${path}: its quantization plan does not fit the model: ${(e as Error).message}`);
+        }
+      }
+      if (format === quantizedCheckpointFormat) restoreQuantized(built.model, file, path);
+      else loadModelState(built.model, new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), plan !== null, path);
     } catch (e) {
       built.model.dispose();
       throw e;

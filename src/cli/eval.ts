@@ -1,4 +1,5 @@
-// `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a split of the data set it was trained for.
+// `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a split of the data set it was trained for
+// (a quantized model with its exact integer arithmetic unless told otherwise).
 import { existsSync } from 'node:fs';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { loadSplit } from '../data/source.js';
@@ -6,6 +7,7 @@ import { datasets, type DatasetName, type Split } from '../data/cifar.js';
 import { Loader } from '../data/loader.js';
 import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
+import { planOf, setIntegerSimulation } from '../quant/prepare.js';
 import { evaluate } from '../train/evaluate.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
@@ -32,6 +34,7 @@ export const evalCommand = defineCommand({
     batch: { type: 'number', help: 'images per batch', default: 128 },
     workers: { type: 'number', help: 'loader threads (0: the main thread)', default: 0 },
     model: { type: 'string', help: `the model of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
+    simulate: { type: 'string', choices: ['integer', 'fake'], help: 'quantized models: exact integer arithmetic (default) or the fake-quantized float model, for comparison' },
     json: { type: 'boolean', help: 'print one JSON object', default: false },
   },
   async run(o) {
@@ -44,7 +47,14 @@ export const evalCommand = defineCommand({
     const { model, config, dataset: saved } = loadAnyCheckpoint(o.checkpoint, o.model);
     let data: Split;
     let dataset: DatasetName;
+    let simulate: 'integer' | 'fake' | undefined;
     try {
+      if (planOf(model)) {
+        simulate = (o.simulate as 'integer' | 'fake' | undefined) ?? 'integer';
+        setIntegerSimulation(model, simulate === 'integer');
+      } else if (o.simulate !== undefined) {
+        throw new UsageError(`--simulate is for quantized models; ${o.checkpoint} holds a float model`);
+      }
       dataset = (o.dataset as DatasetName | undefined) ?? saved ?? datasetWithClasses(config.numClasses, o.checkpoint);
       const classes = datasets[dataset].classes.fine;
       if (config.numClasses !== classes) throw new Error(`${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`);
@@ -57,7 +67,7 @@ export const evalCommand = defineCommand({
     try {
       const r = await evaluate(model, loader.epoch(0));
       if (o.json) {
-        console.log(JSON.stringify({ checkpoint: o.checkpoint, dataset, split, norm, count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
+        console.log(JSON.stringify({ checkpoint: o.checkpoint, dataset, split, norm, ...(simulate ? { simulate } : {}), count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
       } else {
         const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
         console.log([
@@ -67,6 +77,7 @@ export const evalCommand = defineCommand({
           `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
           `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
           `images      ${r.count}`,
+          ...(simulate ? [`arithmetic  ${simulate === 'integer' ? 'integer simulation (exact integers)' : 'fake-quantized floats'}`] : []),
         ].join('\n'));
       }
     } finally {

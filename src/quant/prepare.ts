@@ -38,6 +38,28 @@ export function checkQuantizationConfig(c: QuantizationConfig): string[] {
   return problems;
 }
 
+/**
+ * What is wrong with a plan read from a file: its shape, every layer's bits and the averaging
+ * constant. Whether its layer names fit a model is prepareQuantized's check.
+ */
+export function checkQuantizationPlan(value: unknown): string[] {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(value)) return ['a plan must be an object {layers, averagingConstant}'];
+  const problems: string[] = [];
+  if (!isObject(value.layers) || !Object.keys(value.layers).length) problems.push('layers must be a non-empty object of {weight, input} bits by layer name');
+  else {
+    for (const [name, b] of Object.entries(value.layers)) {
+      if (!isObject(b)) { problems.push(`layer '${name}' must have {weight, input} bits`); continue; }
+      for (const side of ['weight', 'input'] as const) {
+        try { checkBits(b[side] as number, `layer '${name}' ${side}`); } catch (e) { problems.push((e as Error).message); }
+      }
+    }
+  }
+  const c = value.averagingConstant;
+  if (typeof c !== 'number' || !(c > 0 && c <= 1)) problems.push(`averagingConstant must be in (0, 1], got ${JSON.stringify(c)}`);
+  return problems;
+}
+
 const weightLayers = (model: Module) => model.namedModules().filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer);
 
 /** The bits of each weight layer of the model under a configuration. */
