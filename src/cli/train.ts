@@ -45,7 +45,7 @@ function summary(model: Module, last: EpochMetrics, outDir: string, count?: numb
   return lines.join('\n');
 }
 
-async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean): Promise<void> {
+export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean): Promise<void> {
   const signals = stopOnSignal();
   try {
     const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: signals.shouldStop, events: progressReporter(recipe.epochs) });
@@ -67,7 +67,7 @@ async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device
   }
 }
 
-const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
+export const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
 
 export const trainCommand = defineCommand({
   name: 'train',
