@@ -54,6 +54,7 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
       return;
     }
     console.log(summary(result.model, result.history.at(-1)!, outDir, result.final?.count));
+    if (result.quantized) console.log(`quantized checkpoint (integer weights, for eval and score): ${result.quantized}`);
     result.model.dispose();
   } catch (e) {
     if (!(e instanceof RunFinishedError)) throw e;

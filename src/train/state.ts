@@ -4,7 +4,7 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
-import { trainCheckpointFormat, trainStatePrefix } from '../checkpoint/model-file.js';
+import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from '../checkpoint/model-file.js';
 import { validateRecipe, type Recipe } from '../recipes/index.js';
 
 const momentumPrefix = `${trainStatePrefix}momentum/`;
@@ -57,10 +57,7 @@ export function saveTrainState(path: string, model: Module, momentum: Map<string
   for (const [key, rng] of rngs) tensors.set(key, rng);
   try {
     writeSafetensors(path, tensors, {
-      format: trainCheckpointFormat,
-      model: state.recipe.model.name,
-      config: JSON.stringify(state.recipe.model.config),
-      dataset: state.recipe.data.dataset,
+      ...modelMetadata(trainCheckpointFormat, model, state.recipe.model.name, state.recipe.model.config, state.recipe.data.dataset),
       state: JSON.stringify(state),
     });
   } finally {

@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { buildModel, modelConfig } from '../models/registry.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { planFor, planOf, prepareQuantized, setObserving } from '../quant/prepare.js';
+import { saveQuantizedCheckpoint } from '../quant/quantized-file.js';
 import { sparsity, type PruneResult } from '../prune/prune.js';
 import type { Recipe } from '../recipes/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
@@ -47,6 +48,8 @@ export interface TrainResult {
   /** False when stopped early (shouldStop). */
   completed: boolean;
   checkpoint: string;
+  /** A completed quantization-aware run's deployable integer checkpoint; null otherwise. */
+  quantized: string | null;
 }
 
 export { TrainingError };
@@ -58,6 +61,7 @@ export class RunFinishedError extends TrainingError {
 
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
+export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
 
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
   const device = options.device ?? 'cpu';
@@ -161,7 +165,7 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
           state.position = { epoch, batch };
           save();
           events.message?.(`stopped at epoch ${epoch}, batch ${batch}: saved ${last}; continue with --resume ${options.outDir}`);
-          return { model, history: state.history, final, completed: false, checkpoint: last };
+          return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
         }
       }
       const test = await evaluate(model, testLoader.epoch(epoch), { device, autocast });
@@ -180,16 +184,21 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
       if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state, device);
       writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
       events.epoch?.(metrics);
-      if (options.shouldStop?.()) {
+      if (options.shouldStop?.() && epoch < recipe.epochs) {
         events.message?.(`stopped after epoch ${epoch}: saved ${last}; continue with --resume ${options.outDir}`);
-        return { model, history: state.history, final, completed: epoch === recipe.epochs, checkpoint: last };
+        return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
       }
     }
   } finally {
     await trainLoader.close();
     await testLoader.close();
   }
-  return { model, history: state.history, final, completed: true, checkpoint: last };
+  let quantized: string | null = null;
+  if (planOf(model)) {
+    quantized = quantizedCheckpoint(options.outDir);
+    saveQuantizedCheckpoint(quantized, model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
+  }
+  return { model, history: state.history, final, completed: true, checkpoint: last, quantized };
 }
 
 /** The weights and masks a recipe starts from: a float checkpoint of the recipe's own model. */
