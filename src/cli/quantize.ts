@@ -32,8 +32,13 @@ function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': n
   const base = findRecipe('qat');
   const n = o.epochs;
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--epochs needs a positive integer, not ${n}`);
+  const bits = (b: LayerBits | null) => (b ? `w${b.weight} a${b.input}` : '');
+  const first = parseBits(o['first-bits'], 'first-bits');
+  const last = parseBits(o['last-bits'], 'last-bits');
   const recipe: Recipe = validateRecipe({
     ...base,
+    description: `quantization-aware fine-tuning of ${o.checkpoint}: BatchNorm folded, ${o['weight-bits']}-bit weights and ${o['act-bits']}-bit inputs`
+      + `${first ? `, first layer ${bits(first)}` : ''}${last ? `, classifier ${bits(last)}` : ''}, masks kept`,
     model: { name: ckpt.name, config: ckpt.config },
     data: { ...base.data, dataset },
     initialWeights: resolve(o.checkpoint),
@@ -41,7 +46,7 @@ function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': n
     quantization: {
       ...base.quantization!,
       weightBits: o['weight-bits'], actBits: o['act-bits'],
-      first: parseBits(o['first-bits'], 'first-bits'), last: parseBits(o['last-bits'], 'last-bits'),
+      first, last,
       lr: o.lr ?? base.quantization!.lr,
       // The rate drops tenfold after half the epochs; the ranges freeze for the last one.
       milestones: n > 1 ? [Math.floor(n / 2) + 1] : [], freezeEpoch: n > 1 ? n : null,

@@ -112,7 +112,7 @@ export function saveQuantizedCheckpoint(path: string, model: Module, name: strin
         out.set(key('weight_scale'), q.weightScale);
         if (q.bias) {
           const largest = q.bias.abs().max().item();
-          if (largest > int32Max) throw new Error(`${layerName}: a bias of ${largest} units of input_scale*weight_scale does not fit int32`);
+          if (largest > int32Max) throw new Error(`${layerName}: a bias of ${largest} units of input_scale*weight_scale does not fit int32 (weights and inputs this wide need a wider accumulator than the 32 bits the counting assumes)`);
           out.set(key('bias'), q.bias.to('int32'));
         }
         for (const n of Object.keys(inputTensors)) out.set(key(n), own.get(n)!.clone());

@@ -195,8 +195,13 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
   }
   let quantized: string | null = null;
   if (planOf(model)) {
-    quantized = quantizedCheckpoint(options.outDir);
-    saveQuantizedCheckpoint(quantized, model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
+    try {
+      saveQuantizedCheckpoint(quantizedCheckpoint(options.outDir), model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
+      quantized = quantizedCheckpoint(options.outDir);
+    } catch (e) {
+      // The run itself is complete and saved; only the integer form cannot be written (e.g. wide bits overflow int32 biases).
+      events.message?.(`no integer checkpoint: ${(e as Error).message}`);
+    }
   }
   return { model, history: state.history, final, completed: true, checkpoint: last, quantized };
 }
