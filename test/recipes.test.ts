@@ -39,7 +39,7 @@ test('warm-up rises per batch as lr*t/T over two epochs', () => {
 });
 
 test('recipes are validated; overrides are type-checked and unknown fields refused', () => {
-  assert.deepEqual(recipeNames(), ['micronet-seed', 'id56-notebook', 'smoke']);
+  assert.deepEqual(recipeNames(), ['micronet-seed', 'id56-notebook', 'smoke', 'micronet-seed-qat', 'qat']);
   const r = applyOverrides(findRecipe('smoke'), ['epochs=12', 'optimizer.nesterov=false', 'schedule.milestones=[9,11]', 'model.config.width=0.25']);
   assert.deepEqual([r.epochs, r.optimizer.nesterov, r.schedule.milestones, r.model.config.width], [12, false, [9, 11], 0.25]);
   assert.equal(findRecipe('smoke').epochs, 8, 'overrides work on a copy');
@@ -50,7 +50,7 @@ test('recipes are validated; overrides are type-checked and unknown fields refus
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochs=0']), /epochs must be a positive integer/);
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['optimizer.momentum=0']), /Nesterov momentum needs momentum > 0/);
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochs=3']), /pruning\.events must be/);
-  assert.throws(() => findRecipe('nope'), /unknown recipe 'nope' \(known: micronet-seed, id56-notebook, smoke\)/);
+  assert.throws(() => findRecipe('nope'), /unknown recipe 'nope' \(known: micronet-seed, id56-notebook, smoke, micronet-seed-qat, qat\)/);
 });
 
 test('every model option of every recipe can be overridden, within sane bounds; the classes must fit the data set', () => {

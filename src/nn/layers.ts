@@ -143,7 +143,7 @@ export abstract class WeightLayer extends Module {
       // of the product scale, then one rescale per output channel.
       const wScale = this.get('weight_scale');
       const scale = inScale.to('float64').mul(wScale.to('float64'));
-      const bias = this.bias ? this.bias.to('float64').div(scale).round() : null;
+      const bias = this.bias ? Q.biasIntegers(this.bias, inScale, wScale) : null;
       const acc = this.compute(Q.integersOf(xq, inScale), Q.integersOf(wq, wScale), bias);
       return acc.mul(scale.reshape([-1, ...Array(acc.ndim - 2).fill(1)])).to('float32');
     });

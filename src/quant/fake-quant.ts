@@ -78,3 +78,8 @@ export function integersOf(fq: T.Tensor, scale: T.Tensor): T.Tensor {
     return fq.div(s).round().to('float64');
   });
 }
+
+/** A bias in units of the product scale input_scale * weight_scale, rounded (float64, one per channel): what an int32 accumulator adds. */
+export function biasIntegers(bias: T.Tensor, inputScale: T.Tensor, weightScale: T.Tensor): T.Tensor {
+  return T.tidy(() => bias.to('float64').div(inputScale.to('float64').mul(weightScale.to('float64'))).round());
+}

@@ -9,13 +9,14 @@
 // is. Loading (through loadModelCheckpoint) gives back a model whose eval reproduces the saved
 // one's integer arithmetic exactly.
 import * as T from '../torch/index.js';
-import type { LayerBits, Module, WeightLayer } from '../nn/index.js';
+import type { Module, WeightLayer } from '../nn/index.js';
 import { writeSafetensors, type TensorFile } from '../io/safetensors.js';
 import type { DatasetName } from '../data/cifar.js';
 import { modelMetadata, quantizedCheckpointFormat } from '../checkpoint/model-file.js';
 import * as Q from './fake-quant.js';
 import { packedBytes, packSigned, unpackSigned } from './pack.js';
 import { planOf, setIntegerSimulation, setObserving } from './prepare.js';
+import { roundHalfEven } from '../data/params.js';
 
 /** The metadata key of the packed weights' true shapes (JSON: tensor name to shape). */
 const packedShapesKey = 'packed_shapes';
@@ -33,12 +34,6 @@ function quantizedLayers(model: Module): [string, WeightLayer][] {
   if (!plan) throw new Error('the model is not quantized (prepareQuantized gives it a plan first)');
   const modules = new Map(model.namedModules());
   return Object.keys(plan.layers).map((name) => [name, modules.get(name) as WeightLayer]);
-}
-
-/** torch's round(): halves to even, as the integer simulation rounds a bias. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 const f32 = new Float32Array(1);
@@ -66,23 +61,14 @@ function biasFor(n: number, s: number): number | null {
   return null;
 }
 
-/**
- * What a quantized layer's eval computes with: its integer weights (float64, exact), the weight
- * scale (float32) and bias integers. A layer still observing derives its weight scale from the
- * current weight at every forward, so it is derived here the same way; a frozen one keeps its own.
- */
-function layerIntegers(layer: WeightLayer, bits: LayerBits): { weight: T.Tensor; weightScale: T.Tensor; bias: T.Tensor | null } {
+/** What a quantized layer's integer simulation computes with: its integer weights (float64, exact), weight scale and bias integers. */
+function layerIntegers(layer: WeightLayer): { weight: T.Tensor; weightScale: T.Tensor; bias: T.Tensor | null } {
   return T.noGrad(() => T.tidy(() => {
+    const stored = layer.storedWeight();  // also brings the weight scale up to date while observing
     const own = layer.stateDict();
-    const range = Q.signedRange(bits.weight);
-    const w = layer.effectiveWeight().detach();
-    const weightScale = layer.observing
-      ? ((m) => Q.symmetricQParams(m.min, m.max, range).scale)(w.reshape([w.size(0), -1]).aminmax(1))
-      : own.get('weight_scale')!;
-    const weight = Q.integersOf(Q.fakeQuantizePerChannel(w, weightScale, T.zerosLike(weightScale, { dtype: 'int32' }), range), weightScale);
-    const b = layer.bias;
-    const bias = b && b.to('float64').div(own.get('input_scale')!.to('float64').mul(weightScale.to('float64'))).round();
-    return { weight, weightScale: weightScale.clone(), bias };
+    const weightScale = own.get('weight_scale')!;
+    const bias = layer.bias && Q.biasIntegers(layer.bias, own.get('input_scale')!, weightScale);
+    return { weight: Q.integersOf(stored, weightScale), weightScale: weightScale.clone(), bias };
   }));
 }
 
@@ -106,7 +92,7 @@ export function saveQuantizedCheckpoint(path: string, model: Module, name: strin
       const kind = storage(bits.weight);
       if (kind === 'packed') packedShapes[key('weight')] = [...layer.weight.shape];
       const stored = T.tidy(() => {
-        const q = layerIntegers(layer, bits);
+        const q = layerIntegers(layer);
         const out = new Map<string, T.Tensor>();
         out.set(key('weight'), kind === 'packed' ? T.tensor(packSigned(q.weight.data<'float64'>(), bits.weight), { dtype: 'uint8' }) : q.weight.to(kind));
         out.set(key('weight_scale'), q.weightScale);
