@@ -1,17 +1,14 @@
 // `micronet quantize`: quantization-aware fine-tuning of a trained (pruned) checkpoint, run by the
 // trainer like any recipe (checkpoints, resume, Ctrl-C, metrics), ending with a quantized checkpoint.
 import { resolve } from 'node:path';
-import * as T from '../torch/index.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { datasets, defaultDataDir, type DatasetName } from '../data/index.js';
 import { modelNames } from '../models/registry.js';
 import { applyOverrides, findRecipe, validateRecipe, type Recipe } from '../recipes/index.js';
-import { readTrainState } from '../train/state.js';
-import { lastCheckpoint } from '../train/trainer.js';
 import type { LayerBits } from '../nn/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
-import { defaultOut, runRecipe } from './train.js';
+import { checkedDevice, defaultOut, resumeRun, runRecipe } from './train.js';
 
 /** `8,8` -> { weight: 8, input: 8 }. */
 function parseBits(value: string | undefined, option: string): LayerBits | null {
@@ -75,16 +72,13 @@ export const quantizeCommand = defineCommand({
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
-    if (!T.isDevice(o.device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${o.device}'`);
-    if (o.device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${o.device}: no CUDA device is visible to this build of the engine`);
+    const device = checkedDevice(o.device);
     if (o.resume) {
       if (o.checkpoint || o.set?.length) throw new UsageError('--resume continues the saved run: --checkpoint and --set are not accepted with it');
-      const saved = readTrainState(lastCheckpoint(o.resume));
-      await runRecipe(saved.recipe, o.data ?? saved.dataDir, o.resume, o.device as T.Device, true);
-      return;
+      return resumeRun(o.resume, o.data, device);
     }
     if (!o.checkpoint) throw new UsageError('`micronet quantize` needs --checkpoint (or --resume DIR)');
     const recipe = quantizeRecipe({ ...o, checkpoint: o.checkpoint });
-    await runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut('qat'), o.device as T.Device, false);
+    return runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut('qat'), device, false);
   },
 });

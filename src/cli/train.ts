@@ -68,6 +68,19 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
   }
 }
 
+/** --device checked: one this build of the engine can use. */
+export function checkedDevice(device: string): T.Device {
+  if (!T.isDevice(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${device}'`);
+  if (device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${device}: no CUDA device is visible to this build of the engine`);
+  return device;
+}
+
+/** Continues the run saved in dir with its own recipe, and its own data directory unless given one. */
+export async function resumeRun(dir: string, data: string | undefined, device: T.Device): Promise<void> {
+  const saved = readTrainState(lastCheckpoint(dir));
+  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true);
+}
+
 export const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
 
 export const trainCommand = defineCommand({
@@ -83,23 +96,14 @@ export const trainCommand = defineCommand({
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
-    if (!T.isDevice(o.device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${o.device}'`);
-    if (o.device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${o.device}: no CUDA device is visible to this build of the engine`);
-    let recipe: Recipe;
-    let outDir: string;
-    let dataDir = o.data ?? defaultDataDir();
+    const device = checkedDevice(o.device);
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
-      outDir = o.resume;
-      const saved = readTrainState(lastCheckpoint(outDir));
-      recipe = saved.recipe;
-      dataDir = o.data ?? saved.dataDir;
-    } else {
-      if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
-      recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
-      outDir = o.out ?? defaultOut(recipe.name);
+      return resumeRun(o.resume, o.data, device);
     }
-    await runRecipe(recipe, dataDir, outDir, o.device as T.Device, Boolean(o.resume));
+    if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
+    const recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
+    return runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut(recipe.name), device, false);
   },
 });
 

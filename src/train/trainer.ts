@@ -69,13 +69,13 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const last = lastCheckpoint(options.outDir);
   const run = RunDirectory.open(options.outDir);
   try {
-    return await trainIn(run, recipe, options, device, events, last);
+    return await trainIn(recipe, options, device, events, last);
   } finally {
     run.release();
   }
 }
 
-async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string): Promise<TrainResult> {
+async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string): Promise<TrainResult> {
   if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
   let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
@@ -106,7 +106,7 @@ async function trainIn(run: RunDirectory, recipe: Recipe, options: TrainOptions,
     state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
   } else {
-    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${run.dir}`);
+    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}`);
   }
 
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
