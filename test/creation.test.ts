@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
+import { Linear } from '../src/nn/index.js';
 import { EXACT, runCases } from './support/cases.js';
 
 runCases([
@@ -76,4 +77,21 @@ test('item, numel, size and ndim', () => {
   assert.equal(t.size(-1), 3);
   assert.equal(t.sum().item(), 21);
   assert.equal(T.tensor(new BigInt64Array([7n])).item(), 7);
+});
+
+test('`using` frees a tensor, and a module\'s tensors, at the end of the block', () => {
+  const before = T.liveTensors();
+  {
+    using x = T.ones([4, 4]);
+    using y = x.mul(2);
+    assert.equal(T.liveTensors(), before + 2);
+    assert.equal(T.tidy(() => y.sum().item()), 32);
+  }
+  assert.equal(T.liveTensors(), before, 'both freed when the block ends');
+  {
+    using model = new Linear(3, 2);
+    assert.equal(T.liveTensors(), before + 2);
+    assert.equal(model.numParameters(), 8);
+  }
+  assert.equal(T.liveTensors(), before);
 });

@@ -178,4 +178,9 @@ export abstract class Module {
   dispose(): void {
     for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
   }
+
+  /** `using model = ...` frees its parameters and buffers at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

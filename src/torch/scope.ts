@@ -3,6 +3,11 @@
 
 export abstract class Tracked {
   abstract dispose(): void;
+
+  /** `using t = ...` frees the resource at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 const scopes: Set<Tracked>[] = [];
