@@ -1,0 +1,2 @@
+// Magnitude pruning with masks.
+export * from './prune.js';

@@ -1,0 +1,12 @@
+// Training: the trainer and its pieces (SGD, schedules, losses, steps, evaluation, run state).
+export {
+  train, RunFinishedError, TrainingError, lastCheckpoint, bestCheckpoint, quantizedCheckpoint,
+  type TrainEvents, type TrainOptions, type TrainResult,
+} from './trainer.js';
+export { SGD, type SgdOptions } from './sgd.js';
+export { learningRate, type ScheduleConfig, type QatSchedule, type StepPosition } from './schedule.js';
+export { trainingLoss, type LossConfig } from './loss.js';
+export { beginEpoch, trainStep } from './step.js';
+export { evaluate, type EvalResult } from './evaluate.js';
+export { readTrainState, type TrainState, type EpochMetrics, type Position } from './state.js';
+export { RunDirectory, RunLockedError } from './run-dir.js';
