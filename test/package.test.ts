@@ -2,12 +2,16 @@
 // native sources it builds from, no tests or benches.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from './support/googlenet-oracle.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { exports: Record<string, string | { types: string; default: string }>; bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  name: string; version: string; exports: Record<string, string | { types: string; default: string }>; bin: Record<string, string>;
+};
 
 test('the packed file list holds the built code, its types and the native sources; no tests or benches', () => {
   // --ignore-scripts: the list only (prepack would rebuild dist/ under the running tests).
@@ -31,4 +35,44 @@ test('the entry points import by name; nothing else is reachable', async () => {
   assert.equal(typeof root.score.scoreModel, 'function');
   assert.equal(typeof root.train.train, 'function');
   await assert.rejects(import('micronet/dist/src/io/zip.js' as string), /ERR_PACKAGE_PATH_NOT_EXPORTED|not exported/);
+});
+
+test('the tarball installs into a fresh project: TypeScript compiles against it, a GoogLeNet forward pass runs, the installed CLI answers', () => {
+  const dir = scratchDir();
+  execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });  // dist/ is built already
+  const project = join(dir, 'app');
+  mkdirSync(project);
+  // npm 11 runs a dependency's install script once the project approves it.
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { micronet: true } }));
+  // Offline, from npm's cache; the install script copies this checkout's addon (built against the same libtorch) instead of compiling.
+  const addon = join(root, 'native', 'build', 'Release', 'micronet_native.node');
+  // Its one dependency from this checkout too, packed, so that nothing is fetched.
+  const addonApi = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, join(root, 'node_modules', 'node-addon-api')], { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', join(dir, addonApi), join(dir, `${pkg.name}-${pkg.version}.tgz`)],
+    { cwd: project, env: { ...process.env, MICRONET_ADDON: addon }, stdio: 'pipe' });
+  writeFileSync(join(project, 'main.ts'), `import * as T from 'micronet/torch';
+import { buildModel } from 'micronet/models';
+using model = buildModel('googlenet').model;
+using x = T.zeros([2, 3, 32, 32]);
+using logits = T.noGrad(() => model.forward(x, false));
+const shape: readonly number[] = logits.shape;
+console.log(JSON.stringify({ shape, parameters: model.numParameters() }));
+`);
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: {
+    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, lib: ['ES2022', 'DOM', 'ESNext.Disposable'], types: [],
+  }, files: ['main.ts'] }));
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+  const ran = spawnSync(process.execPath, [join(project, 'main.js')], { encoding: 'utf8' });
+  assert.equal(ran.status, 0, ran.stderr);
+  assert.deepEqual(JSON.parse(ran.stdout), { shape: [2, 100], parameters: 6_258_500 });
+  const help = spawnSync(join(project, 'node_modules', '.bin', 'micronet'), ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /usage: micronet <command>/);
+
+  // Without its addon (an install whose script did not run), importing says what to run.
+  rmSync(join(project, 'node_modules', 'micronet', 'native', 'build'), { recursive: true });
+  const bare = spawnSync(process.execPath, [join(project, 'main.js')], { encoding: 'utf8' });
+  assert.notEqual(bare.status, 0);
+  assert.match(bare.stderr, /cannot load the native engine .*`npm rebuild micronet`.*`npm install-scripts approve micronet`/);
 });

@@ -50,9 +50,10 @@ function load(): NativeEngine {
   try {
     return createRequire(import.meta.url)(addonPath) as NativeEngine;
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];  // not node's require stack
     throw new Error(`micronet: cannot load the native engine at ${addonPath} (${why}). `
-      + 'Build it with `npm run build:native` (needs libtorch: Debian\'s libtorch-dev, or LIBTORCH=/dir).');
+      + 'Build it: `npm rebuild micronet` where micronet is a dependency (npm 11 first needs `npm install-scripts approve micronet`), '
+      + '`npm run build:native` in its own checkout; either needs libtorch (Debian\'s libtorch-dev, LIBTORCH=/dir or LIBTORCH_USE_PYTORCH=1).');
   }
 }
 
