@@ -10,9 +10,11 @@ import { checkQuantizationPlan, planOf, prepareQuantized, type QuantizationPlan 
 import { restoreQuantized } from '../quant/quantized-file.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
 
+/** The `format` metadata of a model checkpoint. */
 export const checkpointFormat = 'micronet-model/1';
 /** Training checkpoints (src/train/state.ts) hold a model too, beside state under keys starting with '#'. */
 export const trainCheckpointFormat = 'micronet-train/1';
+/** The first character of every key of a training checkpoint that is not the model's. */
 export const trainStatePrefix = '#';
 /** Quantized checkpoints (src/quant/quantized-file.ts): integer weights and their scales, for deployment. */
 export const quantizedCheckpointFormat = 'micronet-quantized/1';
@@ -20,9 +22,12 @@ const modelFormats = [checkpointFormat, trainCheckpointFormat, quantizedCheckpoi
 /** The metadata key of a quantized model's plan (JSON of its QuantizationPlan), in every format. */
 const quantizationKey = 'quantization';
 
+/** A model rebuilt from a checkpoint, with what its metadata says about it. */
 export interface ModelCheckpoint {
   model: Module;
+  /** The registry's name of the model. */
   name: string;
+  /** The model's full configuration (see modelConfig). */
   config: Record<string, unknown>;
   /** Free-form provenance saved with the weights (source file, epoch, accuracy...). */
   info: Record<string, unknown>;
@@ -41,6 +46,7 @@ export function modelMetadata(format: string, model: Module, name: string, confi
   return { format, model: name, config: JSON.stringify(config), ...quantizationMetadata(model), ...(dataset ? { dataset } : {}) };
 }
 
+/** Writes a model checkpoint: the state dict, with metadata that rebuilds the model (and its quantization plan) and free-form info. */
 export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
   writeSafetensors(path, model.stateDict(), { ...modelMetadata(checkpointFormat, model, name, config, dataset), info: JSON.stringify(info) });
 }

@@ -25,6 +25,7 @@ export class StorageRef {
   constructor(readonly path: string, readonly zip: ZipReader, readonly entry: string, readonly key: string,
     readonly dtype: T.DType, readonly numel: number) {}
 
+  /** Bytes of the whole storage. */
   get nbytes(): number { return this.numel * elementBytes[this.dtype]; }
 
   /**
@@ -46,7 +47,9 @@ export class TensorRef implements TensorSpec {
   constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: readonly number[],
     readonly stride: readonly number[], readonly numel: number) {}
 
+  /** The storage's element type. */
   get dtype(): T.DType { return this.storage.dtype; }
+  /** Bytes of the tensor's elements (not of its storage). */
   get nbytes(): number { return this.numel * elementBytes[this.dtype]; }
 
   /** The storage element just past the last one the tensor reads (its offset when empty). */
@@ -54,6 +57,7 @@ export class TensorRef implements TensorSpec {
     return this.numel === 0 ? this.offset : this.shape.reduce((e, d, i) => e + (d - 1) * this.stride[i]!, this.offset) + 1;
   }
 
+  /** True when the layout is row-major dense (size-1 dimensions' strides ignored), so the values are one run of the storage. */
   get contiguous(): boolean {
     let expected = 1;
     for (let i = this.shape.length - 1; i >= 0; i--) {

@@ -17,8 +17,11 @@ export function buildBatch(images: Uint8Array, indices: Int32Array, pipe: Pipeli
   return out;
 }
 
+/** What a loader worker starts with: the images (shared memory), its pipeline and the loader's seed. */
 export interface WorkerSetup { images: Uint8Array; pipeline: PipelineSpec; seed: number }
+/** A request to a worker for one batch: the samples and epoch, and optionally a spare buffer to fill (transferred). */
 export interface BatchRequest { id: number; epoch: number; indices: Int32Array; channelsLast: boolean; buffer?: ArrayBuffer }
+/** A worker's answer to a request of the same id: the batch's buffer (transferred), or the error it hit. */
 export type BatchReply = { id: number; buffer: ArrayBuffer } | { id: number; error: string };
 
 export { pipeline };

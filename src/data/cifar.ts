@@ -1,13 +1,19 @@
 // What the official CIFAR archives hold: names, checksums, file layout, record formats.
 
+/** The datasets micronet reads. */
 export type DatasetName = 'cifar100' | 'cifar10';
+/** The two official archive formats: binary records, or Python pickles. */
 export type Version = 'binary' | 'python';
+/** The two splits of each dataset. */
 export type SplitName = 'train' | 'test';
+/** CIFAR-100's label sets: 100 fine classes, 20 coarse superclasses. */
 export type LabelKind = 'fine' | 'coarse';
 
+/** One official archive of a dataset. */
 export interface ArchiveSpec {
   /** The archive's file name, also the last part of its URL. */
   archive: string;
+  /** MD5 of the archive, as published. */
   md5: string;
   /** The folder the archive extracts to. */
   folder: string;
@@ -17,20 +23,28 @@ export interface ArchiveSpec {
   extra: string[];
 }
 
+/** A dataset: its classes, sizes and both archives. */
 export interface DatasetSpec {
+  /** The dataset's name in micronet. */
   name: DatasetName;
+  /** Its usual name, for messages, e.g. "CIFAR-100". */
   title: string;
   /** Number of classes per label kind (CIFAR-10 has only 'fine' labels, read as its 'labels'). */
   classes: Partial<Record<LabelKind, number>>;
   /** Samples per split, for checking extracted files. */
   counts: Record<SplitName, number>;
+  /** The binary version's archive. */
   binary: ArchiveSpec;
+  /** The Python version's archive. */
   python: ArchiveSpec;
 }
 
+/** Where the official archives are published. */
 export const baseUrl = 'https://www.cs.toronto.edu/~kriz/';
+/** Bytes of one 3x32x32 uint8 image. */
 export const IMAGE_BYTES = 3072;
 
+/** The datasets and their official archives. */
 export const datasets: Record<DatasetName, DatasetSpec> = {
   cifar100: {
     name: 'cifar100', title: 'CIFAR-100', classes: { fine: 100, coarse: 20 }, counts: { train: 50000, test: 10000 },
@@ -63,14 +77,19 @@ export function recordBytes(name: DatasetName): number {
 
 /** One split in memory: images as N x 3072 bytes (CHW: R plane, G plane, B plane, row-major). */
 export interface Split {
+  /** count x 3072 bytes. */
   images: Uint8Array;
+  /** One class index per image. */
   labels: Uint8Array;
+  /** Number of samples. */
   count: number;
+  /** Number of classes of the labels read. */
   classes: number;
   /** Where it was read from, for messages. */
   source: string;
 }
 
+/** Number of classes of a dataset's label kind; throws for a kind it lacks (CIFAR-10 has no coarse labels). */
 export function classCount(name: DatasetName, labels: LabelKind): number {
   const n = datasets[name].classes[labels];
   if (n === undefined) throw new Error(`${datasets[name].title} has no ${labels} labels`);

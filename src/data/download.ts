@@ -24,6 +24,7 @@ export function defaultDataDir(): string {
 const MARKER = '.micronet-md5';
 interface Marker { md5: string; sizes: Record<string, number> }
 
+/** What to fetch and where; by default CIFAR-100's binary version into defaultDataDir(). */
 export interface DownloadOptions {
   dataset?: DatasetName;
   version?: Version;
@@ -38,11 +39,14 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** Show progress (default: when stderr is a terminal). */
   progress?: boolean;
+  /** Where status lines go (default console.log). */
   log?: (line: string) => void;
 }
 
+/** What download did: found the folder verified ('present'), extracted the archive at hand, or fetched it first; and where both are. */
 export interface DownloadResult { status: 'present' | 'extracted' | 'downloaded'; folder: string; archive: string }
 
+/** Hex MD5 of a file, read as a stream. */
 export async function md5File(path: string): Promise<string> {
   const hash = createHash('md5');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -120,6 +124,7 @@ function checkContents(folder: string, dataset: DatasetName, version: Version, c
   return undefined;
 }
 
+/** Makes sure a verified extracted copy of the dataset is in the folder, fetching and extracting the archive only when needed, never leaving anything half-written. */
 export async function download(options: DownloadOptions = {}): Promise<DownloadResult> {
   const dataset = options.dataset ?? 'cifar100';
   const a = datasets[dataset][options.version ?? 'binary'];

@@ -8,15 +8,20 @@ import { buildBatch, type BatchReply, type BatchRequest, type WorkerSetup } from
 import { pipeline, SAMPLE, type Pipeline, type PipelineName, type PipelineSpec } from './pipelines.js';
 import { epochOrder } from './rng.js';
 
+/** Images (count x 3072 bytes, CHW) and their labels: what a loader reads. */
 export interface Samples { images: Uint8Array; labels: Uint8Array | Int32Array; count: number }
 
+/** What a Loader reads, how it transforms and batches it, and with how many threads. */
 export interface LoaderOptions {
   /** A split (see source.ts) or any N x 3072 uint8 images (CHW) with labels. */
   data: Samples;
+  /** The transform applied to each sample. */
   pipeline: PipelineName | PipelineSpec;
+  /** Samples per batch (the last batch may be smaller). */
   batchSize: number;
   /** Shuffle each epoch (default: for train pipelines). */
   shuffle?: boolean;
+  /** Seeds shuffling and random transforms (default 0). */
   seed?: number;
   /** Drop the last batch when it is smaller than batchSize (default false: keep it). */
   dropLast?: boolean;
@@ -28,20 +33,26 @@ export interface LoaderOptions {
   layout?: 'nchw' | 'channels_last';
 }
 
+/** A batch as plain arrays, before it becomes tensors. */
 export interface RawBatch {
   /** size x 3 x 32 x 32 floats (or size x 32 x 32 x 3 for channels_last). */
   x: Float32Array;
+  /** Class indices. */
   labels: Int32Array;
   /** Dataset indices of the samples. */
   indices: Int32Array;
+  /** Number of samples. */
   size: number;
 }
 
+/** A batch as engine tensors: x float32 [size, 3, 32, 32], y int64 [size]. */
 export interface Batch { x: T.Tensor; y: T.Tensor; size: number }
 
 interface Pending { resolve(buffer: ArrayBuffer): void; reject(e: Error): void; worker: number }
 
+/** Batches of a split, shuffled per epoch and transformed in worker threads; each depends only on (seed, epoch, position). */
 export class Loader {
+  /** The options with their defaults filled in. */
   readonly options: Required<Omit<LoaderOptions, 'pipeline'>> & { pipeline: PipelineSpec };
   readonly #pipe: Pipeline;
   #workers: Worker[] = [];
@@ -128,6 +139,7 @@ export class Loader {
     }
   }
 
+  /** `for await (const b of loader)` iterates epoch 0. */
   [Symbol.asyncIterator](): AsyncGenerator<Batch> {
     return this.epoch(0);
   }

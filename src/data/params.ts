@@ -3,6 +3,7 @@
 // RandomResizedCrop's area/ratio sampling (10 tries, then a centre crop), Cutout's centre uniform.
 import type { Rng } from './rng.js';
 
+/** A rectangle of an image, in pixels. */
 export interface Box { top: number; left: number; height: number; width: number }
 
 /** Python's round(): halves go to the even neighbour. */

@@ -1,6 +1,7 @@
 // Writes CIFAR-style pickles the way the official python archives were made (Python 2, protocol
 // 2): a dict with byte-string keys, lists of ints and uint8 numpy arrays.
 
+/** A value encodePickle writes: an int, a str (latin-1), bytes, a uint8 numpy array, or a list of these. */
 export type PickleOut = number | string | Uint8Array | { shape: number[]; u8: Uint8Array } | PickleOut[];
 
 function int(v: number): Uint8Array {

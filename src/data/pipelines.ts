@@ -11,6 +11,7 @@ import { cutoutParams, flipParam, randomCropParams, resizedCropParams } from './
 import type { Rng } from './rng.js';
 import { cutoutSpan, normalizeTables, pad, resizedCrop } from './transforms.js';
 
+/** Per-channel mean and standard deviation (R, G, B) that normalize uses. */
 export interface Stats { mean: readonly number[]; std: readonly number[] }
 
 /** CIFAR-100 per-channel statistics of images scaled to [0, 1]. */
@@ -18,25 +19,31 @@ export const cifar100TrainStats: Stats = {
   mean: [0.5070751592371341, 0.48654887331495067, 0.4409178433670344],
   std: [0.2673342858792403, 0.2564384629170882, 0.27615047132568393],
 };
+/** The same statistics over the CIFAR-100 test split (what the id56 notebook normalizes its test data with). */
 export const cifar100TestStats: Stats = {
   mean: [0.508796412760417, 0.48739301317401906, 0.4419422112438727],
   std: [0.2682515741720801, 0.25736373644781246, 0.2770957707973041],
 };
 
+/** The pipelines by name: each recipe's train and test transforms. */
 export const pipelineNames = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/train', 'id56-notebook/test'] as const;
+/** A pipeline's name. */
 export type PipelineName = typeof pipelineNames[number];
 
 /** A pipeline as plain data, so it can be sent to a worker. `stats` overrides the recipe's statistics. */
 export interface PipelineSpec { name: PipelineName; stats?: Stats }
 
+/** A sample's geometry: channels, height, width, elements per plane and per sample (3072). */
 export const C = 3, H = 32, W = 32, PLANE = H * W, SAMPLE = C * PLANE;
 const PAD = 4, CUTOUT = 8;
 
 /** Transforms one sample (src: 3072 bytes, CHW) into out[offset, offset + 3072). */
 export type SampleTransform = (src: Uint8Array, rng: Rng, out: Float32Array, offset: number, channelsLast: boolean) => void;
 
+/** A built pipeline: its spec, whether it draws random numbers, and its per-sample transform. */
 export interface Pipeline { spec: PipelineSpec; random: boolean; apply: SampleTransform }
 
+/** Builds a pipeline from its name or spec; throws for an unknown name. */
 export function pipeline(spec: PipelineSpec | PipelineName): Pipeline {
   const s: PipelineSpec = typeof spec === 'string' ? { name: spec } : spec;
   if (!pipelineNames.includes(s.name)) throw new Error(`unknown pipeline '${s.name}' (known: ${pipelineNames.join(', ')})`);

@@ -14,6 +14,7 @@ function entries(v: unknown, name: string): Map<string, unknown> {
   return out;
 }
 
+/** Parses the pickled batches of one or more files (concatenated in order) into a split, checking shapes and labels. */
 export function parsePython(files: readonly { name: string; bytes: Uint8Array }[], dataset: DatasetName, labels: LabelKind = 'fine'): Split {
   const classes = classCount(dataset, labels);
   const key = dataset === 'cifar10' ? 'labels' : `${labels}_labels`;

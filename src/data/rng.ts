@@ -22,6 +22,7 @@ export function mix32(...words: number[]): number {
 /** Purposes keep streams that share (seed, epoch, index) apart. */
 export const Purpose = { sample: 1, shuffle: 2, synthetic: 3 } as const;
 
+/** A small seeded generator (sfc32) for data augmentation: the same words give the same stream on every platform and thread. */
 export class Rng {
   #a: number;
   #b: number;

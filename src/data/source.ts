@@ -8,6 +8,7 @@ import { datasets, type ArchiveSpec, type DatasetName, type LabelKind, type Spli
 import { parsePython } from './python.js';
 import { readTarGz } from './tar.js';
 
+/** Where a dataset was found: which version, extracted or as its archive. */
 export interface Found {
   version: Version;
   kind: 'folder' | 'archive';
@@ -15,6 +16,7 @@ export interface Found {
   path: string;
 }
 
+/** Which dataset (default cifar100) and which labels (default fine) to read. */
 export interface LoadOptions {
   dataset?: DatasetName;
   labels?: LabelKind;
@@ -90,10 +92,12 @@ export function readSplits(found: Found, splits: readonly SplitName[], options: 
   return out;
 }
 
+/** Reads one split of the dataset found in dir. */
 export function loadSplit(dir: string, split: SplitName, options: LoadOptions = {}): Split {
   return loadSplits(dir, [split], options)[split]!;
 }
 
+/** Reads both splits of the dataset found in dir. */
 export function loadDataset(dir: string, options: LoadOptions = {}): { train: Split; test: Split } {
   const s = loadSplits(dir, ['train', 'test'], options);
   return { train: s.train!, test: s.test! };

@@ -10,8 +10,10 @@ import { encodePickle, type PickleOut } from './pickle-write.js';
 import { Purpose, Rng } from './rng.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 
+/** Synthetic images (N x 3072 bytes, CHW) with fine labels and coarse ones (fine / 5). */
 export interface SyntheticSplit { images: Uint8Array; fine: Uint8Array; coarse: Uint8Array }
 
+/** count synthetic samples of a split, the same for the same (dataset, seed, split). */
 export function syntheticSplit(dataset: DatasetName, count: number, seed: number, split: SplitName): SyntheticSplit {
   const classes = classCount(dataset, 'fine');
   const templates = Array.from({ length: classes }, (_, k) => {
@@ -43,6 +45,7 @@ export function syntheticSplit(dataset: DatasetName, count: number, seed: number
   return { images, fine, coarse };
 }
 
+/** What writeSynthetic writes: by default 1000 training and 200 test images of CIFAR-100, seed 0, binary version. */
 export interface WriteSyntheticOptions {
   dataset?: DatasetName;
   train?: number;

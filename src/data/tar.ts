@@ -2,6 +2,7 @@
 // and pax headers) parsed here. Enough for the CIFAR archives; regular files only.
 import { gunzipSync, gzipSync } from 'node:zlib';
 
+/** A regular file of an archive: its path inside and its bytes. */
 export interface TarEntry { name: string; data: Uint8Array }
 
 function text(b: Uint8Array, start: number, length: number): string {
@@ -57,6 +58,7 @@ export function untar(tar: Uint8Array, file: string): TarEntry[] {
   throw new Error(`${file}: truncated archive (no end-of-archive marker)`);
 }
 
+/** The regular files of a .tar.gz, in archive order; `file` names it in errors. */
 export function readTarGz(bytes: Uint8Array, file: string): TarEntry[] {
   return untar(gunzip(bytes, file), file);
 }

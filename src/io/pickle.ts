@@ -8,11 +8,13 @@ export interface PickleGlobal {
   build?(obj: unknown, state: unknown): unknown;
 }
 
+/** What the reader may build beyond plain values: the allowed globals and persistent ids. */
 export interface UnpickleOptions {
   /** What the data is, for errors (a file name). */
   what: string;
   /** The value standing for a Python global (a PickleGlobal if it may be called), or undefined to refuse it. */
   findGlobal(module: string, name: string): unknown;
+  /** The value of a persistent id (torch.save's storages); without it persistent ids are refused. */
   persistentLoad?(pid: unknown): unknown;
 }
 
@@ -25,6 +27,7 @@ export class PyTuple extends Array<unknown> {}
 /** A refusal that already names the data; callbacks throw it too, so that it passes through unchanged. */
 export class PickleError extends Error {}
 
+/** The value a pickle holds; throws PickleError, naming options.what, for anything refused or malformed. */
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   let at = 0;
   try {

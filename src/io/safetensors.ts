@@ -12,6 +12,7 @@ const toFormat: Record<T.DType, string> = {
 const fromFormat = new Map(Object.entries(toFormat).map(([d, f]) => [f, d as T.DType]));
 const maxHeader = 100 * 2 ** 20;
 
+/** A safetensors file read whole: its tensors, in file order, which the caller disposes, and its metadata. */
 export interface TensorFile {
   tensors: Map<string, T.Tensor>;
   metadata: Record<string, string>;
@@ -44,6 +45,7 @@ export function writeSafetensors(path: string, tensors: Map<string, T.Tensor>, m
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
+/** Reads and validates a safetensors file (see parseSafetensors). */
 export function readSafetensors(path: string): TensorFile {
   const bytes = readFileNamed(path);
   return parseSafetensors(bytes, path);

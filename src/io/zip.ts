@@ -2,6 +2,7 @@
 // entries, CRC-checked.
 import { crc32, inflateRawSync } from 'node:zlib';
 
+/** An entry of the central directory: its compression method (0 stored, 8 deflated), sizes, CRC-32 and where its local header is. */
 export interface ZipEntry {
   name: string;
   method: number;
@@ -11,7 +12,9 @@ export interface ZipEntry {
   localOffset: number;
 }
 
+/** A ZIP archive in memory: the directory is read and checked on construction, entries on read(). */
 export class ZipReader {
+  /** The entries by name. */
   readonly entries = new Map<string, ZipEntry>();
   readonly #view: DataView;
 

@@ -4,18 +4,22 @@ import {
   AdaptiveAvgPool2d, BatchNorm2d, chain, Dropout2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, Sequential, type InitOptions,
 } from '../nn/index.js';
 
+/** What varies between GoogLeNet builds. */
 export interface GoogLeNetConfig {
+  /** Outputs of the classifier (100 for CIFAR-100). */
   numClasses: number;
   /** The entry built BatchNorm b3.4 of every inception with eps = n5x5; false uses 1e-5. */
   epsQuirk: boolean;
+  /** Dropout2d probability before the classifier. */
   dropout: number;
   /** Channel-width multiplier (1: the entry); narrower nets keep the same names and structure. */
   width: number;
 }
 
+/** The entry's configuration: 100 classes, its eps quirk, dropout 0.4, full width. */
 export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQuirk: true, dropout: 0.4, width: 1 };
 
-/** Widths up to 4 (16x the parameters, about 400 MB): beyond that a configuration is a mistake or a hostile file. */
+/** What is wrong with a configuration (empty when nothing). Widths up to 4 (16x the parameters, about 400 MB): beyond that a configuration is a mistake or a hostile file. */
 export function checkGoogLeNetConfig(c: GoogLeNetConfig): string[] {
   const problems: string[] = [];
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000) problems.push(`numClasses must be an integer in 1..100000, got ${c.numClasses}`);
@@ -54,12 +58,19 @@ class Inception extends Module {
   }
 }
 
+/** GoogLeNet for 32x32 inputs: a 3x3 stem, nine inception blocks (a3..b5) with two max-pools, global average pooling, dropout, a linear classifier. */
 export class GoogLeNet extends Module {
+  /** The stem: a 3x3 conv to 192 channels (times width), BatchNorm, ReLU. */
   readonly prelayer: Sequential;
+  /** The inception blocks a3, b3, a4..e4, a5, b5, in order. */
   readonly inceptions: Inception[];
+  /** The 3x3 stride-2 max-pool used after b3 and after e4. */
   readonly maxpool: MaxPool2d;
+  /** Global average pooling. */
   readonly avgpool: AdaptiveAvgPool2d;
+  /** Dropout before the classifier. */
   readonly dropout: Dropout2d;
+  /** The classifier. */
   readonly linear: MaskedLinear;
 
   constructor(readonly config: GoogLeNetConfig = defaultGoogLeNetConfig, init: InitOptions = {}) {
@@ -95,6 +106,7 @@ export class GoogLeNet extends Module {
     this.linear = this.registerModule('linear', new MaskedLinear(channels, config.numClasses, init));
   }
 
+  /** Class logits for an NCHW batch. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     const [a3, b3, a4, b4, c4, d4, e4, a5, b5] = this.inceptions;
     const features = chain(x, training, [this.prelayer, a3!, b3!, this.maxpool, a4!, b4!, c4!, d4!, e4!, this.maxpool, a5!, b5!, this.avgpool, this.dropout]);

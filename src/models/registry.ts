@@ -3,12 +3,17 @@
 import type { InitOptions, Module } from '../nn/index.js';
 import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
 
+/** A model the registry can build by name, with its default configuration. */
 export interface ModelEntry<C extends object = object> {
+  /** The name recipes, checkpoints and the CLI use. */
   name: string;
+  /** One line for listings. */
   description: string;
+  /** The default configuration; a given configuration may only change these fields, keeping their types. */
   defaults: C;
   /** What is wrong with a configuration, beyond its field types (ranges, sane sizes). */
   check(config: C): string[];
+  /** A new model of that configuration, freshly initialised. */
   build(config: C, init?: InitOptions): Module;
 }
 
@@ -21,10 +26,12 @@ const entries: ModelEntry[] = [
   googlenetEntry('googlenet-fixed-eps', 'googlenet with every BatchNorm at eps 1e-5', { ...defaultGoogLeNetConfig, epsQuirk: false }),
 ] as ModelEntry[];
 
+/** Names of the registered models. */
 export function modelNames(): string[] {
   return entries.map((e) => e.name);
 }
 
+/** The registered model of that name; throws, listing the known names, if there is none. */
 export function findModel(name: string): ModelEntry {
   const entry = entries.find((e) => e.name === name);
   if (!entry) throw new Error(`unknown model '${name}' (known: ${modelNames().join(', ')})`);

@@ -1,3 +1,4 @@
+// Modules and the layers the networks are built from, named as PyTorch names them.
 export { Module, summarise, type TensorSpec } from './module.js';
 export {
   WeightLayer, Identity, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,

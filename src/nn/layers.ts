@@ -5,6 +5,7 @@ import { Module } from './module.js';
 
 const { F } = T;
 
+/** How a layer draws its initial parameters. */
 export interface InitOptions {
   /** Draws the initial weights; without one the default generator is used. */
   generator?: T.Generator;
@@ -16,7 +17,9 @@ function fanInUniform(shape: number[], fanIn: number, init: InitOptions): T.Tens
   return T.zeros(shape).uniform_(-bound, bound, init.generator ?? null);
 }
 
+/** Options of a conv or linear layer: initialisation, bias (default true), mask. */
 export interface WeightLayerOptions extends InitOptions {
+  /** Whether the layer has a bias (default true). */
   bias?: boolean;
   /** Adds a `mask` buffer (ones) between weight and bias; the layer computes with weight*mask. */
   masked?: boolean;
@@ -27,6 +30,7 @@ export interface LayerBits { weight: number; input: number }
 
 /** A layer computing with a weight, an optional mask and an optional bias (conv, linear). */
 export abstract class WeightLayer extends Module {
+  /** Whether the layer has a `mask` buffer (a prunable layer). */
   readonly masked: boolean;
   #bits: LayerBits | null = null;
   #averagingConstant = 0.01;
@@ -43,9 +47,13 @@ export abstract class WeightLayer extends Module {
     if (options.bias ?? true) this.registerParameter('bias', fanInUniform([weightShape[0]!], fanIn, options));
   }
 
+  /** The weight parameter, unmasked. */
   get weight(): T.Tensor { return this.get('weight'); }
+  /** The bias parameter; null for a layer without one. */
   get bias(): T.Tensor | null { return this.find('bias'); }
+  /** The mask buffer (1 keeps a weight, 0 prunes it); null for an unmasked layer. */
   get mask(): T.Tensor | null { return this.masked ? this.get('mask') : null; }
+  /** Output channels (conv) or features (linear): the weight's first dimension. */
   get outChannels(): number { return this.weight.size(0); }
   /** The layer's bit widths once quantized; null for a float layer. */
   get bits(): LayerBits | null { return this.#bits; }
@@ -100,6 +108,7 @@ export abstract class WeightLayer extends Module {
 
   protected abstract compute(x: T.Tensor, weight: T.Tensor, bias: T.Tensor | null): T.Tensor;
 
+  /** The layer's output with the effective weight, fake-quantized (or integer-simulated in eval) once quantized. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     const w = this.effectiveWeight();
     const y = this.#bits ? this.#quantizedForward(x, w, training, this.#bits) : this.compute(x, w, this.bias);
@@ -150,13 +159,17 @@ export abstract class WeightLayer extends Module {
   }
 }
 
+/** Options of a 2-d convolution: square stride and padding (defaults 1 and 0) besides the weight layer's. */
 export interface Conv2dOptions extends WeightLayerOptions {
   stride?: number;
   padding?: number;
 }
 
+/** A square-kernel 2-d convolution (nn.Conv2d, groups and dilation 1); masked when options.masked. */
 export class Conv2d extends WeightLayer {
+  /** Stride in both directions. */
   readonly stride: number;
+  /** Zero padding on every side. */
   readonly padding: number;
 
   constructor(readonly inChannels: number, outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
@@ -165,6 +178,7 @@ export class Conv2d extends WeightLayer {
     this.padding = options.padding ?? 0;
   }
 
+  /** E.g. "Conv2d(3, 192, k=3, s=1, p=1)", or MaskedConv2d for a masked layer. */
   override describe(): string {
     return `${this.masked ? 'MaskedConv2d' : 'Conv2d'}(${this.inChannels}, ${this.outChannels}, k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
   }
@@ -174,19 +188,23 @@ export class Conv2d extends WeightLayer {
   }
 }
 
+/** A Conv2d with a mask (prunable): Conv2d with options.masked. */
 export class MaskedConv2d extends Conv2d {
   constructor(inChannels: number, outChannels: number, kernelSize: number, options: Omit<Conv2dOptions, 'masked'> = {}) {
     super(inChannels, outChannels, kernelSize, { ...options, masked: true });
   }
 }
 
+/** Options of a linear layer: those of any weight layer. */
 export type LinearOptions = WeightLayerOptions;
 
+/** A fully connected layer (nn.Linear); masked when options.masked. */
 export class Linear extends WeightLayer {
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super([outFeatures, inFeatures], inFeatures, options);
   }
 
+  /** E.g. "Linear(1024, 100)", or MaskedLinear for a masked layer. */
   override describe(): string {
     return `${this.masked ? 'MaskedLinear' : 'Linear'}(${this.inFeatures}, ${this.outFeatures})`;
   }
@@ -196,12 +214,14 @@ export class Linear extends WeightLayer {
   }
 }
 
+/** A Linear with a mask (prunable): Linear with options.masked. */
 export class MaskedLinear extends Linear {
   constructor(inFeatures: number, outFeatures: number, options: Omit<LinearOptions, 'masked'> = {}) {
     super(inFeatures, outFeatures, { ...options, masked: true });
   }
 }
 
+/** Batch normalisation over the channels of an NCHW batch (nn.BatchNorm2d: affine, tracking running statistics). */
 export class BatchNorm2d extends Module {
   constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
     super();
@@ -212,10 +232,12 @@ export class BatchNorm2d extends Module {
     this.registerBuffer('num_batches_tracked', T.zeros([], { dtype: 'int64' }));
   }
 
+  /** E.g. "BatchNorm2d(192, eps=0.00001)". */
   override describe(): string {
     return `BatchNorm2d(${this.numFeatures}, eps=${this.eps})`;
   }
 
+  /** Normalises with the batch statistics and updates the running ones in training; uses the running ones in eval. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     if (training) T.noGrad(() => this.get('num_batches_tracked').add_(1));
     return F.batchNorm(x, this.get('running_mean'), this.get('running_var'),
@@ -223,31 +245,38 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/** max(x, 0), elementwise (nn.ReLU). */
 export class ReLU extends Module {
+  /** max(x, 0). */
   forward(x: T.Tensor): T.Tensor {
     return F.relu(x);
   }
 }
 
+/** Square-window 2-d max pooling (nn.MaxPool2d); the stride defaults to the kernel size. */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
     super();
   }
 
+  /** E.g. "MaxPool2d(k=3, s=2, p=1)". */
   override describe(): string {
     return `MaxPool2d(k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
   }
 
+  /** The maximum of each window. */
   forward(x: T.Tensor): T.Tensor {
     return F.maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
 }
 
+/** Average pooling to an outputSize x outputSize map whatever the input's size (nn.AdaptiveAvgPool2d). */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: number) {
     super();
   }
 
+  /** The average over each of the output's cells. */
   forward(x: T.Tensor): T.Tensor {
     return F.adaptiveAvgPool2d(x, this.outputSize);
   }
@@ -259,6 +288,7 @@ export class Dropout2d extends Module {
     super();
   }
 
+  /** Channels dropped and the rest scaled by 1/(1-p) in training; x itself in eval. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     return F.dropout2d(x, this.p, training);
   }
@@ -266,6 +296,7 @@ export class Dropout2d extends Module {
 
 /** Passes its input through: what a folded BatchNorm becomes, as in torch.ao's fusion. */
 export class Identity extends Module {
+  /** x itself. */
   forward(x: T.Tensor): T.Tensor {
     return x;
   }
@@ -280,6 +311,7 @@ export class Sequential extends Module {
     this.#layers = layers.map((layer, i) => this.registerModule(String(i), layer));
   }
 
+  /** The layers in order. */
   get layers(): readonly Module[] { return this.#layers; }
 
   /** Puts another layer at index i (the old one is returned, not disposed). */
@@ -290,6 +322,7 @@ export class Sequential extends Module {
     return old;
   }
 
+  /** The layers applied in turn (see chain). */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     return chain(x, training, this.layers);
   }

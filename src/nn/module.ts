@@ -15,6 +15,7 @@ export function summarise(items: readonly string[], shown = 6): string {
   return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more (${items.length} in all)`;
 }
 
+/** A layer or network (torch.nn.Module): parameters, buffers and child modules under PyTorch's state_dict names. */
 export abstract class Module {
   readonly #parameters = new Map<string, T.Tensor>();
   readonly #buffers = new Map<string, T.Tensor>();
@@ -22,6 +23,7 @@ export abstract class Module {
   /** State-dict order of the module's own entries (PyTorch: parameters, then buffers). */
   readonly #order: string[] = [];
 
+  /** The output for a batch; `training` selects training behaviour (batch statistics, dropout, range observation). */
   abstract forward(x: T.Tensor, training: boolean): T.Tensor;
 
   /** A short description for tables and errors, e.g. "Conv2d(3, 192, k=3)". */
@@ -73,6 +75,7 @@ export abstract class Module {
     return this.#parameters.get(name) ?? this.#buffers.get(name) ?? null;
   }
 
+  /** The direct children, by name, in registration order. */
   children(): [string, Module][] {
     return [...this.#children];
   }
@@ -84,14 +87,17 @@ export abstract class Module {
     return out;
   }
 
+  /** Every parameter of the tree under its state_dict key, in registration order. */
   namedParameters(prefix = ''): [string, T.Tensor][] {
     return this.#named(prefix, (m) => m.#parameters);
   }
 
+  /** Every buffer of the tree under its state_dict key, in registration order. */
   namedBuffers(prefix = ''): [string, T.Tensor][] {
     return this.#named(prefix, (m) => m.#buffers);
   }
 
+  /** Every parameter of the tree (what an optimizer updates). */
   parameters(): T.Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
@@ -171,10 +177,12 @@ export abstract class Module {
     return this;
   }
 
+  /** Total number of parameter elements (buffers not counted). */
   numParameters(): number {
     return this.parameters().reduce((n, p) => n + p.numel, 0);
   }
 
+  /** Frees every parameter and buffer of the tree. */
   dispose(): void {
     for (const [, t] of [...this.namedParameters(), ...this.namedBuffers()]) t.dispose();
   }

@@ -3,8 +3,10 @@
 import * as T from '../torch/index.js';
 import { Conv2d, Linear, WeightLayer, type Module } from '../nn/index.js';
 
+/** Which masked layers an operation touches: all convs, the linear layers, all, or these names. */
 export type LayerSelection = 'conv' | 'linear' | 'all' | readonly string[];
 
+/** A conv or linear layer with a mask. */
 export type MaskedLayer = WeightLayer;
 
 /** The masked conv/linear layers a selection names, in registration order. */
@@ -19,6 +21,7 @@ export function selectLayers(model: Module, selection: LayerSelection): [string,
   return masked.filter(([, m]) => (selection === 'conv' ? m instanceof Conv2d : m instanceof Linear));
 }
 
+/** One layer's pruning: the threshold used and its non-zero mask entries before and after, out of numel. */
 export interface PruneResult { name: string; threshold: number; before: number; after: number; numel: number }
 
 /**
@@ -49,6 +52,7 @@ export function applyMasks(model: Module, momentum?: Map<string, T.Tensor>): voi
   });
 }
 
+/** How gradients keep pruned weights at zero (see maskGradients). */
 export type GradientMasking = 'masked-weights' | 'zero-params';
 
 /**

@@ -5,8 +5,10 @@ import * as T from '../torch/index.js';
 
 /** Bit widths a layer's weights or inputs may have. */
 export const minBits = 2;
+/** The widest of those bit widths (minBits the narrowest). */
 export const maxBits = 16;
 
+/** The integer range [min, max] of a quantization grid. */
 export interface Range { min: number; max: number }
 
 /** Weights: symmetric signed b-bit integers, so that 0 stays exactly 0 (masks survive). */
@@ -14,6 +16,7 @@ export const signedRange = (bits: number): Range => ({ min: -(2 ** (bits - 1)), 
 /** Inputs: unsigned b-bit integers with a zero point (zero after a ReLU). */
 export const unsignedRange = (bits: number): Range => ({ min: 0, max: 2 ** bits - 1 });
 
+/** Throws unless bits is an integer in minBits..maxBits; `what` names the value in the message. */
 export function checkBits(bits: number, what: string): void {
   if (!Number.isInteger(bits) || bits < minBits || bits > maxBits) throw new Error(`${what}: bit width must be an integer in ${minBits}..${maxBits}, got ${bits}`);
 }

@@ -22,6 +22,7 @@ export interface QuantizationPlan {
   averagingConstant: number;
 }
 
+/** What is wrong with a quantization config (empty when nothing): bit widths in range, an averaging constant in (0, 1]. */
 export function checkQuantizationConfig(c: QuantizationConfig): string[] {
   const problems: string[] = [];
   const bits = (v: unknown, what: string) => { try { checkBits(v as number, what); } catch (e) { problems.push((e as Error).message); } };

@@ -82,10 +82,12 @@ const qat: Recipe = {
 
 const builtins = [micronetSeed, id56Notebook, smoke, micronetSeedQat, qat].map(validateRecipe);
 
+/** Names of the built-in recipes. */
 export function recipeNames(): string[] {
   return builtins.map((r) => r.name);
 }
 
+/** A copy of the built-in recipe of that name (free to change); throws RecipeError, listing the names, if there is none. */
 export function findRecipe(name: string): Recipe {
   const r = builtins.find((b) => b.name === name);
   if (!r) throw new RecipeError(`unknown recipe '${name}' (known: ${recipeNames().join(', ')})`);

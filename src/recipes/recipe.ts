@@ -8,6 +8,7 @@ import { checkQuantizationConfig, type QuantizationConfig } from '../quant/prepa
 import type { SgdOptions } from '../train/sgd.js';
 import type { GradientMasking } from '../prune/prune.js';
 
+/** One pruning of the masked layers of a kind, at the recipe's q. */
 export interface PruneEvent {
   /** Pruning happens before this epoch's first step. */
   epoch: number;
@@ -20,7 +21,9 @@ export interface QuantizationPhase extends QuantizationConfig, QatSchedule {
   freezeEpoch: number | null;
 }
 
+/** Everything a training run does: model, data, epochs, optimizer, schedule, loss, pruning, precision, quantization. */
 export interface Recipe {
+  /** The recipe's name (a built-in one's is what `findRecipe` takes). */
   name: string;
   description: string;
   model: { name: string; config: Record<string, unknown> };
@@ -34,12 +37,16 @@ export interface Recipe {
   schedule: ScheduleConfig;
   loss: LossConfig;
   pruning: { q: number; events: PruneEvent[]; gradientMasking: GradientMasking };
+  /** Seeds initialisation, shuffling, augmentation and dropout. */
   seed: number;
+  /** The forward passes' precision: bfloat16 runs them under autocast. */
   precision: 'float32' | 'bfloat16';
+  /** Whether batches and weights use the NHWC memory format. */
   channelsLast: boolean;
   quantization: QuantizationPhase | null;
 }
 
+/** A recipe that is invalid, unknown, or cannot take an override. */
 export class RecipeError extends Error {}
 
 const pipelines = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/train', 'id56-notebook/test'];

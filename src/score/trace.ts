@@ -3,7 +3,9 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 
+/** One call of a leaf module during the traced forward pass. */
 export interface LeafCall {
+  /** The module's name in the model. */
   name: string;
   module: Module;
   /** Per-sample shapes (batch dimension removed): [C, H, W] or [features]. */
@@ -11,11 +13,13 @@ export interface LeafCall {
   output: number[];
 }
 
+/** A traced forward pass: the leaf calls in execution order, the leaves in registration order. */
 export interface Trace {
   calls: LeafCall[];
   leaves: [string, Module][];
 }
 
+/** Runs one eval forward pass on a single zero sample of inputShape (CHW) and records every leaf module's call. */
 export function traceForward(model: Module, inputShape: readonly number[] = [3, 32, 32]): Trace {
   const leaves = model.namedModules().filter(([, m]) => m.children().length === 0);
   const calls: LeafCall[] = [];

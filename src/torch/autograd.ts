@@ -21,14 +21,18 @@ export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
 }
 
+/** True when autograd records operations (outside noGrad, or inside enableGrad). */
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
 
+/** Settings of an autocast region; by default on, on the CPU, in bfloat16 (float16 on CUDA). */
 export interface AutocastOptions {
   /** 'cpu' (bfloat16 only) or 'cuda' (float16 or bfloat16). */
   deviceType?: 'cpu' | 'cuda';
+  /** The lower precision: float16 or bfloat16. */
   dtype?: DType;
+  /** False runs fn with autocast explicitly off (default true). */
   enabled?: boolean;
 }
 
@@ -50,6 +54,7 @@ export function autocast<T>(options: AutocastOptions, fn: () => T): T {
   }
 }
 
+/** True inside an enabled autocast region for that device type. */
 export function isAutocastEnabled(deviceType: 'cpu' | 'cuda' = 'cpu'): boolean {
   return native.autocastState(deviceType)[0];
 }

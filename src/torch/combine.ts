@@ -2,10 +2,12 @@
 import { op } from './ops.js';
 import { callTensor, Tensor, type TensorOrNumber } from './tensor.js';
 
+/** Tensors joined along an existing dimension (same sizes elsewhere). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   return callTensor(op('cat'), tensors, dim);
 }
 
+/** Tensors of one shape joined along a new dimension. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
   return callTensor(op('stack'), tensors, dim);
 }
@@ -18,11 +20,12 @@ export function where(condition: Tensor, x: TensorOrNumber, y: TensorOrNumber): 
   return callTensor(op('where.self'), condition, x, y);
 }
 
-/** Elementwise minimum and maximum (broadcasting; NaN propagates). */
+/** Elementwise minimum (broadcasting; NaN propagates). */
 export function minimum(a: Tensor, b: Tensor): Tensor {
   return callTensor(op('minimum'), a, b);
 }
 
+/** Elementwise maximum (broadcasting; NaN propagates). */
 export function maximum(a: Tensor, b: Tensor): Tensor {
   return callTensor(op('maximum'), a, b);
 }

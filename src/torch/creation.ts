@@ -4,14 +4,17 @@ import { native } from './native.js';
 import { op } from './ops.js';
 import { callTensor, Tensor, type Device, type Shape } from './tensor.js';
 
+/** Options of the tensor factories: dtype (each factory has its default), device (default CPU), autograd. */
 export interface TensorOptions {
   dtype?: DType;
   device?: Device;
   requiresGrad?: boolean;
 }
 
+/** A number, or arrays of them nested to any depth (rectangular): tensor()'s JS input. */
 export type NestedNumbers = number | readonly NestedNumbers[];
 
+/** Moves a CPU-made tensor to options.device and turns on requiresGrad when asked (exported as applyTensorOptions). */
 function finish(t: Tensor, options: TensorOptions): Tensor {
   if (options.device && options.device !== 'cpu' && t.device === 'cpu') {
     const moved = t.to(options.device);
@@ -67,14 +70,17 @@ function factory(name: string, shape: Shape, extra: (number | null)[], options: 
   return t;
 }
 
+/** A tensor of zeros (float32 unless a dtype is given). */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   return factory('zeros', shape, [], options, 'float32');
 }
 
+/** A tensor of ones (float32 unless a dtype is given). */
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
   return factory('ones', shape, [], options, 'float32');
 }
 
+/** A tensor filled with value (float32 unless a dtype is given). */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
   return factory('full', shape, [value], options, 'float32');
 }
@@ -89,16 +95,19 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
   return t;
 }
 
+/** An n x m identity matrix (float32 unless a dtype is given). */
 export function eye(n: number, m: number = n, options: TensorOptions = {}): Tensor {
   const t = callTensor(op('eye.m'), n, m, dtypeCode(options.dtype ?? 'float32'), null, options.device ?? null, null);
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }
 
+/** Zeros of t's shape, dtype and device, unless the options say otherwise. */
 export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
   return zeros(t.shape, { dtype: t.dtype, device: t.device, ...options });
 }
 
+/** Ones of t's shape, dtype and device, unless the options say otherwise. */
 export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
   return ones(t.shape, { dtype: t.dtype, device: t.device, ...options });
 }

@@ -1,5 +1,6 @@
 // Data types: names, libtorch's ScalarType codes, and the TypedArrays that carry their values.
 
+/** Element types a tensor may have, by PyTorch's names. */
 export type DType = 'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
 
 const codes: Record<DType, number> = {
@@ -7,12 +8,14 @@ const codes: Record<DType, number> = {
 };
 const names = new Map<number, DType>(Object.entries(codes).map(([name, code]) => [code, name as DType]));
 
+/** libtorch's ScalarType code of a dtype; throws for an unknown name. */
 export function dtypeCode(dtype: DType): number {
   const code = codes[dtype];
   if (code === undefined) throw new Error(`unknown dtype '${String(dtype)}' (known: ${Object.keys(codes).join(', ')})`);
   return code;
 }
 
+/** The dtype of a ScalarType code; throws for a type micronet does not expose. */
 export function dtypeName(code: number): DType {
   const name = names.get(code);
   if (name === undefined) throw new Error(`tensor has a dtype (ScalarType ${code}) that micronet does not expose`);
@@ -24,6 +27,7 @@ export const dtypeBytes: Readonly<Record<DType, number>> = {
   bool: 1, uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, bfloat16: 2, float32: 4, float64: 8,
 };
 
+/** True for float16, bfloat16, float32 and float64. */
 export function isFloatingPoint(dtype: DType): boolean {
   return dtype === 'float16' || dtype === 'bfloat16' || dtype === 'float32' || dtype === 'float64';
 }
@@ -33,6 +37,7 @@ export interface TypedArrayOf {
   uint8: Uint8Array; int8: Int8Array; int16: Int16Array; int32: Int32Array; int64: BigInt64Array;
   float16: Uint16Array; float32: Float32Array; float64: Float64Array; bool: Uint8Array; bfloat16: Uint16Array;
 }
+/** The TypedArray of some dtype. */
 export type AnyTypedArray = TypedArrayOf[DType];
 
 const arrayTypes = {
@@ -40,6 +45,7 @@ const arrayTypes = {
   float16: Uint16Array, float32: Float32Array, float64: Float64Array, bool: Uint8Array, bfloat16: Uint16Array,
 } as const;
 
+/** A TypedArray of the dtype's kind over a buffer (no copy). */
 export function typedArrayFor<D extends DType>(dtype: D, buffer: ArrayBuffer): TypedArrayOf[D] {
   return new arrayTypes[dtype](buffer) as TypedArrayOf[D];
 }

@@ -4,11 +4,13 @@ import { callTensor, Tensor } from './tensor.js';
 
 type Pair = number | readonly [number, number];
 
+/** 2-d convolution of an NCHW batch with an (out, in/groups, kH, kW) weight (F.conv2d). */
 export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null,
   options: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {}): Tensor {
   return callTensor(op('conv2d'), input, weight, bias, options.stride ?? 1, options.padding ?? 0, options.dilation ?? 1, options.groups ?? 1);
 }
 
+/** x @ weight^T + bias (F.linear). */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   return callTensor(op('linear'), input, weight, bias);
 }
@@ -23,22 +25,26 @@ export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar:
     options.training, options.momentum ?? 0.1, options.eps ?? 1e-5, true);
 }
 
+/** max(x, 0), elementwise. */
 export function relu(input: Tensor): Tensor {
   return callTensor(op('relu'), input);
 }
 
+/** 2-d max pooling; the stride defaults to the kernel size (F.max_pool2d). */
 export function maxPool2d(input: Tensor, kernelSize: Pair,
   options: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}): Tensor {
   return callTensor(op('max_pool2d'), input, kernelSize, options.stride ?? kernelSize, options.padding ?? 0,
     options.dilation ?? 1, options.ceilMode ?? false);
 }
 
+/** 2-d average pooling; the stride defaults to the kernel size, padding counts in the average by default (F.avg_pool2d). */
 export function avgPool2d(input: Tensor, kernelSize: Pair,
   options: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}): Tensor {
   return callTensor(op('avg_pool2d'), input, kernelSize, options.stride ?? kernelSize, options.padding ?? 0,
     options.ceilMode ?? false, options.countIncludePad ?? true, null);
 }
 
+/** Average pooling to a fixed output size whatever the input's (F.adaptive_avg_pool2d). */
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
   return callTensor(op('adaptive_avg_pool2d'), input, outputSize);
 }
@@ -59,10 +65,12 @@ export function dropout2d(input: Tensor, p: number, training: boolean): Tensor {
   return callTensor(op('feature_dropout'), input, p, training);
 }
 
+/** log(softmax(x)) along dim, computed stably. */
 export function logSoftmax(input: Tensor, dim: number): Tensor {
   return callTensor(op('log_softmax.int'), input, dim, null);
 }
 
+/** exp(x) normalised to sum 1 along dim. */
 export function softmax(input: Tensor, dim: number): Tensor {
   return callTensor(op('softmax.int'), input, dim, null);
 }

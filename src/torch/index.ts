@@ -8,4 +8,5 @@ export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type Au
 export { tidy, keep, scopeDepth } from './scope.js';
 export { setNumThreads, getNumThreads, liveTensors, cuda } from './engine.js';
 export { op, type Op } from './ops.js';
+/** Neural-network operations with torch.nn.functional's semantics. */
 export * as F from './functional.js';

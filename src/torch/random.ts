@@ -6,7 +6,9 @@ import { op } from './ops.js';
 import { applyTensorOptions, type TensorOptions } from './creation.js';
 import { callTensor, Tensor, type Device, type Shape } from './tensor.js';
 
+/** A random number generator (torch.Generator), seeded, or wrapping a native one such as a device's default. */
 export class Generator {
+  /** The native generator. */
   readonly handle: GeneratorHandle;
   constructor(seed: number | bigint | { handle: GeneratorHandle }) {
     this.handle = typeof seed === 'object' ? seed.handle : native.newGenerator(seed);
@@ -16,6 +18,7 @@ export class Generator {
   static default(device: Device = 'cpu'): Generator {
     return new Generator({ handle: native.defaultGenerator(device) });
   }
+  /** The seed the generator was created or last seeded with. */
   get initialSeed(): bigint {
     return native.generatorInitialSeed(this.handle);
   }
@@ -23,6 +26,7 @@ export class Generator {
   getState(): Tensor {
     return new Tensor(native.generatorGetState(this.handle));
   }
+  /** Restores a state from getState(). */
   setState(state: Tensor): void {
     native.generatorSetState(this.handle, state.handle);
   }
@@ -33,6 +37,7 @@ export function manualSeed(seed: number | bigint): void {
   native.manualSeed(seed);
 }
 
+/** Tensor options plus the generator to draw from (the device's default one when absent). */
 export interface RandomOptions extends TensorOptions {
   generator?: Generator;
 }

@@ -1,7 +1,9 @@
 // Explicit lifetimes for native resources: dispose(), and tidy() scopes that free whatever was
 // created inside except what is returned or kept. GC finalisation is only a safety net.
 
+/** A native resource that tidy() scopes track and free. */
 export abstract class Tracked {
+  /** Frees the native resource now. */
   abstract dispose(): void;
 
   /** `using t = ...` frees the resource at the end of the block. */
@@ -12,10 +14,12 @@ export abstract class Tracked {
 
 const scopes: Set<Tracked>[] = [];
 
+/** Registers a new resource with the innermost open tidy() scope, if any. */
 export function track(t: Tracked): void {
   scopes[scopes.length - 1]?.add(t);
 }
 
+/** Removes a resource from the innermost scope that tracks it (disposed, or kept by keep()). */
 export function untrack(t: Tracked): void {
   for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i]!.delete(t)) return;
 }

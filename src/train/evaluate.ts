@@ -2,8 +2,11 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 
+/**
+ * Images seen, top-1 and top-5 hits. top1/top5 are fractions in [0,1]; loss is the mean plain
+ * cross-entropy (no label smoothing) over all images.
+ */
 export interface EvalResult { count: number; correct1: number; correct5: number; top1: number; top5: number; loss: number }
-// top1/top5 are fractions in [0,1]; loss is the mean plain cross-entropy (no label smoothing) over all images.
 
 /**
  * Evaluates model on every batch (x: inputs, y: int64 class indices), disposing each batch's x

@@ -1,6 +1,7 @@
 // Training losses: cross-entropy with either label-smoothing form of the seed recipes.
 import * as T from '../torch/index.js';
 
+/** The training loss of a recipe: label smoothing e and its form. */
 export interface LossConfig {
   smoothing: number;
   /**
@@ -10,6 +11,7 @@ export interface LossConfig {
   form: 'uniform' | 'others';
 }
 
+/** Mean cross-entropy of logits against int64 class indices, with the configured label smoothing. */
 export function trainingLoss(logits: T.Tensor, labels: T.Tensor, config: LossConfig): T.Tensor {
   if (config.form === 'uniform' || config.smoothing === 0) return T.F.crossEntropy(logits, labels, { labelSmoothing: config.smoothing });
   return T.tidy(() => {

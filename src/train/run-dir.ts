@@ -6,8 +6,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive, temporaryPath, writeError } from '../io/atomic.js';
 
+/** The lock file's name inside a run directory. */
 export const lockFileName = '.lock';
 
+/** Another live process holds the run directory's lock. */
 export class RunLockedError extends Error {}
 
 interface Holder { pid: number; host: string; since: string }
@@ -24,6 +26,7 @@ function readHolder(path: string): Holder | null {
 /** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
 const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
 
+/** A run directory locked by this process until release() (or the process's exit). */
 export class RunDirectory {
   readonly #lock: string;
   readonly #created: boolean;

@@ -1,5 +1,6 @@
 // Learning-rate schedules as pure functions of the training position (epochs count from 1).
 
+/** A recipe's learning-rate schedule: warm-up, then multistep decay. */
 export interface ScheduleConfig {
   lr: number;
   /** Epochs of per-batch linear warm-up: lr * t / T, t = 1..T, T = warmupEpochs * batches per epoch. */
@@ -19,6 +20,7 @@ export interface QatSchedule {
   gamma: number;
 }
 
+/** Where a step is: its epoch (from 1) and batch. */
 export interface StepPosition {
   epoch: number;
   /** 0-based batch within the epoch. */

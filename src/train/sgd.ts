@@ -6,6 +6,7 @@
 // Parameters without a gradient are skipped and get no momentum state.
 import * as T from '../torch/index.js';
 
+/** torch.optim.SGD's hyperparameters, the learning rate aside (each step gets its own). */
 export interface SgdOptions {
   momentum: number;
   dampening: number;
@@ -13,6 +14,7 @@ export interface SgdOptions {
   nesterov: boolean;
 }
 
+/** torch.optim.SGD over named parameters: momentum buffers are kept by name, so that checkpoints can save and restore them. */
 export class SGD {
   readonly #momentum = new Map<string, T.Tensor>();
   #params: readonly [string, T.Tensor][];
@@ -22,6 +24,7 @@ export class SGD {
     this.#params = params;
   }
 
+  /** The parameters it updates, by name. */
   get params(): readonly [string, T.Tensor][] { return this.#params; }
 
   /** A fresh optimizer over other parameters (a model whose structure changed): momentum forgotten. */
@@ -30,6 +33,7 @@ export class SGD {
     this.#params = params;
   }
 
+  /** One update of every parameter that has a gradient, at learning rate lr. */
   step(lr: number): void {
     const { momentum, dampening, weightDecay, nesterov } = this.options;
     T.noGrad(() => {
@@ -54,6 +58,7 @@ export class SGD {
     });
   }
 
+  /** Clears every parameter's gradient (set to null, as set_to_none). */
   zeroGrad(): void {
     for (const [, p] of this.params) p.grad = null;
   }

@@ -12,6 +12,7 @@ const momentumPrefix = `${trainStatePrefix}momentum/`;
 const rngPrefix = `${trainStatePrefix}rng/`;
 const rngKey = (device: T.Device) => rngPrefix + (device === 'cpu' ? 'default' : device);
 
+/** Where a run stands. */
 export interface Position {
   /** The epoch the next step belongs to (from 1); epochs + 1 when the run is complete. */
   epoch: number;
@@ -19,6 +20,7 @@ export interface Position {
   batch: number;
 }
 
+/** What one epoch reports: its learning rate (at its last step), train and test loss and accuracy, sparsity, time and throughput. */
 export interface EpochMetrics {
   epoch: number;
   lr: number;
@@ -37,6 +39,7 @@ const metricNames: readonly (keyof EpochMetrics)[] = ['epoch', 'lr', 'trainLoss'
 /** Sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
 export interface EpochProgress { lossSum: number; correct: number; count: number; seconds: number }
 
+/** What a training checkpoint records besides tensors: the recipe, the position, the metrics so far. */
 export interface TrainState {
   recipe: Recipe;
   /** Where the data was read from: --resume reads it there again unless told otherwise. */
@@ -44,12 +47,14 @@ export interface TrainState {
   position: Position;
   history: EpochMetrics[];
   progress: EpochProgress;
+  /** Test top-1 of the best checkpoint so far; -1 before the first (and again when quantization-aware training starts). */
   bestTop1: number;
 }
 
 /** The devices whose default generators a run on `device` draws from. */
 const generatorDevices = (device: T.Device): T.Device[] => (device === 'cpu' ? ['cpu'] : ['cpu', device === 'cuda' ? 'cuda:0' : device]);
 
+/** Writes a training checkpoint (atomically): the model, the momentum, the default generators' states and the state as metadata. */
 export function saveTrainState(path: string, model: Module, momentum: Map<string, T.Tensor>, state: TrainState, device: T.Device = 'cpu'): void {
   const tensors = new Map(model.stateDict());
   for (const [name, buf] of momentum) tensors.set(momentumPrefix + name, buf);
@@ -73,8 +78,11 @@ export function restoreGenerators(saved: Map<string, T.Tensor>, device: T.Device
   }
 }
 
+/** A training checkpoint read whole: its state and its tensors, which the caller disposes (disposeLoadedState). */
 export interface LoadedTrainState extends TrainState {
+  /** The model's state dict. */
   model: Map<string, T.Tensor>;
+  /** Momentum buffers by parameter name. */
   momentum: Map<string, T.Tensor>;
   /** Generator states under their checkpoint keys (see restoreGenerators). */
   generators: Map<string, T.Tensor>;
@@ -131,6 +139,7 @@ export function readTrainState(path: string): TrainState {
   return parseState(readSafetensorsMetadata(path), path);
 }
 
+/** Reads a training checkpoint, its state validated; throws for another format or a damaged state. */
 export function loadTrainState(path: string): LoadedTrainState {
   const file = readSafetensors(path);
   let state: TrainState;
@@ -156,6 +165,7 @@ export function loadTrainState(path: string): LoadedTrainState {
   return saved;
 }
 
+/** Frees every tensor of a loaded training checkpoint. */
 export function disposeLoadedState(saved: LoadedTrainState): void {
   for (const t of [...saved.model.values(), ...saved.momentum.values(), ...saved.generators.values()]) t.dispose();
 }

@@ -8,6 +8,7 @@ import type { QuantizationPhase, Recipe } from '../recipes/index.js';
 import { trainingLoss } from './loss.js';
 import type { SGD } from './sgd.js';
 
+/** A run that cannot start or go on: a non-finite loss, a conflicting run directory or checkpoint. */
 export class TrainingError extends Error {}
 
 /**

@@ -20,17 +20,23 @@ import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from '
 import { RunDirectory } from './run-dir.js';
 import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
+/** Callbacks of a run, all optional. */
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
   step?(info: { epoch: number; batch: number; batches: number; loss: number; lr: number; imagesPerSecond: number; model: Module }): void;
+  /** After every epoch's evaluation and checkpoint. */
   epoch?(metrics: EpochMetrics): void;
+  /** After each pruning event, with what it pruned per layer. */
   prune?(epoch: number, results: PruneResult[]): void;
+  /** Status lines: start or resumption, phase changes, stops. */
   message?(text: string): void;
 }
 
+/** Where a run reads its data and writes its checkpoints, on which device, and how it reports and stops. */
 export interface TrainOptions {
   dataDir: string;
   outDir: string;
+  /** Where to train (default cpu). */
   device?: T.Device;
   /** Continue the run saved in outDir. */
   resume?: boolean;
@@ -41,12 +47,14 @@ export interface TrainOptions {
   data?: { train: Split; test: Split };
 }
 
+/** How a run ended: the model, its history, the last evaluation (null if none ran) and its checkpoints. */
 export interface TrainResult {
   model: Module;
   history: EpochMetrics[];
   final: EvalResult | null;
   /** False when stopped early (shouldStop). */
   completed: boolean;
+  /** The last checkpoint (last.safetensors). */
   checkpoint: string;
   /** A completed quantization-aware run's deployable integer checkpoint; null otherwise. */
   quantized: string | null;
@@ -59,10 +67,14 @@ export class RunFinishedError extends TrainingError {
   constructor(message: string, readonly history: EpochMetrics[]) { super(message); }
 }
 
+/** The checkpoint written after every epoch, and what --resume continues from. */
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
+/** The checkpoint of the epoch with the best test top-1 (among quantized ones once quantization-aware training starts). */
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
+/** The integer checkpoint a completed quantization-aware run writes. */
 export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
 
+/** Runs (or with options.resume, continues) a recipe in options.outDir, holding the directory's lock meanwhile. */
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
   const device = options.device ?? 'cpu';
   const events = options.events ?? {};
