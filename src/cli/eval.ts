@@ -12,10 +12,11 @@ import { evaluate } from '../train/evaluate.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
-/** The data set a checkpoint that does not name one was trained for, known by its classes. */
-function datasetWithClasses(classes: unknown, checkpoint: string): DatasetName {
-  const found = (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
-  if (!found) throw new UsageError(`${checkpoint} names no data set and its ${String(classes)} classes match none: pass --dataset`);
+/** The data set a checkpoint was trained for: the one it names, else the one its number of classes gives. */
+export function checkpointDataset(checkpoint: { dataset?: DatasetName; config: Record<string, unknown> }, path: string, hint = ''): DatasetName {
+  const classes = checkpoint.config.numClasses;
+  const found = checkpoint.dataset ?? (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
+  if (!found) throw new UsageError(`${path} names no data set and its ${String(classes)} classes match none${hint}`);
   return found;
 }
 
@@ -44,7 +45,8 @@ export const evalCommand = defineCommand({
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';
-    const { model, config, dataset: saved } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const checkpoint = loadAnyCheckpoint(o.checkpoint, o.model);
+    const { model, config } = checkpoint;
     let data: Split;
     let dataset: DatasetName;
     let simulate: 'integer' | 'fake' | undefined;
@@ -55,7 +57,7 @@ export const evalCommand = defineCommand({
       } else if (o.simulate !== undefined) {
         throw new UsageError(`--simulate is for quantized models; ${o.checkpoint} holds a float model`);
       }
-      dataset = (o.dataset as DatasetName | undefined) ?? saved ?? datasetWithClasses(config.numClasses, o.checkpoint);
+      dataset = (o.dataset as DatasetName | undefined) ?? checkpointDataset(checkpoint, o.checkpoint, ': pass --dataset');
       const classes = datasets[dataset].classes.fine;
       if (config.numClasses !== classes) throw new Error(`${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`);
       data = loadSplit(o.data, split, { dataset });

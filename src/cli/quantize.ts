@@ -2,13 +2,15 @@
 // trainer like any recipe (checkpoints, resume, Ctrl-C, metrics), ending with a quantized checkpoint.
 import { resolve } from 'node:path';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
-import { datasets, defaultDataDir, type DatasetName } from '../data/index.js';
+import { defaultDataDir } from '../data/index.js';
 import { modelNames } from '../models/registry.js';
 import { applyOverrides, findRecipe, validateRecipe, type Recipe } from '../recipes/index.js';
 import type { LayerBits } from '../nn/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
+import { checkpointDataset } from './eval.js';
 import { checkedDevice, defaultOut, resumeRun, runRecipe } from './train.js';
+import { bitsLabel } from '../score/index.js';
 
 /** `8,8` -> { weight: 8, input: 8 }. */
 function parseBits(value: string | undefined, option: string): LayerBits | null {
@@ -23,19 +25,16 @@ function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': n
   epochs: number; lr?: number; set?: string[] }): Recipe {
   const ckpt = loadAnyCheckpoint(o.checkpoint, o.model);
   ckpt.model.dispose();
-  const classes = ckpt.config.numClasses;
-  const dataset = ckpt.dataset ?? (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
-  if (!dataset) throw new UsageError(`${o.checkpoint} names no data set and its ${String(classes)} classes match none`);
+  const dataset = checkpointDataset(ckpt, o.checkpoint);
   const base = findRecipe('qat');
   const n = o.epochs;
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--epochs needs a positive integer, not ${n}`);
-  const bits = (b: LayerBits | null) => (b ? `w${b.weight} a${b.input}` : '');
   const first = parseBits(o['first-bits'], 'first-bits');
   const last = parseBits(o['last-bits'], 'last-bits');
   const recipe: Recipe = validateRecipe({
     ...base,
     description: `quantization-aware fine-tuning of ${o.checkpoint}: BatchNorm folded, ${o['weight-bits']}-bit weights and ${o['act-bits']}-bit inputs`
-      + `${first ? `, first layer ${bits(first)}` : ''}${last ? `, classifier ${bits(last)}` : ''}, masks kept`,
+      + `${first ? `, first layer ${bitsLabel(first)}` : ''}${last ? `, classifier ${bitsLabel(last)}` : ''}, masks kept`,
     model: { name: ckpt.name, config: ckpt.config },
     data: { ...base.data, dataset },
     initialWeights: resolve(o.checkpoint),

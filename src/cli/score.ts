@@ -1,7 +1,7 @@
 // `micronet score`: MicroNet storage, operations and score of a model or checkpoint.
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { buildModel, modelNames } from '../models/registry.js';
-import { bitsLabel, defaultBits, quantizedLayers, scoreModel } from '../score/index.js';
+import { checkPrecision, defaultBits, scoreModel } from '../score/index.js';
 import { formatReport } from '../score/format.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
@@ -38,13 +38,14 @@ export const scoreCommand = defineCommand({
     const { model } = options.checkpoint ? loadAnyCheckpoint(options.checkpoint, options.model) : buildModel(options.model);
     let report;
     try {
-      const quantized = quantizedLayers(model);
-      if (asked === 16 && quantized.length) {
-        const [name, layer] = quantized[0]!;
-        throw new UsageError(`--bits 16: the 16-bit freebie applies to unquantized models only, and layer '${name}' is quantized (${bitsLabel(layer.bits!)}); use --bits model (the default here) or another width`);
+      const bits = asked ?? defaultBits(model);
+      try {
+        checkPrecision(model, bits);  // the freebie on a quantized model is a usage error here
+      } catch (e) {
+        throw new UsageError(`--bits ${bits}: ${(e as Error).message}`);
       }
       // Without a checkpoint the architecture is scored: dense, whatever its random weights hold.
-      report = scoreModel(model, { rules: options.rules as 'official' | 'id56', bits: asked ?? defaultBits(model), dense: !options.checkpoint });
+      report = scoreModel(model, { rules: options.rules as 'official' | 'id56', bits, dense: !options.checkpoint });
     } finally {
       model.dispose();
     }
