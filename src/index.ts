@@ -20,3 +20,5 @@ export * as score from './score/index.js';
 export * as checkpoint from './checkpoint/index.js';
 /** Training recipes: the built-in ones, validation, overrides. */
 export * as recipes from './recipes/index.js';
+/** Seeing runs: the HTML report, the run summary, TensorBoard event files. */
+export * as report from './report/index.js';

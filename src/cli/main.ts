@@ -7,9 +7,10 @@ import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
 import { scoreCommand } from './score.js';
 import { quantizeCommand } from './quantize.js';
+import { reportCommand } from './report.js';
 import { pruneCommand, smokeCommand, trainCommand } from './train.js';
 
-const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, evalCommand, scoreCommand, importCommand, dataCommand] as unknown as Command[];
+const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, evalCommand, scoreCommand, reportCommand, importCommand, dataCommand] as unknown as Command[];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

@@ -1,28 +1,83 @@
-// Training progress for people: a redrawn bar on a terminal, plain lines otherwise.
+// Training progress for people: a redrawn bar on a terminal, plain lines otherwise, with the time
+// left in the epoch and in the run, estimated from this process's own pace.
 import type { EpochMetrics } from '../train/state.js';
 import type { TrainEvents } from '../train/trainer.js';
 import type { PruneResult } from '../prune/prune.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
+/** Seconds as `m:ss` or `h:mm:ss`. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s / 60) % 60;
+  const sec = String(s % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/**
+ * The time left in the epoch and in the run: steps left at the pace of the steps so far in this
+ * epoch, and the remaining epochs at the wall time of the last whole epoch (evaluation and
+ * checkpoint included), or before one was seen, at the step pace.
+ */
+export class Eta {
+  #epochStart = 0;
+  #firstBatch = 0;
+  #epoch = -1;
+  #lastEpochSeconds: number | null = null;
+  #secondsPerStep: number | null = null;
+
+  constructor(readonly epochs: number, readonly now = () => performance.now() / 1000) {}
+
+  step(epoch: number, batch: number, batches: number): { epoch: number; run: number } | null {
+    const t = this.now();
+    if (epoch !== this.#epoch) {
+      // The clock of an epoch starts at its first step seen here (a resumed epoch's skipped steps cost nothing);
+      // `batch` counts the steps done, this one included.
+      this.#epoch = epoch;
+      this.#epochStart = t;
+      this.#firstBatch = batch;
+    } else {
+      this.#secondsPerStep = (t - this.#epochStart) / (batch - this.#firstBatch);
+    }
+    if (this.#secondsPerStep === null) return null;
+    const left = (batches - batch) * this.#secondsPerStep;
+    const perEpoch = this.#lastEpochSeconds ?? batches * this.#secondsPerStep;
+    return { epoch: left, run: left + (this.epochs - epoch) * perEpoch };
+  }
+
+  /** Epoch `epoch` has ended (after its evaluation and checkpoint): the time left in the run, once known. */
+  epochEnd(epoch: number): number | null {
+    const t = this.now();
+    // Whole epochs only; the clock started after the first step, which is counted at the average pace.
+    if (this.#epoch === epoch && this.#firstBatch === 1) this.#lastEpochSeconds = t - this.#epochStart + (this.#secondsPerStep ?? 0);
+    this.#epoch = -1;
+    return this.#lastEpochSeconds === null ? null : (this.epochs - epoch) * this.#lastEpochSeconds;
+  }
+}
+
 export function progressReporter(epochs: number, stream: NodeJS.WriteStream = process.stderr): TrainEvents {
   const tty = stream.isTTY === true;
   let drawn = false;
+  const eta = new Eta(epochs);
   const clear = () => { if (drawn) { stream.write('\r\x1b[K'); drawn = false; } };
   return {
     step({ epoch, batch, batches, loss, lr, imagesPerSecond }) {
+      const left = eta.step(epoch, batch, batches);
       if (!tty) return;
       const width = 24;
       const done = Math.round((width * batch) / batches);
       stream.write(`\r\x1b[Kepoch ${epoch}/${epochs} [${'='.repeat(done)}${' '.repeat(width - done)}] ${batch}/${batches}`
-        + `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s`);
+        + `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s`
+        + (left ? `  eta ${clock(left.epoch)}, run ${clock(left.run)}` : ''));
       drawn = true;
     },
     epoch(m: EpochMetrics) {
+      const left = eta.epochEnd(m.epoch);
       clear();
       stream.write(`epoch ${m.epoch}/${epochs}  lr ${m.lr.toPrecision(3)}  train loss ${m.trainLoss.toFixed(4)} top-1 ${pct(m.trainTop1)}`
         + `  test loss ${m.testLoss.toFixed(4)} top-1 ${pct(m.testTop1)} top-5 ${pct(m.testTop5)}  sparsity ${pct(m.sparsity)}`
-        + `  ${m.seconds.toFixed(0)}s ${m.imagesPerSecond.toFixed(0)} img/s\n`);
+        + `  ${m.seconds.toFixed(0)}s ${m.imagesPerSecond.toFixed(0)} img/s${left && m.epoch < epochs ? `  run eta ${clock(left)}` : ''}\n`);
     },
     prune(epoch: number, results: PruneResult[]) {
       clear();

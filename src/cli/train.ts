@@ -7,7 +7,7 @@ import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../
 import type { Module } from '../nn/index.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
-import { defaultBits, scoreModel } from '../score/index.js';
+import { formatSummary, summarise } from '../report/summary.js';
 import { readTrainState, type EpochMetrics } from '../train/state.js';
 import { bestCheckpoint, lastCheckpoint, RunFinishedError, train } from '../train/trainer.js';
 import { UsageError } from './args.js';
@@ -31,17 +31,11 @@ function stopOnSignal(): { shouldStop: () => boolean; exitCode: () => number; re
   };
 }
 
-/** What the end of a run prints: final accuracy, sparsity, scores and where the files are. */
-function summary(model: Module, last: EpochMetrics, outDir: string, count?: number): string {
-  const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
-  const lines = [`final: test top-1 ${pct(last.testTop1)}, top-5 ${pct(last.testTop5)}${count === undefined ? '' : ` on ${count} images`} (epoch ${last.epoch})`];
-  const s = sparsity(model);
-  lines.push(`sparsity of conv/linear weights: ${(100 * s.zeros / s.total).toFixed(2)}%`);
-  for (const rules of ['official', 'id56'] as const) {
-    const r = scoreModel(model, { rules, bits: defaultBits(model) });
-    lines.push(`MicroNet score (${rules} rules, ${r.bitWidth === 'mixed' ? 'quantized' : `${r.bitWidth}-bit`}): ${r.score.toFixed(6)} (params ${Math.round(r.params).toLocaleString('en-US')}, ops ${Math.round(r.ops).toLocaleString('en-US')})`);
-  }
-  lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${join(outDir, 'metrics.jsonl')}`);
+/** What the end of a run prints: the summary the report leads with, and where the files are. */
+function summary(model: Module, history: EpochMetrics[], epochs: number, outDir: string, count?: number): string {
+  const lines = formatSummary(summarise(model, history.at(-1)!, { epochs, ...(count === undefined ? {} : { count }) }));
+  lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${join(outDir, 'metrics.jsonl')}; `
+    + `report: micronet report ${outDir}`);
   return lines.join('\n');
 }
 
@@ -53,7 +47,7 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
       process.exitCode = signals.exitCode();
       return;
     }
-    console.log(summary(result.model, result.history.at(-1)!, outDir, result.final?.count));
+    console.log(summary(result.model, result.history, recipe.epochs, outDir, result.final?.count));
     if (result.quantized) console.log(`quantized checkpoint (integer weights, for eval and score): ${result.quantized}`);
     result.model.dispose();
   } catch (e) {
@@ -61,7 +55,7 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
     // Nothing left to train: say so, with the run's figures, and succeed.
     console.log(e.message);
     const { model } = loadModelCheckpoint(lastCheckpoint(outDir));
-    console.log(summary(model, e.history.at(-1)!, outDir));
+    console.log(summary(model, e.history, recipe.epochs, outDir));
     model.dispose();
   } finally {
     signals.release();

@@ -5,7 +5,7 @@
 // is counted once); multiplies and additions summed without weighting, whatever their width (the
 // entry's "mult-adds"): widths change storage only. An Identity (a folded BatchNorm) is nothing.
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer } from '../nn/index.js';
-import { totals, type LayerScore, type ScoreReport } from './report.js';
+import { reference, totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
@@ -59,6 +59,6 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
   }
   const report = totals('id56', uniformWidth(options.bits, layers), layers, 0, ['the entry\'s own counting, quirks included: see SEED-SPEC 4b']);
   report.ops = report.mults + report.adds;
-  report.score = report.params / 36.5e6 + report.ops / 10.49e9;
+  report.score = report.params / reference.params + report.ops / reference.ops;
   return report;
 }

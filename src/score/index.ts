@@ -9,7 +9,7 @@ import { traceForward } from './trace.js';
 export type { LayerScore, Rules, ScoreReport } from './report.js';
 export type { LayerPrecision, PrecisionOptions } from './precision.js';
 export { bitsLabel, checkPrecision, quantizedLayers } from './precision.js';
-export { reference } from './report.js';
+export { layerOps, publishedEntry, reference } from './report.js';
 
 /** Storage, operations and score of a model under a rule set, at the widths the options give. */
 export function scoreModel(model: Module, options: PrecisionOptions & { rules: Rules; inputShape?: number[] }): ScoreReport {

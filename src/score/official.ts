@@ -9,7 +9,7 @@
 //  - max pooling is not defined by the organisers: (k*k-1) comparisons per output element, each
 //    counted as one addition.
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer, type Module } from '../nn/index.js';
-import { totals, type LayerScore, type ScoreReport } from './report.js';
+import { layerOps, totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { product, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
@@ -58,7 +58,7 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
     } else if (!(m instanceof Dropout2d)) {
       throw new Error(`cannot score layer '${call.name}' (${m.describe()}): no counting rule for it`);
     }
-    weightedOps += row.mults * ((row.precision?.mult ?? 32) / 32) + row.adds;
+    weightedOps += layerOps('official', row);
     layers.push(row);
   });
   const notes = ['max pooling counted as (k*k-1) comparisons per output element, each as one addition (not defined by the organisers)',

@@ -42,6 +42,14 @@ export interface ScoreReport {
 /** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100). */
 export const reference = { params: 36.5e6, ops: 10.49e9 };
 
+/** The seed entry's published figures: its checkpoint scored by its own (id56) rules with the 16-bit freebie. */
+export const publishedEntry = { top1: 0.8018, rules: 'id56' as Rules, bitWidth: 16, params: 1_845_672, ops: 1_627_530_482, score: 0.2057170217506562 };
+
+/** A row's operations under a rule set: official weights multiplies by their width, id56 counts mult-adds. */
+export function layerOps(rules: Rules, l: LayerScore): number {
+  return rules === 'official' ? l.mults * ((l.precision?.mult ?? 32) / 32) + l.adds : l.mults + l.adds;
+}
+
 /** Sums the rows; `ops` comes from the rule set (weighted or not). */
 export function totals(rules: Rules, bitWidth: number | 'mixed', layers: LayerScore[], ops: number, notes: string[]): ScoreReport {
   const sum = (f: (l: LayerScore) => number) => layers.reduce((s, l) => s + f(l), 0);

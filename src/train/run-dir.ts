@@ -26,6 +26,12 @@ function readHolder(path: string): Holder | null {
 /** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
 const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
 
+/** Who holds a run directory's lock, and whether that process is known to be alive (null: on another host). */
+export function runHolder(dir: string): (Holder & { alive: boolean | null }) | null {
+  const h = readHolder(join(dir, lockFileName));
+  return h && { ...h, alive: h.host === hostname() ? processAlive(h.pid) : null };
+}
+
 /** A run directory locked by this process until release() (or the process's exit). */
 export class RunDirectory {
   readonly #lock: string;

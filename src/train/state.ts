@@ -34,7 +34,23 @@ export interface EpochMetrics {
   imagesPerSecond: number;
 }
 
-const metricNames: readonly (keyof EpochMetrics)[] = ['epoch', 'lr', 'trainLoss', 'trainTop1', 'testLoss', 'testTop1', 'testTop5', 'sparsity', 'seconds', 'imagesPerSecond'];
+/** Each metric's TensorBoard tag: the scalars a run logs once per epoch. */
+export const metricTags: Readonly<Record<keyof EpochMetrics, string>> = {
+  epoch: 'epoch', lr: 'lr', trainLoss: 'loss/train', trainTop1: 'top1/train', testLoss: 'loss/test', testTop1: 'top1/test',
+  testTop5: 'top5/test', sparsity: 'sparsity', seconds: 'time/epoch_seconds', imagesPerSecond: 'time/img_per_s',
+};
+/** The TensorBoard tags of the loss and learning rate logged at every step. */
+export const stepTags = { loss: 'step/loss', lr: 'step/lr' } as const;
+
+const metricNames = Object.keys(metricTags) as (keyof EpochMetrics)[];
+
+/** Whether a value is one epoch's metrics: every field and no other, each a number (null: a non-finite one written as JSON). */
+export function isEpochMetrics(m: unknown): m is EpochMetrics {
+  if (typeof m !== 'object' || m === null) return false;
+  const fields = Object.entries(m);
+  return fields.length === metricNames.length && metricNames.every((k) => k in m)
+    && fields.every(([, v]) => typeof v === 'number' || v === null) && Number.isInteger((m as EpochMetrics).epoch);
+}
 
 /** Sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
 export interface EpochProgress { lossSum: number; correct: number; count: number; seconds: number }
@@ -123,8 +139,7 @@ export function validateTrainState(value: unknown, path: string): TrainState {
   if (!count(p.batch) || (p.epoch === epochs + 1 && p.batch !== 0)) throw bad(`position.batch ${JSON.stringify(p.batch)} is not a batch of epoch ${p.epoch}`);
   if (!Array.isArray(s.history) || s.history.length !== p.epoch - 1) throw bad(`the history holds ${Array.isArray(s.history) ? s.history.length : 'no'} epochs, the position says ${p.epoch - 1}`);
   s.history.forEach((m, i) => {
-    const fields = Object.entries(m ?? {});
-    if (m?.epoch !== i + 1 || fields.length !== metricNames.length || !metricNames.every((k) => k in m) || !fields.every(([, v]) => typeof v === 'number' || v === null)) {
+    if (!isEpochMetrics(m) || m.epoch !== i + 1) {
       throw bad(`history entry ${i + 1} is not the metrics of epoch ${i + 1}`);
     }
   });

@@ -18,7 +18,8 @@ import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { RunDirectory } from './run-dir.js';
-import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
+import { EventFileWriter } from '../report/tensorboard.js';
+import { disposeLoadedState, loadTrainState, metricTags, restoreGenerators, saveTrainState, stepTags, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
 /** Callbacks of a run, all optional. */
 export interface TrainEvents {
@@ -128,13 +129,22 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
   const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
   const autocast = recipe.precision === 'bfloat16';
   const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
-  const save = () => saveTrainState(last, model, optimizer.momentumBuffers(), state, device);
+  // TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step.
+  const batches = trainLoader.length;
+  const globalStep = (epoch: number, batch: number) => (epoch - 1) * batches + batch;
+  const board = new EventFileWriter(options.outDir);
+  if (saved) board.start(globalStep(state.position.epoch, state.position.batch) + 1);
+  // Events reach the file before the checkpoint: a crash between the two is purged by the resumed run's start.
+  const save = () => {
+    board.flush();
+    saveTrainState(last, model, optimizer.momentumBuffers(), state, device);
+  };
 
   let final: EvalResult | null = null;
   try {
-    if (state.position.batch >= trainLoader.length) {
+    if (state.position.batch >= batches) {
       throw new TrainingError(`${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, `
-        + `but an epoch of this data has ${trainLoader.length} batches (other data than the run's?)`);
+        + `but an epoch of this data has ${batches} batches (other data than the run's?)`);
     }
     for (let epoch = state.position.epoch; epoch <= recipe.epochs; epoch++) {
       const skip = epoch === state.position.epoch ? state.position.batch : 0;
@@ -147,7 +157,6 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
           events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${weightBits}-bit weights, ${actBits}-bit inputs)`);
         }
       }
-      const batches = trainLoader.length;
       const started = performance.now() - state.progress.seconds * 1000;
       let lr = 0;
       let batch = 0;
@@ -170,6 +179,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
         p.correct += correct;
         p.count += b.size;
         p.seconds = (performance.now() - started) / 1000;
+        board.scalars(globalStep(epoch, batch), { [stepTags.loss]: loss, [stepTags.lr]: lr });
         events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds, model });
         // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
         await new Promise((resolve) => setImmediate(resolve));
@@ -189,6 +199,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
         testTop5: test.top5, sparsity: s.zeros / s.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
       };
       state.history.push(metrics);
+      board.scalars(globalStep(epoch, batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
       state.position = { epoch: epoch + 1, batch: 0 };
       const best = test.top1 > state.bestTop1;
       if (best) state.bestTop1 = test.top1;

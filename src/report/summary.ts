@@ -1,0 +1,69 @@
+// What a run comes to, in the words both the end of `micronet train` and the report lead with:
+// accuracy, sparsity and the score under both rule sets, beside the seed entry's published figures.
+import type { Module } from '../nn/index.js';
+import { sparsity } from '../prune/prune.js';
+import { defaultBits, publishedEntry, scoreModel, type ScoreReport } from '../score/index.js';
+import type { EpochMetrics } from '../train/state.js';
+
+/** A run's final figures: its last epoch's accuracy, its model's sparsity and scores. */
+export interface RunSummary {
+  /** The epoch the figures are from, and the recipe's number of epochs (null when not known). */
+  epoch: number;
+  epochs: number | null;
+  top1: number;
+  top5: number;
+  /** Test images the accuracy was measured on, where known. */
+  count: number | null;
+  /** Zero fraction of the conv/linear weights. */
+  sparsity: number;
+  /** The official rules' report, then the entry's own (id56). */
+  scores: [ScoreReport, ScoreReport];
+}
+
+/** One line of the summary: what it is, this run's value, and the published entry's where it has one. */
+export interface SummaryRow { what: string; run: string; entry: string }
+
+const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Scores `model` (at its own bits when quantized, else the 16-bit freebie) and gathers the figures of `last`. */
+export function summarise(model: Module, last: EpochMetrics, options: { epochs?: number; count?: number } = {}): RunSummary {
+  const s = sparsity(model);
+  const bits = defaultBits(model);
+  return {
+    epoch: last.epoch, epochs: options.epochs ?? null, top1: last.testTop1, top5: last.testTop5, count: options.count ?? null,
+    sparsity: s.zeros / s.total,
+    scores: [scoreModel(model, { rules: 'official', bits }), scoreModel(model, { rules: 'id56', bits })],
+  };
+}
+
+/** The summary as rows, the published entry's figures beside the run's where they compare. */
+export function summaryRows(s: RunSummary): SummaryRow[] {
+  const e = publishedEntry;
+  const rows: SummaryRow[] = [
+    { what: 'test top-1', run: pct(s.top1), entry: pct(e.top1) },
+    { what: 'test top-5', run: pct(s.top5), entry: '' },
+    { what: 'sparsity of conv/linear weights', run: pct(s.sparsity), entry: '' },
+  ];
+  for (const r of s.scores) {
+    const width = r.bitWidth === 'mixed' ? 'quantized' : `${r.bitWidth}-bit`;
+    const ops = r.rules === 'id56' ? 'mult-adds' : 'ops';
+    const own = r.rules === e.rules && r.bitWidth === e.bitWidth;
+    rows.push({
+      what: `MicroNet score (${r.rules} rules, ${width})`,
+      run: `${r.score.toFixed(6)} (params ${int(r.params)}, ${ops} ${int(r.ops)})`,
+      entry: own ? `${e.score.toFixed(4)} (params ${int(e.params)}, ${ops} ${int(e.ops)})` : '',
+    });
+  }
+  return rows;
+}
+
+/** The summary as terminal lines. */
+export function formatSummary(s: RunSummary): string[] {
+  const [top1, top5, ...rest] = summaryRows(s);
+  const where = `${s.count === null ? '' : ` on ${s.count} images`} (epoch ${s.epoch}${s.epochs === null || s.epochs === s.epoch ? '' : ` of ${s.epochs}`})`;
+  return [
+    `final: test top-1 ${top1!.run}, top-5 ${top5!.run}${where}; the entry published ${top1!.entry}`,
+    ...rest.map((r) => `${r.what}: ${r.run}${r.entry ? `; the entry: ${r.entry}` : ''}`),
+  ];
+}
