@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what micronet needs and is missing: Debian's libtorch (the engine) and python3-torch /
-# python3-torchvision (the reference the tests and benchmarks compare against), then the npm
-# packages and the native addon. Safe to run again: it only does what is not done yet.
+# Installs what micronet needs and is missing: Debian's libtorch (the engine), python3-torch and
+# python3-torchvision (the reference the tests and benchmarks compare against) and Chromium (the
+# report tests render in it headless), then the npm packages and the native addon. Safe to run
+# again: it only does what is not done yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

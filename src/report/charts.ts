@@ -124,7 +124,7 @@ export interface BarChartOptions {
   max?: number;
 }
 
-/** A horizontal bar chart: a row per category, its label on the left and its value at the bar's end. */
+/** A horizontal bar chart: a row per category, its label on the left, its value at the bar's end (side-by-side bars: in their tooltips). */
 export function barChart(o: BarChartOptions): string {
   const width = 720;
   const labelWidth = Math.min(220, 12 + 7 * Math.max(4, ...o.categories.map((c) => c.length)));
@@ -147,7 +147,6 @@ export function barChart(o: BarChartOptions): string {
       const by = o.stacked || o.series.length === 1 ? y + 2 : y + 3 + j * 8;
       body.push(`<rect class="bar" data-series="${escapeHtml(s.name)}" x="${f(x)}" y="${by}" width="${f(px(v))}" height="${barHeight}" fill="${s.color}"><title>${escapeHtml(`${c}, ${s.name}: ${format(v)}`)}</title></rect>`);
       if (o.stacked) x += px(v);
-      else if (o.series.length > 1) body.push(`<text class="value" x="${f(labelWidth + px(v)) + 4}" y="${by + 7}">${escapeHtml(format(v))}</text>`);
     });
     if (o.stacked || o.series.length === 1) body.push(`<text class="value" x="${f(labelWidth + px(totals[i]!)) + 4}" y="${y + rowHeight / 2 + 4}">${escapeHtml(format(totals[i]!))}</text>`);
   });

@@ -61,7 +61,6 @@ function summarySection(runs: RunRecord[]): string {
   if (!withSummary.length) return '<h2>Summary</h2><p class="muted">No summary yet: it needs a finished epoch and a readable checkpoint.</p>';
   const tables = withSummary.map((r) => summaryRows(r.summary!));
   const head = `<tr><th></th>${withSummary.map((r) => `<th>${e(r.name)} (epoch ${r.summary!.epoch})</th>`).join('')}<th>the entry (published)</th></tr>`;
-  // Rows line up by what they measure; the rule sets' widths may differ between runs, so the label is the first run's.
   const rows = tables[0]!.map((row, i) => `<tr><th>${e(row.what)}</th>${tables.map((t) => `<td class="num">${e(t[i]?.run ?? '')}</td>`).join('')}`
     + `<td class="num">${e(tables.map((t) => t[i]?.entry).find((x) => x) ?? '')}</td></tr>`);
   return `<h2>Summary</h2><table data-table="summary">${head}${rows.join('')}</table>`;

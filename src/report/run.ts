@@ -59,7 +59,7 @@ export function readRun(dir: string): RunRecord {
     problems.push(`no ${basename(last)} yet: the recipe, per-layer density and scores are missing`);
   }
   const metrics = [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
-  const done = position ? position.epoch - 1 : metrics.length;
+  const done = position ? position.epoch - 1 : Math.max(0, ...byEpoch.keys());
   const gaps = Array.from({ length: done }, (_, i) => i + 1).filter((e) => !byEpoch.has(e));
   if (gaps.length) problems.push(`no metrics for epoch${gaps.length > 1 ? 's' : ''} ${gaps.join(', ')}`);
   if (recipe && done < recipe.epochs) problems.push(done + 1 === recipe.epochs ? `epoch ${recipe.epochs} has not finished` : `epochs ${done + 1} to ${recipe.epochs} have not finished`);

@@ -48,11 +48,11 @@ export function summaryRows(s: RunSummary): SummaryRow[] {
   for (const r of s.scores) {
     const width = r.bitWidth === 'mixed' ? 'quantized' : `${r.bitWidth}-bit`;
     const ops = r.rules === 'id56' ? 'mult-adds' : 'ops';
-    const own = r.rules === e.rules && r.bitWidth === e.bitWidth;
+    const own = r.rules === e.rules;
     rows.push({
-      what: `MicroNet score (${r.rules} rules, ${width})`,
-      run: `${r.score.toFixed(6)} (params ${int(r.params)}, ${ops} ${int(r.ops)})`,
-      entry: own ? `${e.score.toFixed(4)} (params ${int(e.params)}, ${ops} ${int(e.ops)})` : '',
+      what: `MicroNet score (${r.rules} rules)`,
+      run: `${r.score.toFixed(6)} (${width}; params ${int(r.params)}, ${ops} ${int(r.ops)})`,
+      entry: own ? `${e.score.toFixed(4)} (${e.bitWidth}-bit; params ${int(e.params)}, ${ops} ${int(e.ops)})` : '',
     });
   }
   return rows;
