@@ -11,6 +11,7 @@ import { scratchDir } from './support/googlenet-oracle.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   name: string; version: string; exports: Record<string, string | { types: string; default: string }>; bin: Record<string, string>;
+  dependencies: Record<string, string>;
 };
 
 test('the packed file list holds the built code, its types and the native sources; no tests or benches', () => {
@@ -46,9 +47,10 @@ test('the tarball installs into a fresh project: TypeScript compiles against it,
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { micronet: true } }));
   // Offline, from npm's cache; the install script copies this checkout's addon (built against the same libtorch) instead of compiling.
   const addon = join(root, 'native', 'build', 'Release', 'micronet_native.node');
-  // Its one dependency from this checkout too, packed, so that nothing is fetched.
-  const addonApi = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, join(root, 'node_modules', 'node-addon-api')], { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1)!;
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', join(dir, addonApi), join(dir, `${pkg.name}-${pkg.version}.tgz`)],
+  // Its dependencies from this checkout too, packed, so that nothing is fetched.
+  const dependencies = Object.keys(pkg.dependencies).map((name) => join(dir, execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, join(root, 'node_modules', name)],
+    { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1)!));
+  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', ...dependencies, join(dir, `${pkg.name}-${pkg.version}.tgz`)],
     { cwd: project, env: { ...process.env, MICRONET_ADDON: addon }, stdio: 'pipe' });
   writeFileSync(join(project, 'main.ts'), `import * as T from 'micronet/torch';
 import { buildModel } from 'micronet/models';
