@@ -6,11 +6,13 @@
       "src/handles.cc",
       "src/dispatch.cc",
       "src/tensor_io.cc",
-      "src/engine_state.cc"
+      "src/engine_state.cc",
+      "src/distributed.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
-      "<!@(node libtorch.cjs includes)"
+      "<!@(node libtorch.cjs includes)",
+      "shim"
     ],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node libtorch.cjs defines)"],
     "cflags!": ["-fno-exceptions", "-fno-rtti"],

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what micronet needs and is missing: Debian's libtorch (the engine), python3-torch and
-# python3-torchvision (the reference the tests and benchmarks compare against) and Chromium (the
-# report tests render in it headless), then the npm packages and the native addon. Safe to run
-# again: it only does what is not done yet.
+# Installs what micronet needs and is missing: Debian's libtorch (the engine) with Gloo's headers
+# (its data-parallel backend), python3-torch and python3-torchvision (the reference the tests and
+# benchmarks compare against) and Chromium (the report tests render in it headless), then the npm
+# packages and the native addon. Safe to run again: it only does what is not done yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libtorch-dev python3-torch python3-torchvision g++ make python3 chromium)
+packages=(libtorch-dev libgloo-dev python3-torch python3-torchvision g++ make python3 chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -23,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerDispatch(all);
   registerTensorIo(all);
   registerEngineState(all);
+  registerDistributed(all);
   for (auto& [name, fn] : all) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

@@ -39,5 +39,6 @@ void registerHandles(Exports& out);
 void registerDispatch(Exports& out);
 void registerTensorIo(Exports& out);
 void registerEngineState(Exports& out);
+void registerDistributed(Exports& out);
 
 }  // namespace micronet

@@ -10,3 +10,4 @@ export { setNumThreads, getNumThreads, liveTensors, cuda } from './engine.js';
 export { op, type Op } from './ops.js';
 /** Neural-network operations with torch.nn.functional's semantics. */
 export * as F from './functional.js';
+export { ProcessGroup, Reducer, type GroupOptions } from './distributed.js';
