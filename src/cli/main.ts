@@ -35,6 +35,8 @@ main(process.argv.slice(2)).catch((e: unknown) => {
     console.error(`micronet: ${e.message}`);
     process.exit(2);
   }
-  console.error(`micronet: ${e instanceof Error ? e.message : String(e)}`);
+  // A worker of a data-parallel run says which rank it is.
+  const rank = process.env.WORLD_SIZE && process.env.RANK !== undefined ? ` (rank ${process.env.RANK})` : '';
+  console.error(`micronet${rank}: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

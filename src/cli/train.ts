@@ -1,5 +1,6 @@
 // `micronet train` (a recipe end to end), `micronet smoke` (the main job: the smoke recipe on
 // CIFAR-100 or, without it, on generated data) and `micronet prune` (one pruning pass).
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import { defaultDataDir, locate, writeSynthetic } from '../data/index.js';
@@ -9,7 +10,9 @@ import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
 import { formatSummary, summarise } from '../report/summary.js';
 import { readTrainState, type EpochMetrics } from '../train/state.js';
-import { bestCheckpoint, lastCheckpoint, RunFinishedError, train } from '../train/trainer.js';
+import { bestCheckpoint, lastCheckpoint, RunFinishedError, train, type TrainEvents } from '../train/trainer.js';
+import { worldFromEnv, type World } from '../train/data-parallel.js';
+import { launchWorkers } from './launch.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { progressReporter } from './progress.js';
@@ -39,19 +42,32 @@ function summary(model: Module, history: EpochMetrics[], epochs: number, outDir:
   return lines.join('\n');
 }
 
-export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean): Promise<void> {
+export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean, timeout = 120): Promise<void> {
   const signals = stopOnSignal();
+  const world = joinWorld(device, timeout);
+  const main = !world || world.rank === 0;
   try {
-    const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: signals.shouldStop, events: progressReporter(recipe.epochs) });
+    // A worker of a launcher reports each step to it, so that a failure can say where each rank was.
+    const progress = progressReporter(recipe.epochs);
+    const events: TrainEvents = main ? { ...progress } : {};
+    if (process.send) {
+      events.step = (info) => {
+        if (main) progress.step?.(info);
+        process.send!({ epoch: info.epoch, batch: info.batch });
+      };
+    }
+    const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: signals.shouldStop, events, ...(world ? { world } : {}) });
     if (!result.completed) {
       process.exitCode = signals.exitCode();
       return;
     }
+    if (!main) return;
     console.log(summary(result.model, result.history, recipe.epochs, outDir, result.final?.count));
     if (result.quantized) console.log(`quantized checkpoint (integer weights, for eval and score): ${result.quantized}`);
     result.model.dispose();
   } catch (e) {
     if (!(e instanceof RunFinishedError)) throw e;
+    if (!main) return;
     // Nothing left to train: say so, with the run's figures, and succeed.
     console.log(e.message);
     const { model } = loadModelCheckpoint(lastCheckpoint(outDir));
@@ -59,7 +75,30 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
     model.dispose();
   } finally {
     signals.release();
+    world?.group.close();
   }
+}
+
+/** The process group of a worker started with the torchrun environment; null for a process on its own. */
+function joinWorld(device: T.Device, timeout: number): World | null {
+  const env = worldFromEnv();
+  if (!env || env.size === 1) return null;
+  if (device !== 'cpu') throw new UsageError(`--device ${device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
+  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: timeout * 1000 });
+  return { group, rank: env.rank, size: env.size };
+}
+
+/** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
+async function launch(o: { nproc: number; timeout: number }, workerArgs: string[], outDir: string): Promise<void> {
+  if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new UsageError(`--nproc must be a positive integer, not ${o.nproc}`);
+  if (worldFromEnv()) throw new UsageError('--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already');
+  process.exitCode = await launchWorkers(o.nproc, [...workerArgs, '--timeout', String(o.timeout)], () => {
+    const last = lastCheckpoint(outDir);
+    if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
+    const { position } = readTrainState(last);
+    return `Nothing is lost: ${last} holds the run up to epoch ${position.epoch}${position.batch ? `, batch ${position.batch}` : ''}; `
+      + `continue with micronet train --resume ${outDir} --nproc ${o.nproc}`;
+  });
 }
 
 /** --device checked: one this build of the engine can use. */
@@ -70,9 +109,9 @@ export function checkedDevice(device: string): T.Device {
 }
 
 /** Continues the run saved in dir with its own recipe, and its own data directory unless given one. */
-export async function resumeRun(dir: string, data: string | undefined, device: T.Device): Promise<void> {
+export async function resumeRun(dir: string, data: string | undefined, device: T.Device, timeout?: number): Promise<void> {
   const saved = readTrainState(lastCheckpoint(dir));
-  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true);
+  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true, timeout);
 }
 
 export const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
@@ -87,17 +126,27 @@ export const trainCommand = defineCommand({
     device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
     set: { type: 'list', help: 'override a recipe field: path=value, e.g. epochs=10' },
     resume: { type: 'string', help: 'continue the run in this directory' },
+    nproc: { type: 'number', help: 'data-parallel worker processes on this machine (the recipe\'s batch is split over them)', default: 1 },
+    timeout: { type: 'number', help: 'data-parallel: seconds a rank waits for the others before the run fails', default: 120 },
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${o.timeout}`);
     const device = checkedDevice(o.device);
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
-      return resumeRun(o.resume, o.data, device);
+      if (o.nproc !== 1) return launch(o, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
+      return resumeRun(o.resume, o.data, device, o.timeout);
     }
     if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
     const recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
-    return runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut(recipe.name), device, false);
+    const outDir = o.out ?? defaultOut(recipe.name);
+    if (o.nproc !== 1) {
+      // Every worker gets the same run directory (a default one names the time).
+      return launch(o, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir, '--device', o.device,
+        ...(o.data ? ['--data', o.data] : [])], outDir);
+    }
+    return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout);
   },
 });
 

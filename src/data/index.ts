@@ -13,5 +13,5 @@ export { randomCropParams, flipParam, resizedCropParams, cutoutParams, centreFal
 export { Rng, sampleRng, epochOrder } from './rng.js';
 export { pipeline, pipelineNames, cifar100TrainStats, cifar100TestStats, type PipelineName, type PipelineSpec, type Pipeline, type Stats } from './pipelines.js';
 export { buildBatch } from './batch.js';
-export { Loader, type LoaderOptions, type Batch, type RawBatch, type Samples } from './loader.js';
+export { Loader, shardOrder, type LoaderOptions, type Batch, type RawBatch, type Samples, type Shard } from './loader.js';
 export { syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';

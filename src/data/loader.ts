@@ -31,6 +31,28 @@ export interface LoaderOptions {
   prefetch?: number;
   /** 'nchw' (default) or 'channels_last': NCHW-shaped tensors with NHWC memory. */
   layout?: 'nchw' | 'channels_last';
+  /** This process's share of every epoch in data-parallel training (default: all of it). */
+  shard?: Shard;
+}
+
+/**
+ * One rank's share of an epoch, as torch's DistributedSampler deals it: the epoch's order padded
+ * (with its first samples) to a multiple of `count` when `pad`, then every count-th sample from
+ * `rank`. Batch b of every rank together is then batch b of one process with count times the batch.
+ */
+export interface Shard { rank: number; count: number; pad: boolean }
+
+/** How many of n samples a shard takes. */
+function shardSize(n: number, shard: Shard | null): number {
+  if (!shard) return n;
+  return shard.pad ? Math.ceil(n / shard.count) : Math.max(0, Math.ceil((n - shard.rank) / shard.count));
+}
+
+/** The samples of `order` that a shard takes. */
+export function shardOrder(order: Int32Array, shard: Shard | null): Int32Array {
+  if (!shard) return order;
+  const n = order.length;
+  return Int32Array.from({ length: shardSize(n, shard) }, (_, i) => order[(shard.rank + i * shard.count) % n]!);
 }
 
 /** A batch as plain arrays, before it becomes tensors. */
@@ -53,7 +75,7 @@ interface Pending { resolve(buffer: ArrayBuffer): void; reject(e: Error): void; 
 /** Batches of a split, shuffled per epoch and transformed in worker threads; each depends only on (seed, epoch, position). */
 export class Loader {
   /** The options with their defaults filled in. */
-  readonly options: Required<Omit<LoaderOptions, 'pipeline'>> & { pipeline: PipelineSpec };
+  readonly options: Required<Omit<LoaderOptions, 'pipeline' | 'shard'>> & { pipeline: PipelineSpec; shard: Shard | null };
   readonly #pipe: Pipeline;
   #workers: Worker[] = [];
   #outstanding: number[] = [];
@@ -69,20 +91,28 @@ export class Loader {
     this.options = {
       data: options.data, pipeline: spec, batchSize: options.batchSize, shuffle: options.shuffle ?? this.#pipe.random,
       seed: options.seed ?? 0, dropLast: options.dropLast ?? false, workers: options.workers ?? 0,
-      prefetch: options.prefetch ?? 2, layout: options.layout ?? 'nchw',
+      prefetch: options.prefetch ?? 2, layout: options.layout ?? 'nchw', shard: options.shard ?? null,
     };
     const o = this.options;
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`Loader: batchSize must be a positive integer, not ${o.batchSize}`);
     if (!Number.isInteger(o.workers) || o.workers < 0) throw new RangeError(`Loader: workers must be a non-negative integer, not ${o.workers}`);
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`Loader: prefetch must be a positive integer, not ${o.prefetch}`);
+    if (o.shard && !(Number.isInteger(o.shard.count) && o.shard.count >= 1 && Number.isInteger(o.shard.rank) && o.shard.rank >= 0 && o.shard.rank < o.shard.count)) {
+      throw new RangeError(`Loader: shard ${o.shard.rank} of ${o.shard.count} is not a rank of the group`);
+    }
     if (o.data.images.length !== o.data.count * SAMPLE || o.data.labels.length !== o.data.count)
       throw new RangeError(`Loader: ${o.data.count} samples need ${o.data.count * SAMPLE} image bytes and ${o.data.count} labels`);
   }
 
   /** Batches in one epoch. */
   get length(): number {
-    const { count } = this.options.data;
+    const count = this.samples;
     return this.options.dropLast ? Math.floor(count / this.options.batchSize) : Math.ceil(count / this.options.batchSize);
+  }
+
+  /** Samples in one epoch (this shard's). */
+  get samples(): number {
+    return shardSize(this.options.data.count, this.options.shard);
   }
 
   /** The epoch's batches as engine tensors: x float32 [n, 3, 32, 32], y int64 [n]. The caller disposes them. */
@@ -106,9 +136,9 @@ export class Loader {
   async *raw(epoch: number): AsyncGenerator<RawBatch> {
     if (this.#closed) throw new Error('Loader: used after close()');
     const { data, batchSize, seed, shuffle, workers, prefetch } = this.options;
-    const order = epochOrder(data.count, seed, epoch, shuffle);
+    const order = shardOrder(epochOrder(data.count, seed, epoch, shuffle), this.options.shard);
     const n = this.length;
-    const slice = (b: number) => order.subarray(b * batchSize, Math.min((b + 1) * batchSize, data.count));
+    const slice = (b: number) => order.subarray(b * batchSize, Math.min((b + 1) * batchSize, order.length));
     const labelsOf = (indices: Int32Array) => Int32Array.from(indices, (i) => data.labels[i]!);
     const channelsLast = this.options.layout === 'channels_last';
     if (workers === 0) {

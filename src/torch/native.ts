@@ -58,5 +58,5 @@ function load(): NativeEngine {
 }
 
 export const native: NativeEngine = load();
-// ATen sees one core on some machines; PyTorch's default is all of them.
-native.setNumThreads(availableParallelism());
+// ATen sees one core on some machines; PyTorch's default is all of them, or OMP_NUM_THREADS.
+native.setNumThreads(Number.parseInt(process.env.OMP_NUM_THREADS ?? '', 10) || availableParallelism());

@@ -45,15 +45,16 @@ export function observingAt(q: QuantizationPhase, epoch: number): boolean {
 /**
  * forward (train mode, autocast per the recipe) -> loss -> finite check -> backward -> gradient
  * masking -> SGD step -> masks re-applied (weights and momentum). Returns the loss and the
- * number of correct predictions.
+ * number of correct predictions. `gradients` is told before backward (data-parallel averaging).
  */
 export function trainStep(model: Module, optimizer: SGD, recipe: Recipe, x: T.Tensor, y: T.Tensor, lr: number,
-  deviceType: 'cpu' | 'cuda' = 'cpu'): { loss: number; correct: number } {
+  deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): { loss: number; correct: number } {
   return T.tidy(() => {
     const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
     const l = trainingLoss(logits, y, recipe.loss);
     const loss = l.item();
     if (!Number.isFinite(loss)) throw new TrainingError(`the loss is ${loss}`);
+    gradients?.beforeBackward(l);
     l.backward();
     maskGradients(model, recipe.pruning.gradientMasking);
     optimizer.step(lr);

@@ -18,6 +18,7 @@ import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { RunDirectory } from './run-dir.js';
+import { Replicas, type World } from './data-parallel.js';
 import { EventFileWriter } from '../report/tensorboard.js';
 import { disposeLoadedState, loadTrainState, metricTags, restoreGenerators, saveTrainState, stepTags, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
@@ -46,6 +47,12 @@ export interface TrainOptions {
   events?: TrainEvents;
   /** Data already loaded (tests); otherwise read from dataDir. */
   data?: { train: Split; test: Split };
+  /**
+   * This process's place in a data-parallel run: the recipe's batch is split over the ranks,
+   * gradients are averaged, and only rank 0 writes files (every rank must see the run directory
+   * to resume). Without it, the process trains alone.
+   */
+  world?: World;
 }
 
 /** How a run ended: the model, its history, the last evaluation (null if none ran) and its checkpoints. */
@@ -80,15 +87,17 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const device = options.device ?? 'cpu';
   const events = options.events ?? {};
   const last = lastCheckpoint(options.outDir);
-  const run = RunDirectory.open(options.outDir);
+  const replicas = new Replicas(options.world ?? null);
+  // One process writes the directory: rank 0 holds its lock.
+  const run = replicas.main ? RunDirectory.open(options.outDir) : null;
   try {
-    return await trainIn(recipe, options, device, events, last);
+    return await trainIn(recipe, options, device, events, last, replicas);
   } finally {
-    run.release();
+    run?.release();
   }
 }
 
-async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string): Promise<TrainResult> {
+async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Promise<TrainResult> {
   if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
   let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
@@ -116,28 +125,41 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
     optimizer.loadMomentum(saved.momentum);
     restoreGenerators(saved.generators, device);
     disposeLoadedState(saved);
-    state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress: saved.progress, bestTop1: saved.bestTop1 };
+    // The saved sums of an interrupted epoch are the whole group's: rank 0 carries them on.
+    const progress = replicas.main ? saved.progress : emptyProgress();
+    state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress, bestTop1: saved.bestTop1 };
     events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
   } else {
     events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}`);
   }
 
+  replicas.syncState(model, optimizer);
+  if (recipe.data.batchSize % replicas.size) {
+    throw new TrainingError(`the batch of ${recipe.data.batchSize} cannot be split over ${replicas.size} processes: choose a process count that divides it`);
+  }
+  const batchSize = recipe.data.batchSize / replicas.size;
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
   const layout = recipe.channelsLast ? 'channels_last' : 'nchw';
-  const trainLoader = new Loader({ data: data.train, pipeline: recipe.data.trainPipeline, batchSize: recipe.data.batchSize, seed: recipe.seed, workers: recipe.data.workers, layout, shuffle: true });
-  const testLoader = new Loader({ data: data.test, pipeline: recipe.data.testPipeline, batchSize: recipe.data.batchSize, workers: recipe.data.workers, layout, shuffle: false });
+  const trainLoader = new Loader({ data: data.train, pipeline: recipe.data.trainPipeline, batchSize, seed: recipe.seed, workers: recipe.data.workers, layout, shuffle: true, shard: replicas.shard(true) });
+  const testLoader = new Loader({ data: data.test, pipeline: recipe.data.testPipeline, batchSize, workers: recipe.data.workers, layout, shuffle: false, shard: replicas.shard(false) });
   const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
   const autocast = recipe.precision === 'bfloat16';
   const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
   // TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step.
   const batches = trainLoader.length;
   const globalStep = (epoch: number, batch: number) => (epoch - 1) * batches + batch;
-  const board = new EventFileWriter(options.outDir);
-  if (saved) board.start(globalStep(state.position.epoch, state.position.batch) + 1);
+  const board = replicas.main ? new EventFileWriter(options.outDir) : null;
+  if (saved) board?.start(globalStep(state.position.epoch, state.position.batch) + 1);
   // Events reach the file before the checkpoint: a crash between the two is purged by the resumed run's start.
   const save = () => {
-    board.flush();
+    if (!replicas.main) return;
+    board?.flush();
     saveTrainState(last, model, optimizer.momentumBuffers(), state, device);
+  };
+  /** The epoch's sums over the whole group, as a checkpoint records them. */
+  const groupProgress = (p: EpochProgress): EpochProgress => {
+    const [lossSum, correct, count] = replicas.sum([p.lossSum, p.correct, p.count]) as [number, number, number];
+    return { lossSum, correct, count, seconds: p.seconds };
   };
 
   let final: EvalResult | null = null;
@@ -157,6 +179,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
           events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${weightBits}-bit weights, ${actBits}-bit inputs)`);
         }
       }
+      replicas.attach(model);
       const started = performance.now() - state.progress.seconds * 1000;
       let lr = 0;
       let batch = 0;
@@ -165,7 +188,8 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
         lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches }, q);
         let step: { loss: number; correct: number };
         try {
-          step = T.tidy(() => trainStep(model, optimizer, recipe, device === 'cpu' ? b.x : b.x.to(device), device === 'cpu' ? b.y : b.y.to(device), lr, deviceType));
+          replicas.syncBuffers(model);
+          step = T.tidy(() => trainStep(model, optimizer, recipe, device === 'cpu' ? b.x : b.x.to(device), device === 'cpu' ? b.y : b.y.to(device), lr, deviceType, replicas));
         } catch (e) {
           if (!(e instanceof TrainingError)) throw e;
           throw new TrainingError(`${e.message} at epoch ${epoch}, batch ${batch}: training stopped. `
@@ -179,35 +203,38 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
         p.correct += correct;
         p.count += b.size;
         p.seconds = (performance.now() - started) / 1000;
-        board.scalars(globalStep(epoch, batch), { [stepTags.loss]: loss, [stepTags.lr]: lr });
+        board?.scalars(globalStep(epoch, batch), { [stepTags.loss]: loss, [stepTags.lr]: lr });
         events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds, model });
         // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
         await new Promise((resolve) => setImmediate(resolve));
-        if (options.shouldStop?.() && batch < batches) {
+        if (replicas.anyStop(options.shouldStop?.() ?? false) && batch < batches) {
           state.position = { epoch, batch };
+          state.progress = groupProgress(state.progress);
           save();
           events.message?.(`stopped at epoch ${epoch}, batch ${batch}: saved ${last}; continue with --resume ${options.outDir}`);
           return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
         }
       }
-      const test = await evaluate(model, testLoader.epoch(epoch), { device, autocast });
+      const test = groupResult(await evaluate(model, testLoader.epoch(epoch), { device, autocast }), replicas);
       final = test;
-      const p = state.progress;
+      const p = groupProgress(state.progress);
       const s = sparsity(model);
       const metrics: EpochMetrics = {
         epoch, lr, trainLoss: p.lossSum / p.count, trainTop1: p.correct / p.count, testLoss: test.loss, testTop1: test.top1,
         testTop5: test.top5, sparsity: s.zeros / s.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
       };
       state.history.push(metrics);
-      board.scalars(globalStep(epoch, batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
+      board?.scalars(globalStep(epoch, batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
       state.position = { epoch: epoch + 1, batch: 0 };
       const best = test.top1 > state.bestTop1;
       if (best) state.bestTop1 = test.top1;
       save();
-      if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state, device);
-      writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+      if (replicas.main) {
+        if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state, device);
+        writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+      }
       events.epoch?.(metrics);
-      if (options.shouldStop?.() && epoch < recipe.epochs) {
+      if (replicas.anyStop(options.shouldStop?.() ?? false) && epoch < recipe.epochs) {
         events.message?.(`stopped after epoch ${epoch}: saved ${last}; continue with --resume ${options.outDir}`);
         return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
       }
@@ -217,7 +244,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
     await testLoader.close();
   }
   let quantized: string | null = null;
-  if (planOf(model)) {
+  if (planOf(model) && replicas.main) {
     try {
       saveQuantizedCheckpoint(quantizedCheckpoint(options.outDir), model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
       quantized = quantizedCheckpoint(options.outDir);
@@ -253,6 +280,12 @@ function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainSta
     throw new TrainingError(`${path} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${outDir})`);
   }
   return saved;
+}
+
+/** An evaluation of every rank's shard, summed over the group. */
+function groupResult(r: EvalResult, replicas: Replicas): EvalResult {
+  const [count, correct1, correct5, lossSum] = replicas.sum([r.count, r.correct1, r.correct5, r.loss * r.count]) as [number, number, number, number];
+  return { count, correct1, correct5, top1: correct1 / count, top5: correct5 / count, loss: lossSum / count };
 }
 
 function emptyProgress(): EpochProgress {
