@@ -215,6 +215,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
           return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
         }
       }
+      replicas.syncBuffers(model);  // every shard evaluated with rank 0's running statistics, which it saves
       const test = groupResult(await evaluate(model, testLoader.epoch(epoch), { device, autocast }), replicas);
       final = test;
       const p = groupProgress(state.progress);

@@ -1,0 +1,169 @@
+// Data-parallel training on c10d (Gloo over loopback): two ranks end with identical parameters,
+// equal to one process that emulates the two replicas step by step; a killed or hung worker
+// stops the run with the rank named, and --resume finishes it with another number of processes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '../src/torch/index.js';
+import { Loader, shardOrder, writeSynthetic } from '../src/data/index.js';
+import { buildModel } from '../src/models/registry.js';
+import { applyOverrides, findRecipe, type Recipe } from '../src/recipes/index.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { applyMasks, maskGradients } from '../src/prune/prune.js';
+import { beginEpoch, learningRate, SGD, trainingLoss } from '../src/train/index.js';
+import { worldFromEnv } from '../src/train/data-parallel.js';
+import type { Module } from '../src/nn/index.js';
+import { scratchDir } from './support/googlenet-oracle.js';
+import { dpData } from './support/dp-data.js';
+
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const worker = fileURLToPath(new URL('./support/dp-worker.js', import.meta.url));
+
+// 160 images in global batches of 32: 5 steps an epoch, 10 in all, pruning before the 6th.
+const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=2',
+  'schedule.warmupEpochs=1', 'schedule.milestones=[2]', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Runs the recipe as `size` ranks of the library's trainer; resolves with each rank's final state. */
+async function runRanks(r: Recipe, size: number): Promise<Map<string, T.Tensor>[]> {
+  const out = scratchDir();
+  const port = await freePort();
+  const codes = await Promise.all(Array.from({ length: size }, (_, rank) => new Promise<number>((resolve) => {
+    const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(size), RANK: String(rank), OMP_NUM_THREADS: '1' };
+    const child = spawn(process.execPath, [worker, JSON.stringify(r), out], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', (code) => resolve(code ?? -1));
+  })));
+  assert.deepEqual(codes, Array(size).fill(0));
+  assert.equal(readdirSync(out).filter((f) => f.startsWith('events.out.tfevents.')).length, 1, 'rank 0 alone writes the run\'s files');
+  return Array.from({ length: size }, (_, rank) => readSafetensors(join(out, `rank${rank}.safetensors`)).tensors);
+}
+
+/**
+ * One process doing what `size` replicas do: each global batch split as the ranks' shards split it,
+ * one forward and backward per replica (its own BatchNorm batch statistics, its own dropout draws
+ * from the same generator state), gradients summed at 1/size each, rank 0's running statistics kept.
+ */
+async function emulate(r: Recipe, size: number): Promise<Module> {
+  T.manualSeed(r.seed);
+  const { model } = buildModel(r.model.name, r.model.config, { generator: new T.Generator(r.seed) });
+  const optimizer = new SGD(model.namedParameters(), r.optimizer);
+  const loader = new Loader({ data: dpData().train, pipeline: r.data.trainPipeline, batchSize: r.data.batchSize, seed: r.seed, shuffle: true });
+  const pruneEpochs = r.pruning.events.map((e) => e.epoch);
+  const running = () => model.namedBuffers().filter(([name]) => !name.endsWith('.mask')).map(([, t]) => t);
+  const dropout = T.Generator.default('cpu');
+  for (let epoch = 1; epoch <= r.epochs; epoch++) {
+    beginEpoch(model, optimizer, r, epoch);
+    let batch = 0;
+    for await (const b of loader.epoch(epoch)) {
+      const lr = learningRate(r.schedule, pruneEpochs, { epoch, batch: batch++, batchesPerEpoch: loader.length }, r.quantization);
+      T.tidy(() => {
+        const start = dropout.getState();
+        let rank0: T.Tensor[] = [];
+        for (let rank = 0; rank < size; rank++) {
+          if (rank > 0) dropout.setState(start);
+          // Rank r's batch holds the global batch's samples r, r + size, ... (DistributedSampler's striding).
+          const rows = T.tensor(Int32Array.from(shardOrder(Int32Array.from({ length: b.size }, (_, i) => i), { rank, count: size, pad: false })), { shape: [b.size / size] }).to('int64');
+          const loss = trainingLoss(model.forward(b.x.indexSelect(0, rows), true), b.y.indexSelect(0, rows), r.loss).mul(1 / size);
+          loss.backward();
+          if (rank === 0) rank0 = running().map((t) => t.clone());
+        }
+        T.noGrad(() => running().forEach((t, i) => t.copy_(rank0[i]!)));
+        maskGradients(model, r.pruning.gradientMasking);
+        optimizer.step(lr);
+        optimizer.zeroGrad();
+        applyMasks(model, optimizer.momentumBuffers());
+      });
+      b.x.dispose();
+      b.y.dispose();
+    }
+  }
+  await loader.close();
+  return model;
+}
+
+test('two ranks on loopback: identical parameters, buffers and masks after 10 steps across a pruning event, equal to one process emulating both replicas', async () => {
+  const [rank0, rank1] = await runRanks(recipe, 2) as [Map<string, T.Tensor>, Map<string, T.Tensor>];
+  assert.deepEqual([...rank1.keys()], [...rank0.keys()]);
+  for (const [name, t] of rank0) assert.deepEqual(rank1.get(name)!.data(), t.data(), `${name}: identical on both ranks`);
+  const zeros = [...rank0].filter(([n]) => n.endsWith('.mask')).reduce((s, [, m]) => s + m.numel - T.tidy(() => m.countNonzero().item()), 0);
+  assert.ok(zeros > 1000, `the pruning event pruned (${zeros} weights)`);
+
+  const threads = T.getNumThreads();
+  T.setNumThreads(1);  // as each worker ran
+  const model = await emulate(recipe, 2);
+  T.setNumThreads(threads);
+  let worst = 0;
+  for (const [name, t] of model.stateDict()) {
+    const d = T.tidy(() => {
+      const a = t.to('float64'), b = rank0.get(name)!.to('float64');
+      return a.sub(b).abs().max().item() / Math.max(b.abs().max().item(), 1e-12);
+    });
+    worst = Math.max(worst, d);
+    assert.ok(d <= 1e-5, `${name}: ${d} (relative to its largest value)`);
+  }
+  model.dispose();
+  process.stdout.write(`# largest difference from the emulation: ${worst} of a tensor's largest value\n`);
+});
+
+test('the torchrun environment: read and checked', () => {
+  assert.equal(worldFromEnv({}), null);
+  assert.deepEqual(worldFromEnv({ WORLD_SIZE: '4', RANK: '2', LOCAL_RANK: '0', MASTER_ADDR: '10.0.0.1', MASTER_PORT: '29500' }),
+    { host: '10.0.0.1', port: 29500, rank: 2, size: 4, localRank: 0 });
+  assert.throws(() => worldFromEnv({ WORLD_SIZE: '2', RANK: '2', MASTER_PORT: '29500' }), /RANK=2 must be an integer in 0\.\.1/);
+  assert.throws(() => worldFromEnv({ WORLD_SIZE: '2', RANK: '0' }), /MASTER_PORT=\(unset\)/);
+  const refused = spawnSync(process.execPath, [cli, 'train', '--recipe', 'smoke', '--nproc', '2'], { encoding: 'utf8', env: { ...process.env, WORLD_SIZE: '2', RANK: '0', MASTER_PORT: '1' } });
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--nproc starts worker processes/);
+});
+
+test('a killed worker stops the run naming its rank; --resume finishes it on one process; a hung one is named after the timeout', async () => {
+  const dir = scratchDir();
+  const data = join(dir, 'data');
+  writeSynthetic(data, { dataset: 'cifar100', train: 320, test: 64, seed: 4 });
+  const out = join(dir, 'run');
+  const sets = ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=6', 'schedule.warmupEpochs=1', 'schedule.milestones=[5]',
+    'pruning.events=[{"epoch":3,"layers":"conv"}]'].flatMap((s) => ['--set', s]);
+  const epochsSaved = () => (existsSync(join(out, 'metrics.jsonl')) ? readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length : 0);
+  /** Starts a launcher; `act` gets the worker pids once the run has saved one more epoch. */
+  const launch = (args: string[], act: (pids: number[]) => void) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [cli, 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    const saved = epochsSaved();
+    const poll = setInterval(() => {
+      if (epochsSaved() === saved) return;
+      clearInterval(poll);
+      act([...stderr.matchAll(/rank \d+ pid (\d+)/g)].map((m) => Number(m[1])));
+    }, 50);
+    child.on('exit', (code) => { clearInterval(poll); resolve({ code, stderr }); });
+  });
+
+  const killed = await launch(['--recipe', 'smoke', ...sets, '--data', data, '--out', out, '--nproc', '2'], (pids) => process.kill(pids[1]!, 'SIGKILL'));
+  assert.equal(killed.code, 1, killed.stderr);
+  assert.match(killed.stderr, /micronet: rank 1 \(pid \d+\) died of SIGKILL \(its last step was epoch \d+, batch \d+\); the run stopped\. Nothing is lost: .*last\.safetensors holds the run up to epoch \d+; continue with micronet train --resume .* --nproc 2/);
+  const stoppedAt = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!) as { epoch: number };
+  assert.ok(stoppedAt.epoch < 6);
+
+  const hung = await launch(['--resume', out, '--nproc', '2', '--timeout', '3'], (pids) => process.kill(pids[1]!, 'SIGSTOP'));
+  assert.equal(hung.code, 1, hung.stderr);
+  assert.match(hung.stderr, /micronet \(rank 0\): /);
+  assert.match(hung.stderr, /micronet: rank 1 \(pid \d+\) stopped answering \(its last step was epoch \d+, batch \d+\) and was killed; the run stopped/);
+
+  const resumed = spawnSync(process.execPath, [cli, 'train', '--resume', out], { encoding: 'utf8' });  // on one process: the same global batch
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming smoke at epoch \d+/);
+  const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+  assert.deepEqual(epochs, [1, 2, 3, 4, 5, 6]);
+});
