@@ -24,6 +24,8 @@ function stopOnSignal(): { shouldStop: () => boolean; exitCode: () => number; re
   const onSignal = (s: NodeJS.Signals) => {
     if (signal) process.exit(codes[s]!);
     signal = s;
+    // In a data-parallel run the signal reaches every worker; rank 0 speaks for them.
+    if (process.env.RANK && process.env.RANK !== '0') return;
     process.stderr.write(`\n${s === 'SIGINT' ? 'interrupted' : 'terminated'}: saving after this step (${s === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit at once)\n`);
   };
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
@@ -135,7 +137,10 @@ export const trainCommand = defineCommand({
     const device = checkedDevice(o.device);
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
-      if (o.nproc !== 1) return launch(o, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
+      if (o.nproc !== 1) {
+        readTrainState(lastCheckpoint(o.resume));  // a missing or damaged run is reported once, not by every worker
+        return launch(o, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
+      }
       return resumeRun(o.resume, o.data, device, o.timeout);
     }
     if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
