@@ -126,6 +126,9 @@ test('the torchrun environment: read and checked', () => {
   const refused = spawnSync(process.execPath, [cli, 'train', '--recipe', 'smoke', '--nproc', '2'], { encoding: 'utf8', env: { ...process.env, WORLD_SIZE: '2', RANK: '0', MASTER_PORT: '1' } });
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /--nproc starts worker processes/);
+  const uneven = spawnSync(process.execPath, [cli, 'train', '--recipe', 'smoke', '--nproc', '3'], { encoding: 'utf8' });
+  assert.equal(uneven.status, 2);
+  assert.match(uneven.stderr, /--nproc 3: the batch of 64 cannot be split over 3 processes/);
 });
 
 test('a killed worker stops the run naming its rank; --resume finishes it on one process; a hung one is named after the timeout', async () => {

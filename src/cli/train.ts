@@ -91,9 +91,11 @@ function joinWorld(device: T.Device, timeout: number): World | null {
 }
 
 /** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
-async function launch(o: { nproc: number; timeout: number }, workerArgs: string[], outDir: string): Promise<void> {
+async function launch(o: { nproc: number; timeout: number; device: string }, recipe: Recipe, workerArgs: string[], outDir: string): Promise<void> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new UsageError(`--nproc must be a positive integer, not ${o.nproc}`);
   if (worldFromEnv()) throw new UsageError('--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already');
+  if (o.device !== 'cpu') throw new UsageError(`--nproc with --device ${o.device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
+  if (recipe.data.batchSize % o.nproc) throw new UsageError(`--nproc ${o.nproc}: the batch of ${recipe.data.batchSize} cannot be split over ${o.nproc} processes; choose a count that divides it`);
   process.exitCode = await launchWorkers(o.nproc, [...workerArgs, '--timeout', String(o.timeout)], () => {
     const last = lastCheckpoint(outDir);
     if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
@@ -138,8 +140,8 @@ export const trainCommand = defineCommand({
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
       if (o.nproc !== 1) {
-        readTrainState(lastCheckpoint(o.resume));  // a missing or damaged run is reported once, not by every worker
-        return launch(o, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
+        const saved = readTrainState(lastCheckpoint(o.resume));  // a missing or damaged run is reported once, not by every worker
+        return launch(o, saved.recipe, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
       }
       return resumeRun(o.resume, o.data, device, o.timeout);
     }
@@ -148,7 +150,7 @@ export const trainCommand = defineCommand({
     const outDir = o.out ?? defaultOut(recipe.name);
     if (o.nproc !== 1) {
       // Every worker gets the same run directory (a default one names the time).
-      return launch(o, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir, '--device', o.device,
+      return launch(o, recipe, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir, '--device', o.device,
         ...(o.data ? ['--data', o.data] : [])], outDir);
     }
     return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout);
