@@ -6,6 +6,13 @@ import { Conv2d, Linear, WeightLayer, type Module } from '../nn/index.js';
 /** Which masked layers an operation touches: all convs, the linear layers, all, or these names. */
 export type LayerSelection = 'conv' | 'linear' | 'all' | readonly string[];
 
+/** One pruning of the masked layers of a kind, at a recipe's q. */
+export interface PruneEvent {
+  /** Pruning happens before this epoch's first step. */
+  epoch: number;
+  layers: 'conv' | 'linear' | 'all';
+}
+
 /** A conv or linear layer with a mask. */
 export type MaskedLayer = WeightLayer;
 

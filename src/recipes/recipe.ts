@@ -3,23 +3,13 @@
 import { datasets, type PipelineName } from '../data/index.js';
 import { modelConfig } from '../models/registry.js';
 import type { LossConfig } from '../train/loss.js';
-import type { QatSchedule, ScheduleConfig } from '../train/schedule.js';
-import { checkQuantizationConfig, type QuantizationConfig } from '../quant/prepare.js';
+import type { ScheduleConfig } from '../train/schedule.js';
+import { checkQuantizationConfig } from '../quant/prepare.js';
 import type { SgdOptions } from '../train/sgd.js';
-import type { GradientMasking } from '../prune/prune.js';
+import type { GradientMasking, PruneEvent } from '../prune/prune.js';
+import type { QuantizationPhase } from '../train/step.js';
 
-/** One pruning of the masked layers of a kind, at the recipe's q. */
-export interface PruneEvent {
-  /** Pruning happens before this epoch's first step. */
-  epoch: number;
-  layers: 'conv' | 'linear' | 'all';
-}
-
-/** Quantization-aware training from `startEpoch` to the end: BatchNorm folded, bits per layer, its own learning rate. */
-export interface QuantizationPhase extends QuantizationConfig, QatSchedule {
-  /** Input ranges frozen from this epoch on (null: they move until the end). */
-  freezeEpoch: number | null;
-}
+export type { PruneEvent, QuantizationPhase };
 
 /** Everything a training run does: model, data, epochs, optimizer, schedule, loss, pruning, precision, quantization. */
 export interface Recipe {

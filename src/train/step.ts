@@ -2,11 +2,31 @@
 // and the PyTorch oracle test drives them on fixed batches.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { applyMasks, maskGradients, pruneByStd, type PruneResult } from '../prune/prune.js';
-import { planFor, prepareQuantized, setObserving } from '../quant/prepare.js';
-import type { QuantizationPhase, Recipe } from '../recipes/index.js';
-import { trainingLoss } from './loss.js';
+import { applyMasks, maskGradients, pruneByStd, type GradientMasking, type PruneEvent, type PruneResult } from '../prune/prune.js';
+import { planFor, prepareQuantized, setObserving, type QuantizationConfig } from '../quant/prepare.js';
+import { trainingLoss, type LossConfig } from './loss.js';
+import type { QatSchedule } from './schedule.js';
 import type { SGD } from './sgd.js';
+
+/** Quantization-aware training from `startEpoch` to the end: BatchNorm folded, bits per layer, its own learning rate. */
+export interface QuantizationPhase extends QuantizationConfig, QatSchedule {
+  /** Input ranges frozen from this epoch on (null: they move until the end). */
+  freezeEpoch: number | null;
+}
+
+/** What the start of an epoch uses of a recipe. */
+export interface EpochRecipe {
+  pruning: { q: number; events: readonly PruneEvent[] };
+  restartOptimizerOnPrune: boolean;
+  quantization: QuantizationPhase | null;
+}
+
+/** What a training step uses of a recipe. */
+export interface StepRecipe {
+  precision: 'float32' | 'bfloat16';
+  loss: LossConfig;
+  pruning: { gradientMasking: GradientMasking };
+}
 
 /** A run that cannot start or go on: a non-finite loss, a conflicting run directory or checkpoint. */
 export class TrainingError extends Error {}
@@ -16,7 +36,7 @@ export class TrainingError extends Error {}
  * the recipe says so); at the start of quantization-aware training, BatchNorm folded, layers
  * quantized and a fresh optimizer over the new parameters; the observers frozen when due.
  */
-export function beginEpoch(model: Module, optimizer: SGD, recipe: Recipe, epoch: number): PruneResult[][] {
+export function beginEpoch(model: Module, optimizer: SGD, recipe: EpochRecipe, epoch: number): PruneResult[][] {
   const pruned = recipe.pruning.events.filter((e) => e.epoch === epoch).map((event) => {
     const results = pruneByStd(model, event.layers, recipe.pruning.q);
     if (recipe.restartOptimizerOnPrune) optimizer.reset();
@@ -47,7 +67,7 @@ export function observingAt(q: QuantizationPhase, epoch: number): boolean {
  * masking -> SGD step -> masks re-applied (weights and momentum). Returns the loss and the
  * number of correct predictions. `gradients` is told before backward (data-parallel averaging).
  */
-export function trainStep(model: Module, optimizer: SGD, recipe: Recipe, x: T.Tensor, y: T.Tensor, lr: number,
+export function trainStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number,
   deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): { loss: number; correct: number } {
   return T.tidy(() => {
     const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));

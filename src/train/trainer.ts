@@ -1,6 +1,7 @@
 // The training loop of a recipe: epochs of SGD steps with the recipe's schedule, loss, pruning
 // events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
-// resumption (also mid-epoch, after an interruption), and a clean stop on a non-finite loss.
+// resumption (also mid-epoch, after an interruption), a clean stop on a non-finite loss,
+// TensorBoard scalars, and data-parallel training over a process group.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
@@ -82,24 +83,63 @@ export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors
 /** The integer checkpoint a completed quantization-aware run writes. */
 export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
 
+/** A run as it goes: the model and optimizer, and what its training checkpoint records of it. */
+interface Run {
+  readonly recipe: Recipe;
+  readonly model: Module;
+  readonly optimizer: SGD;
+  state: TrainState;
+  /** The last evaluation (null before the first). */
+  final: EvalResult | null;
+}
+
+/** What stays fixed while a run goes: where it writes, its data, its device, its group, who is told. */
+interface Setting {
+  readonly options: TrainOptions;
+  readonly device: T.Device;
+  readonly events: TrainEvents;
+  readonly replicas: Replicas;
+  /** last.safetensors */
+  readonly last: string;
+  readonly trainLoader: Loader;
+  readonly testLoader: Loader;
+  /** Steps in an epoch. */
+  readonly batches: number;
+  /** Rank 0's TensorBoard file; null on the other ranks. */
+  readonly board: EventFileWriter | null;
+}
+
 /** Runs (or with options.resume, continues) a recipe in options.outDir, holding the directory's lock meanwhile. */
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
-  const device = options.device ?? 'cpu';
-  const events = options.events ?? {};
-  const last = lastCheckpoint(options.outDir);
   const replicas = new Replicas(options.world ?? null);
   // One process writes the directory: rank 0 holds its lock.
-  const run = replicas.main ? RunDirectory.open(options.outDir) : null;
+  const lock = replicas.main ? RunDirectory.open(options.outDir) : null;
   try {
-    return await trainIn(recipe, options, device, events, last, replicas);
+    const events = options.events ?? {};
+    const device = options.device ?? 'cpu';
+    const last = lastCheckpoint(options.outDir);
+    const run = startRun(recipe, options, device, events, last, replicas);
+    const setting = prepare(run, options, device, events, last, replicas);
+    try {
+      for (let epoch = run.state.position.epoch; epoch <= recipe.epochs; epoch++) {
+        const lr = await trainEpoch(run, setting, epoch);
+        if (lr === null) return stopped(run, setting, `stopped at epoch ${epoch}, batch ${run.state.position.batch}`);
+        await endEpoch(run, setting, epoch, lr);
+        if (replicas.anyStop(options.shouldStop?.() ?? false) && epoch < recipe.epochs) return stopped(run, setting, `stopped after epoch ${epoch}`);
+      }
+    } finally {
+      await setting.trainLoader.close();
+      await setting.testLoader.close();
+    }
+    return { ...result(run, setting, true), quantized: writeQuantized(run, setting) };
   } finally {
-    run?.release();
+    lock?.release();
   }
 }
 
-async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Promise<TrainResult> {
+/** The model, optimizer and state a run starts or resumes with. */
+function startRun(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Run {
   if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
-  let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
   if (saved && saved.position.epoch > recipe.epochs) {
     disposeLoadedState(saved);
@@ -121,6 +161,7 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
   // Placed before the optimizer takes hold of the parameters: moving replaces them.
   if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+  let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   if (saved) {
     optimizer.loadMomentum(saved.momentum);
     restoreGenerators(saved.generators, device);
@@ -132,129 +173,150 @@ async function trainIn(recipe: Recipe, options: TrainOptions, device: T.Device, 
   } else {
     events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}`);
   }
-
   replicas.syncState(model, optimizer);
+  return { recipe, model, optimizer, state, final: null };
+}
+
+/** The run's data, split over the group, and its TensorBoard file. */
+function prepare(run: Run, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Setting {
+  const { recipe, state } = run;
   if (recipe.data.batchSize % replicas.size) {
     throw new TrainingError(`the batch of ${recipe.data.batchSize} cannot be split over ${replicas.size} processes: choose a process count that divides it`);
   }
   const batchSize = recipe.data.batchSize / replicas.size;
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
-  const layout = recipe.channelsLast ? 'channels_last' : 'nchw';
-  const trainLoader = new Loader({ data: data.train, pipeline: recipe.data.trainPipeline, batchSize, seed: recipe.seed, workers: recipe.data.workers, layout, shuffle: true, shard: replicas.shard(true) });
-  const testLoader = new Loader({ data: data.test, pipeline: recipe.data.testPipeline, batchSize, workers: recipe.data.workers, layout, shuffle: false, shard: replicas.shard(false) });
-  const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
-  const autocast = recipe.precision === 'bfloat16';
-  const deviceType = device.startsWith('cuda') ? 'cuda' : 'cpu';
-  // TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step.
+  const common = { batchSize, workers: recipe.data.workers, layout: recipe.channelsLast ? 'channels_last' as const : 'nchw' as const };
+  const trainLoader = new Loader({ ...common, data: data.train, pipeline: recipe.data.trainPipeline, seed: recipe.seed, shuffle: true, shard: replicas.shard(true) });
+  const testLoader = new Loader({ ...common, data: data.test, pipeline: recipe.data.testPipeline, shuffle: false, shard: replicas.shard(false) });
   const batches = trainLoader.length;
-  const globalStep = (epoch: number, batch: number) => (epoch - 1) * batches + batch;
+  if (state.position.batch >= batches) {
+    throw new TrainingError(`${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, `
+      + `but an epoch of this data has ${batches} batches (other data than the run's?)`);
+  }
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
-  if (saved) board?.start(globalStep(state.position.epoch, state.position.batch) + 1);
-  // Events reach the file before the checkpoint: a crash between the two is purged by the resumed run's start.
-  const save = () => {
-    if (!replicas.main) return;
-    board?.flush();
-    saveTrainState(last, model, optimizer.momentumBuffers(), state, device);
-  };
-  /** The epoch's sums over the whole group, as a checkpoint records them. */
-  const groupProgress = (p: EpochProgress): EpochProgress => {
-    const [lossSum, correct, count] = replicas.sum([p.lossSum, p.correct, p.count]) as [number, number, number];
-    return { lossSum, correct, count, seconds: p.seconds };
-  };
+  // A resumed run marks its restart: TensorBoard drops what a killed process logged past the checkpoint.
+  if (options.resume) board?.start(globalStep(state.position.epoch, state.position.batch, batches) + 1);
+  return { options, device, events, replicas, last, trainLoader, testLoader, batches, board };
+}
 
-  let final: EvalResult | null = null;
-  try {
-    if (state.position.batch >= batches) {
-      throw new TrainingError(`${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, `
-        + `but an epoch of this data has ${batches} batches (other data than the run's?)`);
+/** TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step. */
+const globalStep = (epoch: number, batch: number, batches: number) => (epoch - 1) * batches + batch;
+
+/**
+ * One epoch's training steps (after its pruning events, or from where an interrupted run stopped).
+ * Returns the epoch's last learning rate, or null when the run was told to stop (and saved).
+ */
+async function trainEpoch(run: Run, s: Setting, epoch: number): Promise<number | null> {
+  const { recipe, model, optimizer, state } = run;
+  const skip = epoch === state.position.epoch ? state.position.batch : 0;
+  if (skip === 0) {
+    state.progress = emptyProgress();
+    for (const results of beginEpoch(model, optimizer, recipe, epoch)) s.events.prune?.(epoch, results);
+    const q = recipe.quantization;
+    if (q && epoch === q.startEpoch) {
+      state.bestTop1 = -1;  // best.safetensors holds the best quantized model from here on
+      s.events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${q.weightBits}-bit weights, ${q.actBits}-bit inputs)`);
     }
-    for (let epoch = state.position.epoch; epoch <= recipe.epochs; epoch++) {
-      const skip = epoch === state.position.epoch ? state.position.batch : 0;
-      if (skip === 0) {
-        state.progress = emptyProgress();
-        for (const results of beginEpoch(model, optimizer, recipe, epoch)) events.prune?.(epoch, results);
-        if (q && epoch === q.startEpoch) {
-          state.bestTop1 = -1;  // best.safetensors holds the best quantized model from here on
-          const { weightBits, actBits } = q;
-          events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${weightBits}-bit weights, ${actBits}-bit inputs)`);
-        }
-      }
-      replicas.attach(model);
-      const started = performance.now() - state.progress.seconds * 1000;
-      let lr = 0;
-      let batch = 0;
-      for await (const b of trainLoader.epoch(epoch)) {
-        if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
-        lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: batches }, q);
-        let step: { loss: number; correct: number };
-        try {
-          replicas.syncBuffers(model);
-          step = T.tidy(() => trainStep(model, optimizer, recipe, device === 'cpu' ? b.x : b.x.to(device), device === 'cpu' ? b.y : b.y.to(device), lr, deviceType, replicas));
-        } catch (e) {
-          if (!(e instanceof TrainingError)) throw e;
-          throw new TrainingError(`${e.message} at epoch ${epoch}, batch ${batch}: training stopped. `
-            + (state.history.length ? `The last good checkpoint is ${last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
-        }
-        const { loss, correct } = step;
-        b.x.dispose();
-        b.y.dispose();
-        const p = state.progress;
-        p.lossSum += loss * b.size;
-        p.correct += correct;
-        p.count += b.size;
-        p.seconds = (performance.now() - started) / 1000;
-        board?.scalars(globalStep(epoch, batch), { [stepTags.loss]: loss, [stepTags.lr]: lr });
-        events.step?.({ epoch, batch, batches, loss, lr, imagesPerSecond: p.count / p.seconds, model });
-        // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (replicas.anyStop(options.shouldStop?.() ?? false) && batch < batches) {
-          state.position = { epoch, batch };
-          state.progress = groupProgress(state.progress);
-          save();
-          events.message?.(`stopped at epoch ${epoch}, batch ${batch}: saved ${last}; continue with --resume ${options.outDir}`);
-          return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
-        }
-      }
-      replicas.syncBuffers(model);  // every shard evaluated with rank 0's running statistics, which it saves
-      const test = groupResult(await evaluate(model, testLoader.epoch(epoch), { device, autocast }), replicas);
-      final = test;
-      const p = groupProgress(state.progress);
-      const s = sparsity(model);
-      const metrics: EpochMetrics = {
-        epoch, lr, trainLoss: p.lossSum / p.count, trainTop1: p.correct / p.count, testLoss: test.loss, testTop1: test.top1,
-        testTop5: test.top5, sparsity: s.zeros / s.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
-      };
-      state.history.push(metrics);
-      board?.scalars(globalStep(epoch, batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
-      state.position = { epoch: epoch + 1, batch: 0 };
-      const best = test.top1 > state.bestTop1;
-      if (best) state.bestTop1 = test.top1;
-      save();
-      if (replicas.main) {
-        if (best) saveTrainState(bestCheckpoint(options.outDir), model, optimizer.momentumBuffers(), state, device);
-        writeFileAtomic(join(options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
-      }
-      events.epoch?.(metrics);
-      if (replicas.anyStop(options.shouldStop?.() ?? false) && epoch < recipe.epochs) {
-        events.message?.(`stopped after epoch ${epoch}: saved ${last}; continue with --resume ${options.outDir}`);
-        return { model, history: state.history, final, completed: false, checkpoint: last, quantized: null };
-      }
-    }
-  } finally {
-    await trainLoader.close();
-    await testLoader.close();
   }
-  let quantized: string | null = null;
-  if (planOf(model) && replicas.main) {
+  s.replicas.attach(model);
+  const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
+  const deviceType = s.device.startsWith('cuda') ? 'cuda' : 'cpu';
+  const started = performance.now() - state.progress.seconds * 1000;
+  let lr = 0;
+  let batch = 0;
+  for await (const b of s.trainLoader.epoch(epoch)) {
+    if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
+    lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: s.batches }, recipe.quantization);
+    let step: { loss: number; correct: number };
     try {
-      saveQuantizedCheckpoint(quantizedCheckpoint(options.outDir), model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
-      quantized = quantizedCheckpoint(options.outDir);
+      s.replicas.syncBuffers(model);
+      step = T.tidy(() => trainStep(model, optimizer, recipe, s.device === 'cpu' ? b.x : b.x.to(s.device), s.device === 'cpu' ? b.y : b.y.to(s.device), lr, deviceType, s.replicas));
     } catch (e) {
-      // The run itself is complete and saved; only the integer form cannot be written (e.g. wide bits overflow int32 biases).
-      events.message?.(`no integer checkpoint: ${(e as Error).message}`);
+      if (!(e instanceof TrainingError)) throw e;
+      throw new TrainingError(`${e.message} at epoch ${epoch}, batch ${batch}: training stopped. `
+        + (state.history.length ? `The last good checkpoint is ${s.last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
+    } finally {
+      b.x.dispose();
+      b.y.dispose();
+    }
+    const p = state.progress;
+    p.lossSum += step.loss * b.size;
+    p.correct += step.correct;
+    p.count += b.size;
+    p.seconds = (performance.now() - started) / 1000;
+    s.board?.scalars(globalStep(epoch, batch, s.batches), { [stepTags.loss]: step.loss, [stepTags.lr]: lr });
+    s.events.step?.({ epoch, batch, batches: s.batches, loss: step.loss, lr, imagesPerSecond: p.count / p.seconds, model });
+    // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (s.replicas.anyStop(s.options.shouldStop?.() ?? false) && batch < s.batches) {
+      state.position = { epoch, batch };
+      state.progress = groupProgress(state.progress, s.replicas);
+      save(run, s);
+      return null;
     }
   }
-  return { model, history: state.history, final, completed: true, checkpoint: last, quantized };
+  return lr;
+}
+
+/** The end of an epoch: evaluation, metrics, checkpoints (the best one too) and the metrics file. */
+async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promise<void> {
+  const { model, state } = run;
+  s.replicas.syncBuffers(model);  // every shard evaluated with rank 0's running statistics, which it saves
+  const test = groupResult(await evaluate(model, s.testLoader.epoch(epoch), { device: s.device, autocast: run.recipe.precision === 'bfloat16' }), s.replicas);
+  run.final = test;
+  const p = groupProgress(state.progress, s.replicas);
+  const zeros = sparsity(model);
+  const metrics: EpochMetrics = {
+    epoch, lr, trainLoss: p.lossSum / p.count, trainTop1: p.correct / p.count, testLoss: test.loss, testTop1: test.top1,
+    testTop5: test.top5, sparsity: zeros.zeros / zeros.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
+  };
+  state.history.push(metrics);
+  s.board?.scalars(globalStep(epoch, s.batches, s.batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
+  state.position = { epoch: epoch + 1, batch: 0 };
+  const best = test.top1 > state.bestTop1;
+  if (best) state.bestTop1 = test.top1;
+  save(run, s);
+  if (s.replicas.main) {
+    if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.momentumBuffers(), state, s.device);
+    writeFileAtomic(join(s.options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+  }
+  s.events.epoch?.(metrics);
+}
+
+/** The training checkpoint (rank 0). Events reach their file first: a crash between the two is purged by the resumed run's start. */
+function save(run: Run, s: Setting): void {
+  if (!s.replicas.main) return;
+  s.board?.flush();
+  saveTrainState(s.last, run.model, run.optimizer.momentumBuffers(), run.state, s.device);
+}
+
+function stopped(run: Run, s: Setting, what: string): TrainResult {
+  s.events.message?.(`${what}: saved ${s.last}; continue with --resume ${s.options.outDir}`);
+  return { ...result(run, s, false), quantized: null };
+}
+
+function result(run: Run, s: Setting, completed: boolean): Omit<TrainResult, 'quantized'> {
+  return { model: run.model, history: run.state.history, final: run.final, completed, checkpoint: s.last };
+}
+
+/** A completed quantization-aware run's integer checkpoint (rank 0); null for a float run. */
+function writeQuantized(run: Run, s: Setting): string | null {
+  const { recipe, model } = run;
+  if (!planOf(model) || !s.replicas.main) return null;
+  try {
+    saveQuantizedCheckpoint(quantizedCheckpoint(s.options.outDir), model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
+    return quantizedCheckpoint(s.options.outDir);
+  } catch (e) {
+    // The run itself is complete and saved; only the integer form cannot be written (e.g. wide bits overflow int32 biases).
+    s.events.message?.(`no integer checkpoint: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** The epoch's sums over the whole group, as a checkpoint records them. */
+function groupProgress(p: EpochProgress, replicas: Replicas): EpochProgress {
+  const [lossSum, correct, count] = replicas.sum([p.lossSum, p.correct, p.count]) as [number, number, number];
+  return { lossSum, correct, count, seconds: p.seconds };
 }
 
 /** The weights and masks a recipe starts from: a float checkpoint of the recipe's own model. */
