@@ -86,7 +86,7 @@ function joinWorld(device: T.Device, timeout: number): World | null {
   const env = worldFromEnv();
   if (!env || env.size === 1) return null;
   if (device !== 'cpu') throw new UsageError(`--device ${device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
-  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: timeout * 1000 });
+  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: Math.ceil(timeout * 1000) });
   return { group, rank: env.rank, size: env.size };
 }
 
