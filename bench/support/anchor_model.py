@@ -1,4 +1,5 @@
-# The PyTorch side of `npm run bench -- model`: the seed GoogLeNet's training step and eval pass.
+# The PyTorch side of `npm run bench -- model`: the seed GoogLeNet's training step (micronet-seed's:
+# masked gradients, Nesterov SGD, masks re-applied) and eval pass.
 import os
 import sys
 
@@ -30,10 +31,23 @@ def model_setup(cfg):
     model.train()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
+    masked = [m for m in model.modules() if hasattr(m, 'mask')]
+
     def step():
+        # The micronet-seed step as a PyTorch user writes it: loss and hits read for the metrics,
+        # gradients of pruned weights zeroed, and the masks applied again to weights and momentum.
         with autocast():
-            loss = F.cross_entropy(model(x), y, label_smoothing=0.1)
-        opt.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y, label_smoothing=0.1)
+        loss.item()
         loss.backward()
+        for m in masked:
+            m.weight.grad.mul_(m.mask)
         opt.step()
+        opt.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for m in masked:
+                m.weight.mul_(m.mask)
+                opt.state[m.weight]['momentum_buffer'].mul_(m.mask)
+            (logits.argmax(1) == y).sum().item()
     return step
