@@ -2,4 +2,4 @@
 export { renderReport } from './html.js';
 export { readRun, metricsFile, type RunRecord } from './run.js';
 export { formatSummary, summarise, summaryRows, type RunSummary, type SummaryRow } from './summary.js';
-export { EventFileWriter, maskedCrc32c, tfRecord } from './tensorboard.js';
+export { EventFileWriter, maskedCrc32c, tfRecord } from '../io/tensorboard.js';

@@ -20,7 +20,7 @@ import { SGD } from './sgd.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { RunDirectory } from './run-dir.js';
 import { Replicas, type World } from './data-parallel.js';
-import { EventFileWriter } from '../report/tensorboard.js';
+import { EventFileWriter } from '../io/tensorboard.js';
 import { disposeLoadedState, loadTrainState, metricTags, restoreGenerators, saveTrainState, stepTags, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
 
 /** Callbacks of a run, all optional. */

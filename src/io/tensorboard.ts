@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import crc32c from 'crc-32/crc32c.js';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
-import { writeError } from '../io/atomic.js';
+import { writeError } from './atomic.js';
 
 /** What every event file starts with: the version TensorBoard expects. */
 const fileVersion = 'brain.Event:2';
