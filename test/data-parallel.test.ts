@@ -3,7 +3,7 @@
 // stops the run with the rank named, and --resume finishes it with another number of processes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,17 +131,20 @@ test('the torchrun environment: read and checked', () => {
   assert.match(uneven.stderr, /--nproc 3: the batch of 64 cannot be split over 3 processes/);
 });
 
-test('a killed worker stops the run naming its rank; --resume finishes it on one process; a hung one is named after the timeout', async () => {
+test('Ctrl-C stops both ranks at one step; a killed worker stops the run naming its rank; a hung one is named after the timeout; --resume finishes it on one process', async () => {
   const dir = scratchDir();
   const data = join(dir, 'data');
   writeSynthetic(data, { dataset: 'cifar100', train: 320, test: 64, seed: 4 });
   const out = join(dir, 'run');
   const sets = ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=6', 'schedule.warmupEpochs=1', 'schedule.milestones=[5]',
     'pruning.events=[{"epoch":3,"layers":"conv"}]'].flatMap((s) => ['--set', s]);
+  // Each launch below acts once the run has saved one more epoch: 6 epochs leave room for all four.
   const epochsSaved = () => (existsSync(join(out, 'metrics.jsonl')) ? readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length : 0);
   /** Starts a launcher; `act` gets the worker pids once the run has saved one more epoch. */
+  let launcher: ChildProcess | undefined;
   const launch = (args: string[], act: (pids: number[]) => void) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [cli, 'train', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    launcher = child;
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => { stderr += d; });
     const saved = epochsSaved();
@@ -153,7 +156,12 @@ test('a killed worker stops the run naming its rank; --resume finishes it on one
     child.on('exit', (code) => { clearInterval(poll); resolve({ code, stderr }); });
   });
 
-  const killed = await launch(['--recipe', 'smoke', ...sets, '--data', data, '--out', out, '--nproc', '2'], (pids) => process.kill(pids[1]!, 'SIGKILL'));
+  const interrupted = await launch(['--recipe', 'smoke', ...sets, '--data', data, '--out', out, '--nproc', '2'], () => launcher!.kill('SIGINT'));
+  assert.equal(interrupted.code, 130, interrupted.stderr);
+  assert.equal(interrupted.stderr.match(/interrupted: saving after this step/g)?.length, 1, 'rank 0 speaks for the run');
+  assert.match(interrupted.stderr, /stopped (at|after) epoch \d+/);
+
+  const killed = await launch(['--resume', out, '--nproc', '2'], (pids) => process.kill(pids[1]!, 'SIGKILL'));
   assert.equal(killed.code, 1, killed.stderr);
   assert.match(killed.stderr, /micronet: rank 1 \(pid \d+\) died of SIGKILL \(its last step was epoch \d+, batch \d+\); the run stopped\. Nothing is lost: .*last\.safetensors holds the run up to epoch \d+; continue with micronet train --resume .* --nproc 2/);
   const stoppedAt = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').at(-1)!) as { epoch: number };

@@ -38,13 +38,14 @@ export async function launchWorkers(nproc: number, args: string[], afterFailure:
   const threads = process.env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / nproc)));
   const workers: Worker[] = Array.from({ length: nproc }, (_, rank) => {
     const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(nproc), RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: threads };
-    // Rank 0 speaks for the run; the others only report errors.
-    const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit', 'ipc'] });
+    // Rank 0 speaks for the run; the others only report errors. Each worker has its own process
+    // group, so that Ctrl-C in a terminal reaches it once, through the launcher.
+    const child = spawn(process.execPath, [cli, ...args], { env, detached: true, stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit', 'ipc'] });
     return { rank, child, progress: null, exit: null };
   });
   process.stderr.write(`${nproc} worker processes (${threads} thread${threads === '1' ? '' : 's'} each): ${workers.map((w) => `rank ${w.rank} pid ${w.child.pid}`).join(', ')}\n`);
 
-  // Ctrl-C in a terminal reaches the workers too; a signal sent to the launcher alone is passed on.
+  // Ctrl-C and SIGTERM are passed on; a worker whose launcher is gone stops as if told to (train.ts).
   const forward = (signal: NodeJS.Signals) => { for (const w of workers) if (!w.exit) w.child.kill(signal); };
   const onSignal = (signal: NodeJS.Signals) => forward(signal);
   process.on('SIGINT', onSignal);

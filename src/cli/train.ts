@@ -46,6 +46,9 @@ function summary(model: Module, history: EpochMetrics[], epochs: number, outDir:
 
 export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean, timeout = 120): Promise<void> {
   const signals = stopOnSignal();
+  // A worker of a launcher that is gone (killed) saves and stops like one told to by SIGTERM.
+  const orphaned = () => process.kill(process.pid, 'SIGTERM');
+  if (process.send) process.once('disconnect', orphaned);
   const world = joinWorld(device, timeout);
   const main = !world || world.rank === 0;
   try {
@@ -55,7 +58,8 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
     if (process.send) {
       events.step = (info) => {
         if (main) progress.step?.(info);
-        process.send!({ epoch: info.epoch, batch: info.batch });
+        // A launcher gone mid-run is noticed by 'disconnect'; the callback keeps a failed send from throwing.
+        if (process.connected) process.send!({ epoch: info.epoch, batch: info.batch }, undefined, undefined, () => undefined);
       };
     }
     const result = await train(recipe, { dataDir, outDir, device, resume, shouldStop: signals.shouldStop, events, ...(world ? { world } : {}) });
@@ -77,6 +81,7 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
     model.dispose();
   } finally {
     signals.release();
+    process.off('disconnect', orphaned);  // the listener would keep the process alive
     world?.group.close();
   }
 }
