@@ -58,7 +58,8 @@ export async function launchWorkers(nproc: number, args: string[], afterFailure:
         w.child.on('message', (m: WorkerProgress) => { w.progress = m; });
         w.child.on('exit', (code, signal) => {
           w.exit = { code, signal, at: Date.now() };
-          if ((code !== 0 || signal) && !killTimer) {
+          // 130 and 143: stopped when told to (the others are still saving, and are left to).
+          if ((signal || (code !== 0 && code !== 130 && code !== 143)) && !killTimer) {
             // One rank is gone: the others cannot go on. Those blocked in a collective fail by
             // themselves once they see it; any still running after a grace period are killed.
             killTimer = setTimeout(() => forward('SIGKILL'), 5000);
