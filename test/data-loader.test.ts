@@ -1,9 +1,11 @@
 // The loader: seeded, reproducible batches that do not depend on the number of workers, partial
-// batches kept or dropped, NCHW and channels_last tensors, clean shutdown.
+// batches kept or dropped, NCHW and channels_last tensors, clean shutdown, data-parallel shards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
-import { Loader, syntheticSplit, type RawBatch, type Samples } from '../src/data/index.js';
+import { spawnSync } from 'node:child_process';
+import { Loader, shardOrder, syntheticSplit, type RawBatch, type Samples } from '../src/data/index.js';
+import { torchPython } from './support/python-process.js';
 
 const split = syntheticSplit('cifar100', 300, 1, 'train');
 const data: Samples = { images: split.images, labels: split.fine, count: 300 };
@@ -120,4 +122,26 @@ test('bad options are refused', () => {
   assert.throws(() => new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 8, workers: -1 }), /workers/);
   assert.throws(() => new Loader({ data: { ...data, count: 301 }, pipeline: 'micronet-seed/train', batchSize: 8 }), /301 samples/);
   assert.throws(() => new Loader({ data, pipeline: 'nope' as 'micronet-seed/train', batchSize: 8 }), /unknown pipeline 'nope'/);
+});
+
+test('shards deal an epoch as torch\'s DistributedSampler does, and together hold the whole batches of one process', async () => {
+  for (const [n, replicas] of [[10, 3], [12, 4], [7, 2], [5, 8]] as const) {
+    const python = spawnSync(torchPython, ['-c', `import json, torch.utils.data as d
+print(json.dumps([list(d.DistributedSampler(range(${n}), num_replicas=${replicas}, rank=r, shuffle=False)) for r in range(${replicas})]))`], { encoding: 'utf8' });
+    assert.equal(python.status, 0, python.stderr);
+    const identity = Int32Array.from({ length: n }, (_, i) => i);
+    const ours = Array.from({ length: replicas }, (_, rank) => [...shardOrder(identity, { rank, count: replicas, pad: true })]);
+    assert.deepEqual(ours, JSON.parse(python.stdout), `${n} samples over ${replicas} replicas`);
+  }
+  // Batch b of every shard together is batch b of one loader with the whole batch.
+  const whole = await collect(new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 60, seed: 5 }), 3);
+  const shards = await Promise.all([0, 1, 2].map((rank) => collect(new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 20, seed: 5, shard: { rank, count: 3, pad: true } }), 3)));
+  assert.equal(shards[0]!.length, whole.length);
+  whole.forEach((b, i) => {
+    assert.deepEqual(shards.flatMap((s) => [...s[i]!.indices]).sort((p, q) => p - q), [...b.indices].sort((p, q) => p - q), `batch ${i}`);
+    // The same sample gets the same augmentation in either: transforms draw from (seed, epoch, index).
+    const first = shards[0]![i]!;
+    const at = [...b.indices].indexOf(first.indices[0]!);
+    assert.deepEqual(first.x.subarray(0, 3072), b.x.subarray(at * 3072, (at + 1) * 3072));
+  });
 });
