@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { applyMasks, maskGradients } from '../src/prune/prune.js';
 import { beginEpoch, learningRate, SGD, trainingLoss } from '../src/train/index.js';
 import { worldFromEnv } from '../src/train/data-parallel.js';
 import type { Module } from '../src/nn/index.js';
+import { freePort } from '../src/cli/launch.js';
 import { scratchDir } from './support/googlenet-oracle.js';
 import { dpData } from './support/dp-data.js';
 
@@ -26,15 +26,6 @@ const worker = fileURLToPath(new URL('./support/dp-worker.js', import.meta.url))
 // 160 images in global batches of 32: 5 steps an epoch, 10 in all, pruning before the 6th.
 const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=2',
   'schedule.warmupEpochs=1', 'schedule.milestones=[2]', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs the recipe as `size` ranks of the library's trainer; resolves with each rank's final state. */
 async function runRanks(r: Recipe, size: number): Promise<Map<string, T.Tensor>[]> {

@@ -14,7 +14,7 @@ const cli = fileURLToPath(new URL('./main.js', import.meta.url));
 export interface WorkerProgress { epoch: number; batch: number }
 
 /** A free TCP port on loopback for the rendezvous. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -10,7 +10,7 @@ import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { applyOverrides, findRecipe, recipeNames, type Recipe } from '../recipes/index.js';
 import { formatSummary, summarise } from '../report/summary.js';
 import { readTrainState, type EpochMetrics } from '../train/state.js';
-import { bestCheckpoint, lastCheckpoint, RunFinishedError, train, type TrainEvents } from '../train/trainer.js';
+import { bestCheckpoint, lastCheckpoint, metricsFile, RunFinishedError, train, type TrainEvents } from '../train/trainer.js';
 import { worldFromEnv, type World } from '../train/data-parallel.js';
 import { launchWorkers } from './launch.js';
 import { UsageError } from './args.js';
@@ -39,7 +39,7 @@ function stopOnSignal(): { shouldStop: () => boolean; exitCode: () => number; re
 /** What the end of a run prints: the summary the report leads with, and where the files are. */
 function summary(model: Module, history: EpochMetrics[], epochs: number, outDir: string, count?: number): string {
   const lines = formatSummary(summarise(model, history.at(-1)!, { epochs, ...(count === undefined ? {} : { count }) }));
-  lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${join(outDir, 'metrics.jsonl')}; `
+  lines.push(`checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${metricsFile(outDir)}; `
     + `report: micronet report ${outDir}`);
   return lines.join('\n');
 }

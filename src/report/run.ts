@@ -3,16 +3,13 @@
 // model's per-layer density and scores; whatever cannot be read becomes a stated problem, not a
 // failure, so that a run in progress or a damaged one still gets its report.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { loadModelCheckpoint } from '../checkpoint/model-file.js';
 import type { Recipe } from '../recipes/index.js';
 import { isEpochMetrics, readTrainState, type EpochMetrics, type Position } from '../train/state.js';
-import { lastCheckpoint, quantizedCheckpoint } from '../train/trainer.js';
+import { lastCheckpoint, metricsFile, quantizedCheckpoint } from '../train/trainer.js';
 import { runHolder } from '../train/run-dir.js';
 import { summarise, type RunSummary } from './summary.js';
-
-/** The metrics file a run rewrites after every epoch. */
-export const metricsFile = (dir: string) => join(dir, 'metrics.jsonl');
 
 /** What a report shows of one run. */
 export interface RunRecord {
@@ -37,7 +34,8 @@ export interface RunRecord {
 export function readRun(dir: string): RunRecord {
   const last = lastCheckpoint(dir);
   const metricsPath = metricsFile(dir);
-  if (!existsSync(last) && !existsSync(metricsPath)) {
+  const checkpointed = existsSync(last);
+  if (!checkpointed && !existsSync(metricsPath)) {
     throw new Error(`${dir} is not a run directory: it has neither ${basename(last)} nor ${basename(metricsPath)}`);
   }
   const problems: string[] = [];
@@ -45,13 +43,13 @@ export function readRun(dir: string): RunRecord {
 
   let recipe: Recipe | null = null;
   let position: Position | null = null;
-  if (existsSync(last)) {
+  if (checkpointed) {
     try {
       const state = readTrainState(last);
       ({ recipe, position } = state);
-      const filled = state.history.filter((m) => !byEpoch.has(m.epoch)).map((m) => m.epoch);
-      for (const m of state.history) if (!byEpoch.has(m.epoch)) byEpoch.set(m.epoch, m);
-      if (filled.length) problems.push(`${basename(metricsPath)} lacks epoch${filled.length > 1 ? 's' : ''} ${filled.join(', ')}: taken from ${basename(last)}`);
+      const filled = state.history.filter((m) => !byEpoch.has(m.epoch));
+      for (const m of filled) byEpoch.set(m.epoch, m);
+      if (filled.length) problems.push(`${basename(metricsPath)} lacks epoch${filled.length > 1 ? 's' : ''} ${filled.map((m) => m.epoch).join(', ')}: taken from ${basename(last)}`);
     } catch (e) {
       problems.push(`${basename(last)} cannot be read (${(e as Error).message}): the recipe, schedule and position are missing`);
     }
@@ -65,7 +63,7 @@ export function readRun(dir: string): RunRecord {
   if (recipe && done < recipe.epochs) problems.push(done + 1 === recipe.epochs ? `epoch ${recipe.epochs} has not finished` : `epochs ${done + 1} to ${recipe.epochs} have not finished`);
 
   let summary: RunSummary | null = null;
-  if (existsSync(last) && metrics.length) {
+  if (checkpointed && metrics.length) {
     try {
       const { model } = loadModelCheckpoint(last);
       try {
@@ -76,7 +74,7 @@ export function readRun(dir: string): RunRecord {
     } catch (e) {
       problems.push(`the model of ${basename(last)} cannot be read (${(e as Error).message}): per-layer density and scores are missing`);
     }
-  } else if (existsSync(last)) {
+  } else if (checkpointed) {
     problems.push('no epoch has finished yet: accuracy, per-layer density and scores come after the first');
   }
   return {

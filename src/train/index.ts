@@ -1,6 +1,6 @@
 // Training: the trainer and its pieces (SGD, schedules, losses, steps, evaluation, run state).
 export {
-  train, RunFinishedError, TrainingError, lastCheckpoint, bestCheckpoint, quantizedCheckpoint,
+  train, RunFinishedError, TrainingError, lastCheckpoint, bestCheckpoint, quantizedCheckpoint, metricsFile,
   type TrainEvents, type TrainOptions, type TrainResult,
 } from './trainer.js';
 export { SGD, type SgdOptions } from './sgd.js';

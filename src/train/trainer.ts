@@ -82,6 +82,8 @@ export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
 /** The integer checkpoint a completed quantization-aware run writes. */
 export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
+/** The metrics of every finished epoch, one JSON line each, rewritten after every epoch. */
+export const metricsFile = (outDir: string) => join(outDir, 'metrics.jsonl');
 
 /** A run as it goes: the model and optimizer, and what its training checkpoint records of it. */
 interface Run {
@@ -93,14 +95,18 @@ interface Run {
   final: EvalResult | null;
 }
 
-/** What stays fixed while a run goes: where it writes, its data, its device, its group, who is told. */
-interface Setting {
+/** Where a run writes, on which device and in which group, and who is told. */
+interface Place {
   readonly options: TrainOptions;
   readonly device: T.Device;
   readonly events: TrainEvents;
   readonly replicas: Replicas;
   /** last.safetensors */
   readonly last: string;
+}
+
+/** What stays fixed while a run goes: its place, its data, its TensorBoard file. */
+interface Setting extends Place {
   readonly trainLoader: Loader;
   readonly testLoader: Loader;
   /** Steps in an epoch. */
@@ -115,11 +121,9 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   // One process writes the directory: rank 0 holds its lock.
   const lock = replicas.main ? RunDirectory.open(options.outDir) : null;
   try {
-    const events = options.events ?? {};
-    const device = options.device ?? 'cpu';
-    const last = lastCheckpoint(options.outDir);
-    const run = startRun(recipe, options, device, events, last, replicas);
-    const setting = prepare(run, options, device, events, last, replicas);
+    const place: Place = { options, device: options.device ?? 'cpu', events: options.events ?? {}, replicas, last: lastCheckpoint(options.outDir) };
+    const run = startRun(recipe, place);
+    const setting = prepare(run, place);
     try {
       for (let epoch = run.state.position.epoch; epoch <= recipe.epochs; epoch++) {
         const lr = await trainEpoch(run, setting, epoch);
@@ -138,7 +142,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
 }
 
 /** The model, optimizer and state a run starts or resumes with. */
-function startRun(recipe: Recipe, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Run {
+function startRun(recipe: Recipe, { options, device, events, last, replicas }: Place): Run {
   if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
   const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
   if (saved && saved.position.epoch > recipe.epochs) {
@@ -178,7 +182,8 @@ function startRun(recipe: Recipe, options: TrainOptions, device: T.Device, event
 }
 
 /** The run's data, split over the group, and its TensorBoard file. */
-function prepare(run: Run, options: TrainOptions, device: T.Device, events: TrainEvents, last: string, replicas: Replicas): Setting {
+function prepare(run: Run, place: Place): Setting {
+  const { options, last, replicas } = place;
   const { recipe, state } = run;
   if (recipe.data.batchSize % replicas.size) {
     throw new TrainingError(`the batch of ${recipe.data.batchSize} cannot be split over ${replicas.size} processes: choose a process count that divides it`);
@@ -196,7 +201,7 @@ function prepare(run: Run, options: TrainOptions, device: T.Device, events: Trai
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
   // A resumed run marks its restart: TensorBoard drops what a killed process logged past the checkpoint.
   if (options.resume) board?.start(globalStep(state.position.epoch, state.position.batch, batches) + 1);
-  return { options, device, events, replicas, last, trainLoader, testLoader, batches, board };
+  return { ...place, trainLoader, testLoader, batches, board };
 }
 
 /** TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step. */
@@ -278,7 +283,7 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
   save(run, s);
   if (s.replicas.main) {
     if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.momentumBuffers(), state, s.device);
-    writeFileAtomic(join(s.options.outDir, 'metrics.jsonl'), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
   }
   s.events.epoch?.(metrics);
 }
