@@ -3,8 +3,8 @@
 // PyTorch's DataLoader with torchvision transforms on an equivalent in-memory data set.
 import { Loader, Rng } from '../src/data/index.js';
 import * as T from '../src/torch/index.js';
-import { TorchAnchor } from './support/anchor.js';
-import { median, table } from './support/timing.js';
+import { TorchAnchor } from '../src/bench/anchor.js';
+import { median, table } from '../src/bench/timing.js';
 
 const IMAGES = 5120;
 const BATCH = 128;

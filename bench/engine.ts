@@ -1,8 +1,8 @@
 // `npm run bench -- engine`: one GoogLeNet-sized conv (128->192, 3x3, batch 16 at 32x32),
 // forward and forward+backward, through micronet and through PyTorch in the same run.
 import * as T from '../src/torch/index.js';
-import { TorchAnchor } from './support/anchor.js';
-import { median, table, timeSync } from './support/timing.js';
+import { TorchAnchor } from '../src/bench/anchor.js';
+import { median, table, timeSync } from '../src/bench/timing.js';
 
 const { F } = T;
 

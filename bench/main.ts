@@ -1,12 +1,10 @@
 // `npm run bench -- <name>...`: benchmarks that print micronet beside PyTorch in one run.
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
-import { benchModel } from './model.js';
 
 const benches: Record<string, (options: { reps: number }) => Promise<void>> = {
   engine: benchEngine,
   data: benchData,
-  model: benchModel,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -7,7 +7,8 @@
       "src/dispatch.cc",
       "src/tensor_io.cc",
       "src/engine_state.cc",
-      "src/distributed.cc"
+      "src/distributed.cc",
+      "src/cuda.cc"
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -49,9 +49,21 @@ function cxx11Abi() {
 }
 
 const cuda = has('libtorch_cuda.so');
+
+// CUDA's runtime headers, which libtorch's CUDA headers include: CUDA_HOME, the toolkit's usual
+// place, or the nvidia-cuda-runtime wheel beside a pip torch.
+function cudaIncludes() {
+  const candidates = [process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
+  const site = path.resolve(where.lib, '..', '..');
+  for (const sub of ['nvidia/cu13/include', 'nvidia/cuda_runtime/include']) candidates.push(path.join(site, sub));
+  const found = candidates.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
+  if (!found) fail(`${where.lib} has CUDA, but no cuda_runtime_api.h was found in ${candidates.join(', ')}: set CUDA_HOME`);
+  return [found];
+}
+
 const libs = ['-ltorch', '-ltorch_cpu', '-lc10', ...(cuda ? ['-ltorch_cuda', '-lc10_cuda'] : [])];
 const settings = {
-  includes: where.includes,
+  includes: [...where.includes, ...(cuda ? cudaIncludes() : [])],
   defines: [`_GLIBCXX_USE_CXX11_ABI=${cxx11Abi()}`, `MICRONET_CUDA=${cuda ? 1 : 0}`],
   // --no-as-needed keeps libtorch_cuda linked although no symbol of it is named: it registers the CUDA kernels.
   ldflags: [`-L${where.lib}`, `-Wl,-rpath,${where.lib}`, '-Wl,--no-as-needed'],

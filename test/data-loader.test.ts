@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
 import { spawnSync } from 'node:child_process';
 import { Loader, shardOrder, syntheticSplit, type RawBatch, type Samples } from '../src/data/index.js';
-import { torchPython } from './support/python-process.js';
+import { torchPython } from '../src/bench/python-process.js';
 
 const split = syntheticSplit('cifar100', 300, 1, 'train');
 const data: Samples = { images: split.images, labels: split.fine, count: 300 };

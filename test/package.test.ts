@@ -18,8 +18,8 @@ test('the packed file list holds the built code, its types and the native source
   // --ignore-scripts: the list only (prepack would rebuild dist/ under the running tests).
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as [{ files: { path: string }[] }];
   const files = new Set(packed.files.map((f) => f.path));
-  assert.deepEqual([...files].filter((f) => /(^|\/)(test|bench)\//.test(f)), []);
-  for (const f of ['package.json', 'README.md', 'native/binding.gyp', 'native/libtorch.cjs', 'native/src/addon.cc', pkg.bin.micronet!.replace(/^\.\//, '')]) assert.ok(files.has(f), f);
+  assert.deepEqual([...files].filter((f) => /^(dist\/)?(test|bench)\//.test(f)), []);
+  for (const f of ['package.json', 'README.md', 'native/binding.gyp', 'native/libtorch.cjs', 'native/src/addon.cc', 'python/anchor.py', 'python/googlenet.py', pkg.bin.micronet!.replace(/^\.\//, '')]) assert.ok(files.has(f), f);
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') continue;
     for (const f of [target.types, target.default]) assert.ok(files.has(f.replace(/^\.\//, '')), `${subpath}: ${f} is packed`);

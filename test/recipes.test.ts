@@ -10,7 +10,7 @@ import * as T from '../src/torch/index.js';
 import { applyOverrides, findRecipe, recipeNames, validateRecipe, type Recipe } from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { SGD } from '../src/train/sgd.js';
-import { beginEpoch, trainStep } from '../src/train/step.js';
+import { beginEpoch, readStep, trainStep } from '../src/train/step.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { TinyNet } from './support/tiny-net.js';
 import { scratchDir } from './support/googlenet-oracle.js';
@@ -97,7 +97,7 @@ for (const name of ['micronet-seed', 'id56-notebook']) {
         const i = (epoch - 1) * perEpoch + b;
         const lr = learningRate(recipe.schedule, prunes, { epoch, batch: b, batchesPerEpoch: perEpoch });
         lrs.push(lr);
-        losses.push(T.tidy(() => trainStep(model, optimizer, recipe, xs.narrow(0, i, 1).squeeze(0), ys.narrow(0, i, 1).squeeze(0), lr).loss));
+        losses.push(T.tidy(() => readStep(trainStep(model, optimizer, recipe, xs.narrow(0, i, 1).squeeze(0), ys.narrow(0, i, 1).squeeze(0), lr)).loss));
       }
     }
     const theirLrs = theirs.get('lrs')!.data<'float64'>();

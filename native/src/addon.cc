@@ -24,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerTensorIo(all);
   registerEngineState(all);
   registerDistributed(all);
+  registerCuda(all);
   for (auto& [name, fn] : all) exports.Set(name, Napi::Function::New(env, fn, name));
   return exports;
 }

@@ -40,5 +40,6 @@ void registerDispatch(Exports& out);
 void registerTensorIo(Exports& out);
 void registerEngineState(Exports& out);
 void registerDistributed(Exports& out);
+void registerCuda(Exports& out);
 
 }  // namespace micronet

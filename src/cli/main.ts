@@ -2,6 +2,7 @@
 // The `micronet` command.
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
+import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
 import { importCommand } from './import.js';
@@ -10,7 +11,7 @@ import { quantizeCommand } from './quantize.js';
 import { reportCommand } from './report.js';
 import { pruneCommand, smokeCommand, trainCommand } from './train.js';
 
-const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, evalCommand, scoreCommand, reportCommand, importCommand, dataCommand] as unknown as Command[];
+const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, evalCommand, scoreCommand, reportCommand, importCommand, dataCommand, benchCommand] as unknown as Command[];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);

@@ -9,7 +9,7 @@ import type { LayerBits } from '../nn/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { checkpointDataset } from './eval.js';
-import { checkedDevice, defaultOut, resumeRun, runRecipe } from './train.js';
+import { checkedDevice, defaultOut, deviceOption, resumeRun, runRecipe } from './train.js';
 import { bitsLabel } from '../score/index.js';
 
 /** `8,8` -> { weight: 8, input: 8 }. */
@@ -65,7 +65,7 @@ export const quantizeCommand = defineCommand({
     model: { type: 'string', help: `the network of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
     data: { type: 'string', help: 'the CIFAR data directory (default: the user cache; on --resume, the run\'s own)' },
     out: { type: 'string', help: 'the run directory (default: runs/qat-<time>)' },
-    device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
+    device: deviceOption,
     set: { type: 'list', help: 'override a field of the resulting recipe: path=value' },
     resume: { type: 'string', help: 'continue the run in this directory' },
   },

@@ -99,7 +99,7 @@ function joinWorld(device: T.Device, timeout: number): World | null {
 async function launch(o: { nproc: number; timeout: number; device: string }, recipe: Recipe, workerArgs: string[], outDir: string): Promise<void> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new UsageError(`--nproc must be a positive integer, not ${o.nproc}`);
   if (worldFromEnv()) throw new UsageError('--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already');
-  if (o.device !== 'cpu') throw new UsageError(`--nproc with --device ${o.device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
+  if (o.device !== 'cpu' && o.device !== 'auto') throw new UsageError(`--nproc with --device ${o.device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
   if (recipe.data.batchSize % o.nproc) throw new UsageError(`--nproc ${o.nproc}: the batch of ${recipe.data.batchSize} cannot be split over ${o.nproc} processes; choose a count that divides it`);
   process.exitCode = await launchWorkers(o.nproc, [...workerArgs, '--timeout', String(o.timeout)], () => {
     const last = lastCheckpoint(outDir);
@@ -110,9 +110,13 @@ async function launch(o: { nproc: number; timeout: number; device: string }, rec
   });
 }
 
-/** --device checked: one this build of the engine can use. */
+/** The --device option of the commands that train. */
+export const deviceOption = { type: 'string', help: 'auto (CUDA where this build of the engine sees a GPU, else cpu), cpu, cuda or cuda:N', default: 'auto' } as const;
+
+/** --device checked: one this build of the engine can use; auto is the GPU when there is one (data-parallel workers: the CPU). */
 export function checkedDevice(device: string): T.Device {
-  if (!T.isDevice(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, not '${device}'`);
+  if (device === 'auto') return T.cuda.isAvailable() && !worldFromEnv() ? 'cuda' : 'cpu';
+  if (!T.isDevice(device)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, not '${device}'`);
   if (device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${device}: no CUDA device is visible to this build of the engine`);
   return device;
 }
@@ -132,7 +136,7 @@ export const trainCommand = defineCommand({
     recipe: { type: 'string', help: `the recipe (${recipeNames().join(', ')})` },
     data: { type: 'string', help: 'the CIFAR data directory (default: the user cache; on --resume, the run\'s own)' },
     out: { type: 'string', help: 'the run directory (default: runs/<recipe>-<time>)' },
-    device: { type: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
+    device: deviceOption,
     set: { type: 'list', help: 'override a recipe field: path=value, e.g. epochs=10' },
     resume: { type: 'string', help: 'continue the run in this directory' },
     nproc: { type: 'number', help: 'data-parallel worker processes on this machine (the recipe\'s batch is split over them)', default: 1 },
@@ -169,8 +173,10 @@ export const smokeCommand = defineCommand({
     data: { type: 'string', help: 'the CIFAR-100 directory (default: the user cache)' },
     out: { type: 'string', help: 'the run directory (default: runs/smoke-<time>)' },
     set: { type: 'list', help: 'override a recipe field: path=value' },
+    device: deviceOption,
   },
   async run(o) {
+    const device = checkedDevice(o.device);
     let dataDir = o.data ?? defaultDataDir();
     const recipe = applyOverrides(findRecipe('smoke'), o.set ?? []);
     const outDir = o.out ?? defaultOut('smoke');
@@ -184,7 +190,7 @@ export const smokeCommand = defineCommand({
         + `the smoke recipe runs on a generated CIFAR-100-format set in ${dataDir}`);
       writeSynthetic(dataDir, { dataset: 'cifar100', train: 2560, test: 512, seed: recipe.seed });
     }
-    await runRecipe(recipe, dataDir, outDir, 'cpu', false);
+    await runRecipe(recipe, dataDir, outDir, device, false);
   },
 });
 

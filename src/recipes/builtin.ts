@@ -25,6 +25,7 @@ const micronetSeed: Recipe = {
   seed: 0,
   precision: 'float32',
   channelsLast: false,
+  cudaGraph: true,
   initialWeights: null,
   quantization: null,
 };

@@ -33,6 +33,8 @@ export interface Recipe {
   precision: 'float32' | 'bfloat16';
   /** Whether batches and weights use the NHWC memory format. */
   channelsLast: boolean;
+  /** On CUDA, each training step is captured once into a CUDA graph and replayed (false: every step runs eagerly). */
+  cudaGraph: boolean;
   quantization: QuantizationPhase | null;
 }
 
@@ -84,6 +86,7 @@ export function validateRecipe(r: Recipe): Recipe {
   check(Number.isInteger(r.seed) && r.seed >= 0, 'seed must be a non-negative integer');
   check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
   check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
+  check(typeof r.cudaGraph === 'boolean', 'cudaGraph must be a boolean');
   check(r.initialWeights === null || (typeof r.initialWeights === 'string' && r.initialWeights.length > 0), 'initialWeights must be null or a checkpoint path');
   const q = r.quantization;
   if (q !== null) {

@@ -15,19 +15,3 @@ export function getNumThreads(): number {
 export function liveTensors(): number {
   return native.liveTensors();
 }
-
-/** CUDA availability as libtorch sees it (torch.cuda). */
-export const cuda = {
-  /** True when the addon was built against a CUDA libtorch and a GPU is visible. */
-  isAvailable(): boolean {
-    return native.cudaDeviceCount() > 0;
-  },
-  /** Number of visible GPUs (0 without CUDA). */
-  deviceCount(): number {
-    return native.cudaDeviceCount();
-  },
-  /** True when the addon was built against a CUDA libtorch, whether or not a GPU is visible. */
-  builtWithCuda(): boolean {
-    return native.builtWithCuda();
-  },
-};

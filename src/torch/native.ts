@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export type Handle = number & { readonly __tensorHandle: unique symbol };
 /** A generator handle: an object owned by the addon. */
 export type GeneratorHandle = object & { readonly __generatorHandle: unique symbol };
+/** A CUDA stream or graph handle: an object owned by the addon. */
+export type CudaHandle = object & { readonly __cudaHandle: unique symbol };
 
 export interface NativeEngine {
   dispose(t: Handle): boolean;
@@ -37,6 +39,14 @@ export interface NativeEngine {
   manualSeed(seed: number | bigint): void;
   cudaDeviceCount(): number;
   builtWithCuda(): boolean;
+  cudaStreamNew(): CudaHandle;
+  cudaStreamSet(stream: CudaHandle | null): void;
+  cudaSynchronize(): void;
+  cudaGraphNew(): CudaHandle;
+  cudaGraphCaptureBegin(graph: CudaHandle): void;
+  cudaGraphCaptureEnd(graph: CudaHandle): void;
+  cudaGraphReplay(graph: CudaHandle): void;
+  cudaGraphReset(graph: CudaHandle): void;
   newGenerator(seed: number | bigint): GeneratorHandle;
   defaultGenerator(device?: string): GeneratorHandle;
   generatorGetState(g: GeneratorHandle): Handle;

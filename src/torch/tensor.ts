@@ -373,11 +373,14 @@ export class Tensor extends Tracked {
 
   // ---- conversion ----
   /** Converts dtype, device and/or memory format; returns a new handle (sharing storage when nothing changes). */
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
     const t = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
-    return callTensor(ops.to, this, t.dtype === undefined ? null : dtypeCode(t.dtype), null, t.device ?? null, null, false,
+    // nonBlocking: a copy from pinned host memory to a GPU returns at once and runs in stream order.
+    return callTensor(ops.to, this, t.dtype === undefined ? null : dtypeCode(t.dtype), null, t.device ?? null, null, 'nonBlocking' in t ? t.nonBlocking ?? false : false,
       t.copy ?? false, t.memoryFormat === undefined ? null : memoryFormatCode[t.memoryFormat]);
   }
+  /** A copy in page-locked host memory, which the GPU reads without the host waiting (a CPU tensor; needs CUDA). */
+  pinMemory(): Tensor { return callTensor(op('pin_memory'), this); }
   /** Converted to float32. */
   float(): Tensor { return this.to('float32'); }
   /** Moved to the CPU. */
@@ -387,7 +390,7 @@ export class Tensor extends Tracked {
 
   // ---- in-place writes (optimizers, initialisers) ----
   /** Overwrites the values with src's (broadcast, converted to this dtype and device). */
-  copy_(src: Tensor): this { callInPlace(this, ops.copy_, src); return this; }
+  copy_(src: Tensor, nonBlocking = false): this { callInPlace(this, ops.copy_, src, nonBlocking); return this; }
   /** Sets every element to 0. */
   zero_(): this { callInPlace(this, ops.zero_); return this; }
   /** Sets every element to value. */

@@ -33,29 +33,58 @@ export class SGD {
     this.#params = params;
   }
 
-  /** One update of every parameter that has a gradient, at learning rate lr. */
-  step(lr: number): void {
+  /**
+   * One update of every parameter that has a gradient, at learning rate lr: a number, or a 0-dim
+   * tensor on the parameters' device (a captured CUDA step reads the rate from there, so that it
+   * can change without a new capture). On CUDA the update runs as multi-tensor operations.
+   */
+  step(lr: number | T.Tensor): void {
+    T.noGrad(() => T.tidy(() => {
+      const withGrad = this.params.flatMap(([name, p]) => {
+        const grad = p.grad;
+        return grad ? [{ name, p, grad }] : [];
+      });
+      if (withGrad.length && withGrad[0]!.p.device !== 'cpu') this.#stepForeach(withGrad, lr);
+      else for (const { name, p, grad } of withGrad) this.#stepOne(name, p, grad, lr);
+    }));
+  }
+
+  #stepOne(name: string, p: T.Tensor, grad: T.Tensor, lr: number | T.Tensor): void {
     const { momentum, dampening, weightDecay, nesterov } = this.options;
-    T.noGrad(() => {
-      for (const [name, p] of this.params) {
-        T.tidy(() => {
-          const grad = p.grad;
-          if (grad === null) return;
-          let d = weightDecay !== 0 ? grad.add(p, weightDecay) : grad;
-          if (momentum !== 0) {
-            let buf = this.#momentum.get(name);
-            if (!buf) {
-              buf = T.keep(d.clone());
-              this.#momentum.set(name, buf);
-            } else {
-              buf.mul_(momentum).add_(d, 1 - dampening);
-            }
-            d = nesterov ? d.add(buf, momentum) : buf;
-          }
-          p.sub_(d, lr);
-        });
+    T.tidy(() => {
+      let d = weightDecay !== 0 ? grad.add(p, weightDecay) : grad;
+      if (momentum !== 0) {
+        let buf = this.#momentum.get(name);
+        if (!buf) {
+          buf = T.keep(d.clone());
+          this.#momentum.set(name, buf);
+        } else {
+          buf.mul_(momentum).add_(d, 1 - dampening);
+        }
+        d = nesterov ? d.add(buf, momentum) : buf;
       }
+      if (typeof lr === 'number') p.sub_(d, lr);
+      else p.sub_(d.mul(lr));
     });
+  }
+
+  // The same arithmetic as #stepOne, each line one operation over all parameters.
+  #stepForeach(items: { name: string; p: T.Tensor; grad: T.Tensor }[], lr: number | T.Tensor): void {
+    const { momentum, dampening, weightDecay, nesterov } = this.options;
+    const params = items.map((i) => i.p);
+    let d = weightDecay !== 0 ? T.foreachAdd(items.map((i) => i.grad), params, weightDecay) : items.map((i) => i.grad);
+    if (momentum !== 0) {
+      const held = items.flatMap((item, k) => (this.#momentum.has(item.name) ? [k] : []));
+      const bufs = held.map((k) => this.#momentum.get(items[k]!.name)!);
+      T.foreachMul_(bufs, momentum);
+      T.foreachAdd_(bufs, held.map((k) => d[k]!), 1 - dampening);
+      // A parameter's first step (or the first after a reset): its buffer starts as d.
+      items.forEach((item, k) => { if (!this.#momentum.has(item.name)) this.#momentum.set(item.name, T.keep(d[k]!.clone())); });
+      const all = items.map((i) => this.#momentum.get(i.name)!);
+      d = nesterov ? T.foreachAdd(d, all, momentum) : all;
+    }
+    if (typeof lr === 'number') T.foreachAdd_(params, d, -lr);
+    else T.foreachAdd_(params, T.foreachMul(d, lr), -1);
   }
 
   /** Clears every parameter's gradient (set to null, as set_to_none). */

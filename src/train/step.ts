@@ -62,24 +62,34 @@ export function observingAt(q: QuantizationPhase, epoch: number): boolean {
   return q.freezeEpoch === null || epoch < q.freezeEpoch;
 }
 
+/** What a step leaves on the device: its mean loss (float32) and its correct predictions (int64), 0-dim tensors. */
+export interface StepResult { loss: T.Tensor; correct: T.Tensor }
+
 /**
- * forward (train mode, autocast per the recipe) -> loss -> finite check -> backward -> gradient
- * masking -> SGD step -> masks re-applied (weights and momentum). Returns the loss and the
- * number of correct predictions. `gradients` is told before backward (data-parallel averaging).
+ * forward (train mode, autocast per the recipe) -> loss -> backward -> gradient masking -> SGD
+ * step -> masks re-applied (weights and momentum). Returns the loss and the number of correct
+ * predictions as device tensors, without waiting for the device: the caller reads them (and
+ * checks that the loss is finite) when it needs them. lr is a number or a 0-dim device tensor.
+ * `gradients` is told before backward (data-parallel averaging).
  */
-export function trainStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number,
-  deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): { loss: number; correct: number } {
+export function trainStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number | T.Tensor,
+  deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): StepResult {
   return T.tidy(() => {
     const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
     const l = trainingLoss(logits, y, recipe.loss);
-    const loss = l.item();
-    if (!Number.isFinite(loss)) throw new TrainingError(`the loss is ${loss}`);
     gradients?.beforeBackward(l);
     l.backward();
     maskGradients(model, recipe.pruning.gradientMasking);
     optimizer.step(lr);
     optimizer.zeroGrad();
     applyMasks(model, optimizer.momentumBuffers());
-    return { loss, correct: T.noGrad(() => logits.argmax(1).eq(y).sum().item()) };
+    return { loss: l.detach().float(), correct: T.noGrad(() => logits.argmax(1).eq(y).sum()) };
   });
+}
+
+/** A step's figures read from the device (one wait); a non-finite loss is a TrainingError. */
+export function readStep(step: StepResult): { loss: number; correct: number } {
+  const loss = step.loss.item();
+  if (!Number.isFinite(loss)) throw new TrainingError(`the loss is ${loss}`);
+  return { loss, correct: step.correct.item() };
 }

@@ -18,6 +18,8 @@ import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
 import { SGD } from './sgd.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
+import { CudaStep } from './cuda-step.js';
+import { StepMeter } from './step-meter.js';
 import { RunDirectory } from './run-dir.js';
 import { Replicas, type World } from './data-parallel.js';
 import { EventFileWriter } from '../io/tensorboard.js';
@@ -113,6 +115,8 @@ interface Setting extends Place {
   readonly batches: number;
   /** Rank 0's TensorBoard file; null on the other ranks. */
   readonly board: EventFileWriter | null;
+  /** On CUDA: the (captured) step, run on a stream of its own; null on the CPU. */
+  readonly cudaStep: CudaStep | null;
 }
 
 /** Runs (or with options.resume, continues) a recipe in options.outDir, holding the directory's lock meanwhile. */
@@ -134,6 +138,10 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     } finally {
       await setting.trainLoader.close();
       await setting.testLoader.close();
+      if (setting.cudaStep) {
+        setting.cudaStep.dispose();
+        T.CudaStream.restoreDefault();
+      }
     }
     return { ...result(run, setting, true), quantized: writeQuantized(run, setting) };
   } finally {
@@ -201,7 +209,14 @@ function prepare(run: Run, place: Place): Setting {
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
   // A resumed run marks its restart: TensorBoard drops what a killed process logged past the checkpoint.
   if (options.resume) board?.start(globalStep(state.position.epoch, state.position.batch, batches) + 1);
-  return { ...place, trainLoader, testLoader, batches, board };
+  let cudaStep: CudaStep | null = null;
+  if (place.device.startsWith('cuda')) {
+    // Graphs are captured on a side stream; the whole run goes there, so its work stays in one order.
+    new T.CudaStream().enter();
+    cudaStep = new CudaStep(place.device, recipe.cudaGraph,
+      (why) => place.events.message?.(`the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`));
+  }
+  return { ...place, trainLoader, testLoader, batches, board, cudaStep };
 }
 
 /** TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step. */
@@ -224,43 +239,66 @@ async function trainEpoch(run: Run, s: Setting, epoch: number): Promise<number |
     }
   }
   s.replicas.attach(model);
+  s.cudaStep?.invalidate();  // the epoch's start may have changed the step: capture it again
   const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
-  const deviceType = s.device.startsWith('cuda') ? 'cuda' : 'cpu';
   const started = performance.now() - state.progress.seconds * 1000;
+  const meter = new StepMeter(s.device, s.batches);
   let lr = 0;
   let batch = 0;
-  for await (const b of s.trainLoader.epoch(epoch)) {
-    if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
-    lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: s.batches }, recipe.quantization);
-    let step: { loss: number; correct: number };
-    try {
-      s.replicas.syncBuffers(model);
-      step = T.tidy(() => trainStep(model, optimizer, recipe, s.device === 'cpu' ? b.x : b.x.to(s.device), s.device === 'cpu' ? b.y : b.y.to(s.device), lr, deviceType, s.replicas));
-    } catch (e) {
-      if (!(e instanceof TrainingError)) throw e;
-      throw new TrainingError(`${e.message} at epoch ${epoch}, batch ${batch}: training stopped. `
-        + (state.history.length ? `The last good checkpoint is ${s.last} (after epoch ${state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
-    } finally {
-      b.x.dispose();
-      b.y.dispose();
+  try {
+    for await (const b of s.trainLoader.epoch(epoch)) {
+      if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
+      lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: s.batches }, recipe.quantization);
+      try {
+        s.replicas.syncBuffers(model);
+        const cudaStep = s.cudaStep;
+        T.tidy(() => meter.record(cudaStep ? cudaStep.run(model, optimizer, recipe, b.x, b.y, lr)
+          : trainStep(model, optimizer, recipe, b.x, b.y, lr, 'cpu', s.replicas), { batch, size: b.size, lr }));
+      } finally {
+        b.x.dispose();
+        b.y.dispose();
+      }
+      // On the CPU the figures are read after every step; a GPU is only made to wait twice a second.
+      const last = batch === s.batches;
+      if (!s.cudaStep || last || meter.due(500)) takeFigures(run, s, epoch, meter, started);
+      // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (s.replicas.anyStop(s.options.shouldStop?.() ?? false) && !last) {
+        takeFigures(run, s, epoch, meter, started);
+        state.position = { epoch, batch };
+        state.progress = groupProgress(state.progress, s.replicas);
+        save(run, s);
+        return null;
+      }
     }
-    const p = state.progress;
-    p.lossSum += step.loss * b.size;
-    p.correct += step.correct;
-    p.count += b.size;
-    p.seconds = (performance.now() - started) / 1000;
-    s.board?.scalars(globalStep(epoch, batch, s.batches), { [stepTags.loss]: step.loss, [stepTags.lr]: lr });
-    s.events.step?.({ epoch, batch, batches: s.batches, loss: step.loss, lr, imagesPerSecond: p.count / p.seconds, model });
-    // Let the event loop run (signals such as Ctrl-C arrive there) before asking whether to stop.
-    await new Promise((resolve) => setImmediate(resolve));
-    if (s.replicas.anyStop(s.options.shouldStop?.() ?? false) && batch < s.batches) {
-      state.position = { epoch, batch };
-      state.progress = groupProgress(state.progress, s.replicas);
-      save(run, s);
-      return null;
-    }
+  } finally {
+    meter.dispose();
   }
   return lr;
+}
+
+/**
+ * The figures of the steps done since the last read: the epoch's sums, TensorBoard and the step
+ * event. A non-finite loss stops the run before anything is saved.
+ */
+function takeFigures(run: Run, s: Setting, epoch: number, meter: StepMeter, started: number): void {
+  const { steps, correct } = meter.read();
+  const p = run.state.progress;
+  for (const { batch, size, lr, loss } of steps) {
+    if (!Number.isFinite(loss)) {
+      throw new TrainingError(`the loss is ${loss} at epoch ${epoch}, batch ${batch}: training stopped. `
+        + (run.state.history.length ? `The last good checkpoint is ${s.last} (after epoch ${run.state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
+    }
+    p.lossSum += loss * size;
+    p.count += size;
+    s.board?.scalars(globalStep(epoch, batch, s.batches), { [stepTags.loss]: loss, [stepTags.lr]: lr });
+  }
+  p.correct += correct;
+  p.seconds = (performance.now() - started) / 1000;
+  const latest = steps.at(-1);
+  if (latest) {
+    s.events.step?.({ epoch, batch: latest.batch, batches: s.batches, loss: latest.loss, lr: latest.lr, imagesPerSecond: p.count / p.seconds, model: run.model });
+  }
 }
 
 /** The end of an epoch: evaluation, metrics, checkpoints (the best one too) and the metrics file. */

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Image } from '../../src/data/image.js';
-import { torchPython } from './python-process.js';
+import { torchPython } from '../../src/bench/python-process.js';
 
 export { torchPython };
 

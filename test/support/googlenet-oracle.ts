@@ -1,4 +1,4 @@
-// Runs test/support/googlenet.py (PyTorch's version of the seed network) on safetensors files.
+// Runs python/googlenet.py (PyTorch's version of the seed network) on safetensors files.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,7 @@ import * as T from '../../src/torch/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { torchPython } from './oracle.js';
 
-const script = fileURLToPath(new URL('../../../test/support/googlenet.py', import.meta.url));
+const script = fileURLToPath(new URL('../../../python/googlenet.py', import.meta.url));
 
 export function scratchDir(): string {
   return mkdtempSync(join(tmpdir(), 'micronet-test-'));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as T from '../../src/torch/index.js';
-import { PythonProcess, torchPython } from './python-process.js';
+import { PythonProcess, torchPython } from '../../src/bench/python-process.js';
 
 export { torchPython };
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'python'))
 from googlenet import MaskedConv2d, MaskedLinear, read_safetensors, write_safetensors  # noqa: E402
 
 

@@ -1,8 +1,8 @@
 // Runs the PyTorch side of a benchmark in a persistent python3 process (Debian's python3-torch).
 import { fileURLToPath } from 'node:url';
-import { PythonProcess } from '../../test/support/python-process.js';
+import { PythonProcess } from './python-process.js';
 
-const script = fileURLToPath(new URL('../../../bench/support/anchor.py', import.meta.url));
+const script = fileURLToPath(new URL('../../../python/anchor.py', import.meta.url));
 
 export class TorchAnchor {
   readonly #process = new PythonProcess(script, 'PyTorch anchor');

@@ -1,0 +1,192 @@
+// The seed GoogLeNet's training and eval throughput through micronet's own trainStep, SGD and
+// (on CUDA) captured step, beside PyTorch doing the same seed step in the same run: per layout and
+// precision, and one training epoch end to end through the data loader.
+import * as T from '../torch/index.js';
+import { buildModel } from '../models/registry.js';
+import { syntheticSplit } from '../data/index.js';
+import { applyOverrides, findRecipe } from '../recipes/index.js';
+import { foldBatchNorm } from '../quant/prepare.js';
+import { CudaStep } from '../train/cuda-step.js';
+import { StepMeter } from '../train/step-meter.js';
+import { readStep, trainStep } from '../train/step.js';
+import { SGD } from '../train/sgd.js';
+import { train } from '../train/trainer.js';
+import { TorchAnchor } from './anchor.js';
+import { median, timeSync } from './timing.js';
+
+/** One configuration's figures, img/s; null where not measured. */
+export interface ConfigFigures {
+  name: string;
+  train_img_s: number | null;
+  train_img_s_pytorch: number | null;
+  eval_img_s: number | null;
+  eval_img_s_pytorch: number | null;
+  /** CUDA: PyTorch's whole step captured into a CUDA graph. */
+  train_img_s_pytorch_graph?: number | null;
+  /** CUDA, with --compile: torch.compile(mode="reduce-overhead"). */
+  train_img_s_pytorch_compile?: number | null;
+}
+
+/** What `micronet bench` measures (the --json object). */
+export interface BenchReport {
+  device: string;
+  batch: number;
+  configs: ConfigFigures[];
+  /** One training epoch end to end through the loader, and PyTorch's DataLoader + torchvision. */
+  epoch_img_s: number | null;
+  epoch_img_s_pytorch: number | null;
+  epoch_images: number;
+}
+
+export interface BenchOptions {
+  device: T.Device;
+  /** Timed repetitions per figure (medians are reported). */
+  reps: number;
+  batch: number;
+  /** Images of the end-to-end epoch (0: none). */
+  epochImages: number;
+  /** Loader workers of the end-to-end epoch. */
+  workers: number;
+  /** Also time torch.compile (CUDA; minutes of compiling). */
+  compile: boolean;
+  progress?: (what: string) => void;
+}
+
+interface Layout { channelsLast: boolean; bf16: boolean }
+type Mode = 'train' | 'eval';
+
+const layouts: [string, Layout][] = [
+  ['NCHW fp32', { channelsLast: false, bf16: false }],
+  ['channels_last fp32', { channelsLast: true, bf16: false }],
+  ['channels_last bf16', { channelsLast: true, bf16: true }],
+];
+
+const seedRecipe = () => findRecipe('micronet-seed');
+
+/** A timed unit of micronet work: `steps` steps, finished on the device. */
+interface Work { run: () => void; steps: number; dispose: () => void }
+
+function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mode, variant: 'eager' | 'captured' | 'folded'): Work {
+  const cuda = device !== 'cpu';
+  const recipe = seedRecipe();
+  const { model } = buildModel('googlenet', recipe.model.config, { generator: new T.Generator(0) });
+  if (variant === 'folded') foldBatchNorm(model);
+  model.to({ device, ...(layout.channelsLast ? { memoryFormat: 'channels_last' as const } : {}) });
+  const g = new T.Generator(1);
+  const format = layout.channelsLast ? 'channels_last' : 'contiguous';
+  const x = T.keep(T.randn([batch, 3, 32, 32], { generator: g }).contiguous(format).to(device));
+  const y = T.keep(T.randint(0, 100, [batch], { generator: g }).to(device));
+  const steps = cuda ? 20 : 1;
+  const disposeData = () => { model.dispose(); x.dispose(); y.dispose(); };
+  const finish = () => { if (cuda) T.cuda.synchronize(); };
+  const deviceType = cuda ? 'cuda' : 'cpu';
+  if (mode === 'eval') {
+    const forward = () => T.tidy(() => T.noGrad(() => { T.autocast({ deviceType, enabled: layout.bf16 }, () => model.forward(x, false)); }));
+    return { run: () => { for (let i = 0; i < steps; i++) forward(); finish(); }, steps, dispose: disposeData };
+  }
+  const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+  const stepRecipe = { ...recipe, precision: layout.bf16 ? 'bfloat16' as const : 'float32' as const };
+  if (!cuda) {
+    // The trainer's CPU step: figures read after every step.
+    return { run: () => { T.tidy(() => readStep(trainStep(model, optimizer, stepRecipe, x, y, 0.1))); }, steps, dispose: () => { disposeData(); optimizer.reset(); } };
+  }
+  // The trainer's CUDA step: on a side stream, figures gathered on the device and read once per repetition.
+  const stream = new T.CudaStream();
+  const cudaStep = new CudaStep(device, variant === 'captured', (why) => { throw new Error(`capture failed: ${why}`); });
+  const run = () => stream.run(() => {
+    const meter = new StepMeter(device, steps);
+    try {
+      for (let i = 0; i < steps; i++) T.tidy(() => meter.record(cudaStep.run(model, optimizer, stepRecipe, x, y, 0.1), { batch: i, size: batch, lr: 0.1 }));
+      meter.read();
+    } finally {
+      meter.dispose();
+    }
+  });
+  return { run, steps, dispose: () => { stream.run(() => cudaStep.dispose()); disposeData(); optimizer.reset(); } };
+}
+
+async function timeMicronet(work: Work, reps: number, batch: number): Promise<number> {
+  try {
+    const seconds = timeSync(work.run, reps, 2);
+    return (batch * work.steps) / median(seconds);
+  } finally {
+    work.dispose();
+  }
+}
+
+async function timePytorch(anchor: TorchAnchor, device: T.Device, batch: number, layout: Layout, mode: Mode, capture: 'eager' | 'graph' | 'compile', reps: number): Promise<number> {
+  const cuda = device !== 'cpu';
+  const steps = cuda ? 20 : 1;
+  const config = { batch, ...layout, mode, device: cuda ? 'cuda' : 'cpu', steps, capture };
+  const seconds = await anchor.time('model', config, reps, T.getNumThreads(), capture === 'compile' ? 3 : 2);
+  return (batch * steps) / median(seconds);
+}
+
+/** One training epoch of generated images through `micronet train`'s loop (the second epoch's rate: the first warms up). */
+async function micronetEpoch(device: T.Device, images: number, batch: number, workers: number, layout: Layout, outDir: string): Promise<number> {
+  const split = (n: number, which: 'train' | 'test') => {
+    const s = syntheticSplit('cifar100', n, 1, which);
+    return { images: s.images, labels: s.fine, count: n, classes: 100, source: which };
+  };
+  const recipe = applyOverrides(seedRecipe(), [`data.batchSize=${batch}`, `data.workers=${workers}`, 'epochs=2', 'schedule.milestones=[2]',
+    'pruning.events=[]', `precision=${layout.bf16 ? 'bfloat16' : 'float32'}`, `channelsLast=${layout.channelsLast}`]);
+  const run = await train(recipe, { dataDir: '', outDir, device, data: { train: split(images, 'train'), test: split(batch, 'test') } });
+  run.model.dispose();
+  return run.history.at(-1)!.imagesPerSecond;
+}
+
+/** Every figure of `micronet bench`, measured in one run beside the PyTorch anchor. */
+export async function benchModels(o: BenchOptions, scratch: () => string): Promise<BenchReport> {
+  const cuda = o.device !== 'cpu';
+  const anchor = new TorchAnchor();
+  const say = o.progress ?? (() => {});
+  const configs: ConfigFigures[] = [];
+  try {
+    for (const [name, layout] of layouts) {
+      say(name);
+      const row: ConfigFigures = { name, train_img_s: null, train_img_s_pytorch: null, eval_img_s: null, eval_img_s_pytorch: null };
+      row.train_img_s = await timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
+      row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
+      row.eval_img_s = await timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
+      row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
+      configs.push(row);
+    }
+    const fastest = configs.reduce((a, b) => ((b.eval_img_s_pytorch ?? 0) > (a.eval_img_s_pytorch ?? 0) ? b : a));
+    const fastLayout = layouts.find(([n]) => n === fastest.name)![1];
+    say('BatchNorm folded eval');
+    configs.push({
+      name: `${fastest.name}, BN folded (eval fast path)`, train_img_s: null, train_img_s_pytorch: null,
+      eval_img_s: await timeMicronet(micronetWork(o.device, o.batch, fastLayout, 'eval', 'folded'), o.reps, o.batch),
+      eval_img_s_pytorch: fastest.eval_img_s_pytorch,
+    });
+    if (cuda) {
+      const [name, layout] = layouts[2]!;
+      say(`${name}, captured`);
+      const row: ConfigFigures = {
+        name: `${name}, captured step`, train_img_s: await timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'captured'), o.reps, o.batch),
+        train_img_s_pytorch: configs[2]!.train_img_s_pytorch, eval_img_s: null, eval_img_s_pytorch: null,
+        train_img_s_pytorch_graph: await timePytorch(anchor, o.device, o.batch, layout, 'train', 'graph', o.reps),
+      };
+      if (o.compile) {
+        say('torch.compile');
+        row.train_img_s_pytorch_compile = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps);
+      }
+      configs.push(row);
+    }
+    let epoch: number | null = null, epochPytorch: number | null = null;
+    if (o.epochImages > 0) {
+      const layout = cuda ? layouts[2]![1] : layouts[0]![1];
+      say(`epoch of ${o.epochImages} images`);
+      epoch = await micronetEpoch(o.device, o.epochImages, o.batch, o.workers, layout, scratch());
+      const seconds = await anchor.time('epoch', { n: o.epochImages, batch: o.batch, workers: o.workers, device: cuda ? 'cuda' : 'cpu', ...layout }, 1, T.getNumThreads(), 1);
+      epochPytorch = Math.floor(o.epochImages / o.batch) * o.batch / median(seconds);
+    }
+    return { device: deviceName(o.device), batch: o.batch, configs, epoch_img_s: epoch, epoch_img_s_pytorch: epochPytorch, epoch_images: o.epochImages };
+  } finally {
+    anchor.close();
+  }
+}
+
+function deviceName(device: T.Device): string {
+  return device === 'cpu' ? `cpu (${T.getNumThreads()} threads)` : device;
+}
