@@ -96,6 +96,16 @@ Napi::Value autocastExit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setDeterministic(enabled): torch.use_deterministic_algorithms(enabled, warn_only=True) and
+// cudnn.deterministic: the same results run after run where kernels allow it.
+Napi::Value setDeterministic(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) fail(info.Env(), "setDeterministic: expected a boolean");
+  bool enabled = info[0].As<Napi::Boolean>().Value();
+  at::globalContext().setDeterministicAlgorithms(enabled, /*warn_only=*/true);
+  at::globalContext().setDeterministicCuDNN(enabled);
+  return info.Env().Undefined();
+}
+
 Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = toInt64(info.Env(), info[0], "setNumThreads");
   if (n < 1) fail(info.Env(), "setNumThreads: need at least one thread");
@@ -161,6 +171,7 @@ void registerEngineState(Exports& out) {
   out.emplace_back("autocastState", guard<autocastState>);
   out.emplace_back("autocastEnter", guard<autocastEnter>);
   out.emplace_back("autocastExit", guard<autocastExit>);
+  out.emplace_back("setDeterministic", guard<setDeterministic>);
   out.emplace_back("setNumThreads", guard<setNumThreads>);
   out.emplace_back("getNumThreads", guard<getNumThreads>);
   out.emplace_back("manualSeed", guard<manualSeed>);

@@ -50,13 +50,16 @@ export function pruneByStd(model: Module, selection: LayerSelection, q: number):
 
 /** After an optimizer step: w = w * mask, and momentum zeroed where the mask is 0. */
 export function applyMasks(model: Module, momentum?: Map<string, T.Tensor>): void {
-  T.noGrad(() => {
-    for (const [name, layer] of selectLayers(model, 'all')) {
-      const mask = layer.mask!;
-      layer.weight.mul_(mask);
-      momentum?.get(`${name}.weight`)?.mul_(mask);
-    }
-  });
+  // Multi-tensor products: two launches on a GPU instead of two per layer.
+  T.noGrad(() => T.tidy(() => {
+    const layers = selectLayers(model, 'all');
+    T.foreachMul_(layers.map(([, l]) => l.weight), layers.map(([, l]) => l.mask!));
+    const held = layers.flatMap(([name, l]) => {
+      const buf = momentum?.get(`${name}.weight`);
+      return buf ? [[buf, l.mask!] as const] : [];
+    });
+    T.foreachMul_(held.map(([b]) => b), held.map(([, m]) => m));
+  }));
 }
 
 /** How gradients keep pruned weights at zero (see maskGradients). */
@@ -70,7 +73,11 @@ export type GradientMasking = 'masked-weights' | 'zero-params';
 export function maskGradients(model: Module, how: GradientMasking): void {
   T.noGrad(() => T.tidy(() => {
     if (how === 'masked-weights') {
-      for (const [, layer] of selectLayers(model, 'all')) layer.weight.grad?.mul_(layer.mask!);
+      const withGrad = selectLayers(model, 'all').flatMap(([, l]) => {
+        const g = l.weight.grad;
+        return g ? [[g, l.mask!] as const] : [];
+      });
+      T.foreachMul_(withGrad.map(([g]) => g), withGrad.map(([, m]) => m));
       return;
     }
     for (const [, p] of model.namedParameters()) {

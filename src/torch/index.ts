@@ -6,7 +6,7 @@ export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type 
 export { cat, stack, where, minimum, maximum } from './combine.js';
 export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from './autograd.js';
 export { tidy, keep, scopeDepth } from './scope.js';
-export { setNumThreads, getNumThreads, liveTensors } from './engine.js';
+export { setNumThreads, getNumThreads, liveTensors, setDeterministic } from './engine.js';
 export { cuda, CudaStream, CudaGraph } from './cuda.js';
 export { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from './foreach.js';
 export { op, type Op } from './ops.js';

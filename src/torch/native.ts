@@ -34,6 +34,7 @@ export interface NativeEngine {
   autocastState(deviceType: string): [boolean, number];
   autocastEnter(deviceType: string, enabled: boolean, dtype: number): void;
   autocastExit(deviceType: string, enabled: boolean, dtype: number): void;
+  setDeterministic(enabled: boolean): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number | bigint): void;
