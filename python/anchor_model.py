@@ -1,4 +1,4 @@
-# The PyTorch side of `npm run bench -- model`: the seed GoogLeNet's training step (micronet-seed's:
+# The PyTorch side of `micronet bench`: the seed GoogLeNet's training step (micronet-seed's:
 # masked gradients, Nesterov SGD, masks re-applied) and eval pass, on the CPU or a CUDA GPU, eager or
 # with the step captured whole into a CUDA graph ('graph') or compiled ('compile').
 import inspect
@@ -51,7 +51,7 @@ def train_step(model, opt, cast, forward=None, totals=None):
     gradients of pruned weights zeroed, and the masks applied again to weights and momentum.
     With `totals` (a loss sum and a hit count on the device) the metrics accumulate there instead
     of being read each step, so the step never waits for the GPU (and can be captured)."""
-    forward = forward or model
+    forward = model if forward is None else forward  # a compiled module has no truth value
     masked = [m for m in model.modules() if hasattr(m, 'mask')]
 
     def step(x, y):

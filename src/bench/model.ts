@@ -169,7 +169,12 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
       };
       if (o.compile) {
         say('torch.compile');
-        row.train_img_s_pytorch_compile = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps);
+        try {
+          row.train_img_s_pytorch_compile = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps);
+        } catch (e) {
+          say(`torch.compile failed, no figure: ${(e as Error).message}`);  // the other figures stand
+          row.train_img_s_pytorch_compile = null;
+        }
       }
       configs.push(row);
     }
