@@ -133,7 +133,7 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
   // within a few steps: two eager runs part as much as eager and captured do. Deterministic
   // kernels make the comparison exact.
   T.setDeterministic(true);
-  let eager, captured;
+  let eager: ReturnType<typeof run>, captured: ReturnType<typeof run>;
   try {
     eager = run(false);
     captured = run(true);
