@@ -19,6 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
 
+# Where python3's torch was built with CUDA (a GPU machine with pip's torch), the addon is built
+# against it, so that micronet trains on the GPU; elsewhere against Debian's libtorch.
+if [ -z "${LIBTORCH:-}" ] && [ -z "${LIBTORCH_USE_PYTORCH:-}" ] \
+  && python3 -c 'import sys, torch; sys.exit(0 if torch.version.cuda else 1)' 2>/dev/null; then
+  echo "micronet setup: python3's torch has CUDA: building the addon against it"
+  export LIBTORCH_USE_PYTORCH=1
+fi
+
 # npm ci also builds the native addon (the package's install script).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci

@@ -45,7 +45,7 @@ test('PyTorch reads our safetensors files and we read PyTorch-written ones (orac
   const ours = join(dir, 'ours.safetensors');
   const theirs = join(dir, 'theirs.safetensors');
   writeSafetensors(ours, new Map([['w', T.arange(6, undefined, 1, { dtype: 'float32' }).reshape([2, 3])]]));
-  const script = `import sys; sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../test/support/', import.meta.url)))})
+  const script = `import sys; sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../python/', import.meta.url)))})
 from googlenet import read_safetensors, write_safetensors
 t = read_safetensors(${JSON.stringify(ours)})['w']
 write_safetensors(${JSON.stringify(theirs)}, {'w2': t * 2, 'i': t.long()})`;
@@ -116,7 +116,7 @@ test('the import command converts the entry\'s .pth layout; truncated or fuzzed 
   const reference = join(dir, 'entry-reference.safetensors');
   // A small torch.save checkpoint in the entry's layout, written by PyTorch itself.
   const script = `import torch, sys
-sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../test/support/', import.meta.url)))})
+sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../python/', import.meta.url)))})
 from googlenet import GoogLeNet, write_safetensors
 torch.manual_seed(0)
 m = GoogLeNet()

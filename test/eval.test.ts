@@ -12,7 +12,7 @@ import { Linear, Module } from '../src/nn/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { Loader, loadSplit, writeSynthetic, type PipelineName } from '../src/data/index.js';
-import { evaluate, type EvalResult } from '../src/train/evaluate.js';
+import { evaluate, prepareFastEval, type EvalResult } from '../src/train/evaluate.js';
 import { decode, TorchOracle, type Encoded } from './support/oracle.js';
 
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -203,4 +203,27 @@ test('micronet eval errors name the missing data, the bad checkpoint, or the bad
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, message);
   }
+});
+
+test('the eval fast path (micronet eval --fast): BatchNorm folded, channels_last, logits within 1e-4, the same counts', async () => {
+  const g = new T.Generator(8);
+  const { model: m, config: c } = buildModel('googlenet', { width: 0.25 }, { generator: g });
+  // Running statistics away from their initial 0 and 1, as a trained model has them.
+  T.noGrad(() => { for (let i = 0; i < 3; i++) T.tidy(() => { m.forward(T.randn([16, 3, 32, 32], { generator: g }).mul(1.5).add(0.3), true); }); });
+  const trained = join(root, 'statistics.safetensors');
+  saveModelCheckpoint(trained, m, 'googlenet', c);
+  const x = T.randn([16, 3, 32, 32], { generator: g });
+  const plain = T.noGrad(() => m.forward(x, false));
+  prepareFastEval(m);
+  const fast = T.noGrad(() => m.forward(x.contiguous('channels_last'), false));
+  const rel = T.tidy(() => fast.sub(plain).abs().max().item() / plain.abs().max().item());
+  assert.ok(rel <= 1e-4, `folded logits differ by ${rel} of their scale`);
+  m.dispose();
+
+  const slow = run('--checkpoint', trained, '--data', data, '--json');
+  const quick = run('--checkpoint', trained, '--data', data, '--json', '--fast');
+  assert.equal(quick.status, 0, quick.stderr);
+  const [a, b] = [JSON.parse(slow.stdout) as EvalResult, JSON.parse(quick.stdout) as EvalResult];
+  assert.deepEqual([b.count, b.correct1, b.correct5], [a.count, a.correct1, a.correct5]);
+  assert.ok(Math.abs(b.loss - a.loss) <= 1e-4 * a.loss, `loss ${b.loss} vs ${a.loss}`);
 });

@@ -49,7 +49,7 @@ test('examples/prune-and-score prunes a checkpoint, scores it before and after, 
 test('examples/eval-pth evaluates a torch.save checkpoint as micronet eval does', () => {
   const pth = join(dir, 'entry.pth');
   execFileSync(torchPython, ['-c', `import torch, sys
-sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../test/support/', import.meta.url)))})
+sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../python/', import.meta.url)))})
 from googlenet import GoogLeNet
 torch.manual_seed(0)
 torch.save({'epoch': 1, 'model_state_dict': GoogLeNet().state_dict()}, ${JSON.stringify(pth)})`]);

@@ -8,7 +8,7 @@ import { Loader } from '../data/loader.js';
 import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
 import { planOf, setIntegerSimulation } from '../quant/prepare.js';
-import { evaluate } from '../train/evaluate.js';
+import { evaluate, prepareFastEval } from '../train/evaluate.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
@@ -37,6 +37,7 @@ export const evalCommand = defineCommand({
     model: { type: 'string', help: `the model of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
     simulate: { type: 'string', choices: ['integer', 'fake'], help: 'quantized models: exact integer arithmetic (default) or the fake-quantized float model, for comparison' },
     json: { type: 'boolean', help: 'print one JSON object', default: false },
+    fast: { type: 'boolean', help: 'float models: BatchNorm folded into the convolutions and channels_last (faster; logits within float32 rounding)', default: false },
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
@@ -57,6 +58,10 @@ export const evalCommand = defineCommand({
       } else if (o.simulate !== undefined) {
         throw new UsageError(`--simulate is for quantized models; ${o.checkpoint} holds a float model`);
       }
+      if (o.fast) {
+        if (simulate) throw new UsageError(`--fast is for float models; ${o.checkpoint} is quantized (its BatchNorm is folded already)`);
+        prepareFastEval(model);
+      }
       dataset = (o.dataset as DatasetName | undefined) ?? checkpointDataset(checkpoint, o.checkpoint, ': pass --dataset');
       const classes = datasets[dataset].classes.fine;
       if (config.numClasses !== classes) throw new Error(`${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`);
@@ -65,7 +70,7 @@ export const evalCommand = defineCommand({
       model.dispose();
       throw e;
     }
-    const loader = new Loader({ data, pipeline: testPipelines[norm], batchSize: o.batch, workers: o.workers, shuffle: false });
+    const loader = new Loader({ data, pipeline: testPipelines[norm], batchSize: o.batch, workers: o.workers, shuffle: false, layout: o.fast ? 'channels_last' : 'nchw' });
     try {
       const r = await evaluate(model, loader.epoch(0));
       if (o.json) {

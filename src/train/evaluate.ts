@@ -1,6 +1,17 @@
 // Accuracy and loss of a model over a stream of batches, in eval mode and without autograd.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
+import { foldBatchNorm } from '../quant/prepare.js';
+
+/**
+ * The eval fast path, in place: every BatchNorm folded into the convolution before it (the
+ * folding the official score assumes; the logits move by float32 rounding only) and weights in
+ * channels_last. The model is for evaluation from then on. Feed it channels_last batches.
+ */
+export function prepareFastEval(model: Module): void {
+  foldBatchNorm(model);
+  model.to({ memoryFormat: 'channels_last' });
+}
 
 /**
  * Images seen, top-1 and top-5 hits. top1/top5 are fractions in [0,1]; loss is the mean plain
