@@ -1,10 +1,12 @@
 // `npm run bench -- <name>...`: benchmarks that print micronet beside PyTorch in one run.
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
+import { benchOps } from './ops.js';
 
 const benches: Record<string, (options: { reps: number }) => Promise<void>> = {
   engine: benchEngine,
   data: benchData,
+  ops: benchOps,
 };
 
 async function main(argv: string[]): Promise<void> {

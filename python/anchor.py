@@ -124,7 +124,30 @@ def epoch_setup(cfg):
     return step
 
 
-BENCHES = {'conv2d': conv_setup, 'model': model_setup, 'data': data_setup, 'epoch': epoch_setup}
+def ops_setup(cfg):
+    # bench/ops.ts: the host cost of one operator call on tiny tensors, CALLS calls per step.
+    x, y = torch.rand(4, 4), torch.rand(4, 4)
+    img, w = torch.rand(1, 4, 4, 4), torch.rand(4, 4, 3, 3)
+    xs = [torch.rand(4, 4) for _ in range(50)]
+    ys = [torch.rand(4, 4) for _ in range(50)]
+    calls = {
+        'x.add(y)': lambda: x.add(y),
+        'x.mul_(2)': lambda: x.mul_(2),
+        'F.relu(x)': lambda: F.relu(x),
+        'x.sum()': lambda: x.sum(),
+        'tidy(x.add(y).mul(y))': lambda: x.add(y).mul(y),
+        'conv2d [1,4,4,4]*[4,4,3,3]': lambda: F.conv2d(img, w),
+        'foreachAdd_ 50 tensors': lambda: torch._foreach_add_(xs, ys),
+    }
+    call, n = calls[cfg['case']], cfg['calls']
+
+    def step():
+        for _ in range(n):
+            call()
+    return step
+
+
+BENCHES = {'conv2d': conv_setup, 'ops': ops_setup, 'model': model_setup, 'data': data_setup, 'epoch': epoch_setup}
 
 
 def timed(step, reps):

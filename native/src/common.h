@@ -27,12 +27,15 @@ Napi::Value guard(const Napi::CallbackInfo& info) {
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);  // undefined tensor -> null
 bool isTensorHandle(Napi::Env env, Napi::Value value);
 const at::Tensor& unwrapTensor(Napi::Env env, Napi::Value value, const char* what);
+// The tensor a handle number names, or nullptr when it names none (stale, or not a handle).
+const at::Tensor* findTensor(double handle);
 
 Napi::Value wrapGenerator(Napi::Env env, at::Generator generator);
 bool isGeneratorHandle(Napi::Env env, Napi::Value value);
 at::Generator unwrapGenerator(Napi::Env env, Napi::Value value, const char* what);
 
 int64_t toInt64(Napi::Env env, Napi::Value value, const char* what);
+int64_t toInt64(Napi::Env env, double value, const char* what);
 
 using Exports = std::vector<std::pair<const char*, Napi::Function::Callback>>;
 void registerHandles(Exports& out);

@@ -48,10 +48,8 @@ void accountHostBytes(Napi::Env env, int64_t delta) {
   }
 }
 
-// The live slot a JS value names, or nullptr.
-Slot* lookup(Napi::Value value) {
-  if (!value.IsNumber()) return nullptr;
-  double d = value.As<Napi::Number>().DoubleValue();
+// The live slot a handle number names, or nullptr.
+Slot* lookup(double d) {
   if (!(d >= 0 && d < 4503599627370496.0)) return nullptr;
   auto h = static_cast<uint64_t>(d);
   if (static_cast<double>(h) != d) return nullptr;
@@ -60,6 +58,11 @@ Slot* lookup(Napi::Value value) {
   Slot& slot = slots[index];
   if (slot.generation != (h >> kIndexBits) || !slot.tensor.defined()) return nullptr;
   return &slot;
+}
+
+// The live slot a JS value names, or nullptr.
+Slot* lookup(Napi::Value value) {
+  return value.IsNumber() ? lookup(value.As<Napi::Number>().DoubleValue()) : nullptr;
 }
 
 Napi::Value disposeTensor(const Napi::CallbackInfo& info) {
@@ -107,6 +110,11 @@ Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor) {
 
 bool isTensorHandle(Napi::Env, Napi::Value value) { return lookup(value) != nullptr; }
 
+const at::Tensor* findTensor(double handle) {
+  Slot* slot = lookup(handle);
+  return slot ? &slot->tensor : nullptr;
+}
+
 const at::Tensor& unwrapTensor(Napi::Env env, Napi::Value value, const char* what) {
   Slot* slot = lookup(value);
   if (!slot) fail(env, std::string(what) + ": expected a live tensor handle");
@@ -138,14 +146,15 @@ int64_t toInt64(Napi::Env env, Napi::Value value, const char* what) {
     if (!lossless) fail(env, std::string(what) + ": integer out of int64 range");
     return v;
   }
-  if (value.IsNumber()) {
-    double d = value.As<Napi::Number>().DoubleValue();
-    if (!(std::trunc(d) == d && std::fabs(d) <= 9007199254740992.0)) {
-      fail(env, std::string(what) + ": expected an integer, got " + std::to_string(d));
-    }
-    return static_cast<int64_t>(d);
-  }
+  if (value.IsNumber()) return toInt64(env, value.As<Napi::Number>().DoubleValue(), what);
   fail(env, std::string(what) + ": expected an integer");
+}
+
+int64_t toInt64(Napi::Env env, double d, const char* what) {
+  if (!(std::trunc(d) == d && std::fabs(d) <= 9007199254740992.0)) {
+    fail(env, std::string(what) + ": expected an integer, got " + std::to_string(d));
+  }
+  return static_cast<int64_t>(d);
 }
 
 void registerHandles(Exports& out) {

@@ -15,7 +15,8 @@ export interface NativeEngine {
   isTensor(v: unknown): v is Handle;
   liveTensors(): number;
   findOp(name: string, overload: string): number;
-  callOp(index: number, args: unknown[]): unknown;
+  /** Calls operator `index` with the arguments in schema order (as the call's own arguments: reading an array's elements costs the addon a call into node each). */
+  callOp(index: number, ...args: unknown[]): unknown;
   opSchema(index: number): string;
   fromBuffer(data: ArrayBufferView | ArrayBuffer, shape: readonly number[], dtype: number): Handle;
   toBuffer(t: Handle): ArrayBuffer;

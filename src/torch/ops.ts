@@ -47,5 +47,5 @@ export function toNativeArg(a: OpArg): unknown {
 
 /** Calls an operator and returns the addon's raw result (tensor handles as numbers, not yet wrapped). */
 export function rawCall(o: Op, args: readonly OpArg[]): unknown {
-  return native.callOp(o.index, args.map(toNativeArg));
+  return native.callOp(o.index, ...args.map(toNativeArg));
 }

@@ -49,6 +49,9 @@ function callInPlace(self: Tensor, o: Op, ...args: OpArg[]): Tensor {
   return self;
 }
 
+// The GC safety net, for tensors outside every tidy() scope (a scope holds its tensors until it
+// ends). Registering a tensor and unregistering it at dispose() cost hash-table work several times
+// the rest of a small operator call, so it is done only where needed: see Tensor.unscoped.
 const registry = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
 
 const ops = {
@@ -85,13 +88,35 @@ const ops = {
  */
 export class Tensor extends Tracked {
   #handle: Handle | null;
+  #registered = false;
 
   /** Wraps a native handle; used by the engine's own functions, not by users. */
   constructor(handle: Handle) {
     super();
     this.#handle = handle;
-    registry.register(this, handle, this);
     track(this);
+  }
+
+  // A tensor outside every scope waits here, strongly held, and is registered with the GC safety
+  // net in a batch at the end of the current job (a microtask), or when 1024 are waiting: most are
+  // disposed before then and never cost a registration. A dropped tensor's wrapper thus becomes
+  // collectable a little later, while its native memory, which the registry's callback frees only
+  // in a later task, goes as before.
+  static #waiting: Tensor[] = [];
+
+  static #registerWaiting(): void {
+    for (const t of Tensor.#waiting) {
+      if (t.#handle === null) continue;  // disposed already
+      registry.register(t, t.#handle, t);
+      t.#registered = true;
+    }
+    Tensor.#waiting.length = 0;
+  }
+
+  protected override unscoped(): void {
+    const n = Tensor.#waiting.push(this);
+    if (n === 1) queueMicrotask(Tensor.#registerWaiting);
+    else if (n >= 1024) Tensor.#registerWaiting();
   }
 
   /** The native handle; throws once the tensor is disposed. */
@@ -104,7 +129,7 @@ export class Tensor extends Tracked {
   dispose(): void {
     if (this.#handle === null) return;
     native.dispose(this.#handle);
-    registry.unregister(this);
+    if (this.#registered) registry.unregister(this);
     this.#handle = null;
     untrack(this);
   }
