@@ -46,7 +46,7 @@ export const benchCommand = defineCommand({
   },
 });
 
-const fmt = (v: number | null | undefined) => (v == null ? '-' : v.toFixed(0));
+const fmt = (v: number | null | undefined) => (v == null ? '-' : v.toFixed(v < 100 ? 1 : 0));
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null ? '-' : (a / b).toFixed(3));
 
 function render(r: BenchReport, reps: number): string {
