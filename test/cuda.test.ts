@@ -110,7 +110,7 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
     const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
     const stream = new T.CudaStream();
     const fellBack: string[] = [];
-    const step = new CudaStep('cuda', capture, (why) => fellBack.push(why));
+    const step = new CudaStep('cuda', batch, capture, (why) => fellBack.push(why));
     const meter = new StepMeter('cuda', steps);
     const losses = stream.run(() => {
       for (let i = 0; i < steps; i++) {

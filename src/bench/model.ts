@@ -92,7 +92,7 @@ function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mod
   }
   // The trainer's CUDA step: on a side stream, figures gathered on the device and read once per repetition.
   const stream = new T.CudaStream();
-  const cudaStep = new CudaStep(device, variant === 'captured', (why) => { throw new Error(`capture failed: ${why}`); });
+  const cudaStep = new CudaStep(device, batch, variant === 'captured', (why) => { throw new Error(`capture failed: ${why}`); });
   const run = () => stream.run(() => {
     const meter = new StepMeter(device, steps);
     try {

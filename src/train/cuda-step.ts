@@ -1,8 +1,8 @@
 // The training step on CUDA, by default captured once into a CUDA graph and replayed for every
-// batch: the host launches one graph instead of about a thousand kernels per step. The step is the same
-// trainStep, recorded through the ordinary operator calls: its inputs live in static buffers
-// that each batch is copied into, and its learning rate in a device scalar, so that warm-up can
-// change the rate every step without a new capture.
+// batch: the host launches one graph instead of about a thousand kernels per step. The step is
+// the same trainStep, recorded through the ordinary operator calls: its inputs live in static
+// buffers that each batch is copied into, and its learning rate in a device scalar, so that
+// warm-up can change the rate every step without a new capture.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { SGD } from './sgd.js';
@@ -14,28 +14,26 @@ const WARMUP_STEPS = 3;
 export class CudaStep {
   readonly #lr: T.Tensor;
   #graph: T.CudaGraph | null = null;
-  /** The static inputs (shaped by the first full batch) and outputs of the captured step. */
+  /** The static inputs and outputs of the captured step. */
   #inputs: { x: T.Tensor; y: T.Tensor } | null = null;
   #outputs: StepResult | null = null;
   #eager = 0;
   #failed = false;
 
   /**
+   * Steps of `batchSize` images are captured, others (a last, partial batch) run eagerly.
    * `capture` false runs every step eagerly. `onFallback` hears why a capture failed; the step
    * then runs eagerly until the next `invalidate()`.
    */
-  constructor(readonly device: T.Device, readonly capture = true, private readonly onFallback: (why: string) => void = () => {}) {
+  constructor(readonly device: T.Device, readonly batchSize: number, readonly capture = true,
+    private readonly onFallback: (why: string) => void = () => {}) {
     this.#lr = T.keep(T.zeros([], { device, dtype: 'float32' }));
   }
 
-  /**
-   * One step on a batch (x, y on the host, pinned or not) at learning rate lr. Its results stay
-   * valid until the next call. A batch of another shape (the last, partial one) runs eagerly.
-   */
+  /** One step on a batch (x, y on the host, pinned or not) at learning rate lr. Its results stay valid until the next call. */
   run(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number): StepResult {
     this.#lr.fill_(lr);
-    const inputs = this.#inputs;
-    const fits = inputs === null || (T.sameShape(inputs.x.shape, x.shape) && T.sameShape(inputs.y.shape, y.shape));
+    const fits = x.size(0) === this.batchSize;
     if (!this.capture || this.#failed || !fits || this.#eager < WARMUP_STEPS) {
       if (fits) this.#eager++;
       return this.#eagerStep(model, optimizer, recipe, x, y);

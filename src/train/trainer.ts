@@ -213,7 +213,7 @@ function prepare(run: Run, place: Place): Setting {
   if (place.device.startsWith('cuda')) {
     // Graphs are captured on a side stream; the whole run goes there, so its work stays in one order.
     new T.CudaStream().enter();
-    cudaStep = new CudaStep(place.device, recipe.cudaGraph,
+    cudaStep = new CudaStep(place.device, batchSize, recipe.cudaGraph,
       (why) => place.events.message?.(`the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`));
   }
   return { ...place, trainLoader, testLoader, batches, board, cudaStep };
