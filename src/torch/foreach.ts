@@ -3,11 +3,9 @@
 import { op, rawCall } from './ops.js';
 import { callTensors, type Tensor } from './tensor.js';
 
-/** xs[i] *= ys[i] (a list), or *= one number, or *= one 0-dim tensor (CUDA, libtorch 2.1+). */
-export function foreachMul_(xs: readonly Tensor[], by: readonly Tensor[] | number | Tensor): void {
-  if (xs.length === 0) return;
-  const overload = typeof by === 'number' ? '_foreach_mul_.Scalar' : Array.isArray(by) ? '_foreach_mul_.List' : '_foreach_mul_.Tensor';
-  rawCall(op(overload), [xs, by as never]);
+/** xs[i] *= ys[i], or *= one number, in place. */
+export function foreachMul_(xs: readonly Tensor[], by: readonly Tensor[] | number): void {
+  if (xs.length) rawCall(op(typeof by === 'number' ? '_foreach_mul_.Scalar' : '_foreach_mul_.List'), [xs, by]);
 }
 
 /** xs[i] * by, as new tensors; `by` a 0-dim tensor (libtorch 2.1+). */

@@ -19,7 +19,11 @@ export class SGD {
   readonly #momentum = new Map<string, T.Tensor>();
   #params: readonly [string, T.Tensor][];
 
-  constructor(params: readonly [string, T.Tensor][], readonly options: SgdOptions) {
+  /**
+   * `foreach` (torch.optim.SGD's option of that name): the update as multi-tensor operations,
+   * the same arithmetic in a few launches; by default on CUDA only, as PyTorch does.
+   */
+  constructor(params: readonly [string, T.Tensor][], readonly options: SgdOptions, private readonly foreach?: boolean) {
     if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) throw new Error('SGD: Nesterov momentum needs momentum > 0 and dampening 0');
     this.#params = params;
   }
@@ -36,7 +40,7 @@ export class SGD {
   /**
    * One update of every parameter that has a gradient, at learning rate lr: a number, or a 0-dim
    * tensor on the parameters' device (a captured CUDA step reads the rate from there, so that it
-   * can change without a new capture). On CUDA the update runs as multi-tensor operations.
+   * can change without a new capture).
    */
   step(lr: number | T.Tensor): void {
     T.noGrad(() => T.tidy(() => {
@@ -44,7 +48,7 @@ export class SGD {
         const grad = p.grad;
         return grad ? [{ name, p, grad }] : [];
       });
-      if (withGrad.length && withGrad[0]!.p.device !== 'cpu') this.#stepForeach(withGrad, lr);
+      if (withGrad.length && (this.foreach ?? withGrad[0]!.p.device !== 'cpu')) this.#stepForeach(withGrad, lr);
       else for (const { name, p, grad } of withGrad) this.#stepOne(name, p, grad, lr);
     }));
   }
