@@ -181,9 +181,9 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
     // The saved sums of an interrupted epoch are the whole group's: rank 0 carries them on.
     const progress = replicas.main ? saved.progress : emptyProgress();
     state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress, bestTop1: saved.bestTop1 };
-    events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''}`);
+    events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''} on ${device}`);
   } else {
-    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}`);
+    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}, on ${device}`);
   }
   replicas.syncState(model, optimizer);
   return { recipe, model, optimizer, state, final: null };
