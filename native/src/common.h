@@ -23,6 +23,31 @@ Napi::Value guard(const Napi::CallbackInfo& info) {
 
 [[noreturn]] void fail(Napi::Env env, const std::string& message);
 
+// Objects the addon owns behind JS externals (generators, streams, graphs, process groups), each
+// kind type-tagged so that one is never taken for another; deleted when the GC collects them.
+template <typename T>
+Napi::Value wrapExternal(Napi::Env env, T* object, const napi_type_tag& tag) {
+  auto external = Napi::External<T>::New(env, object, [](Napi::Env, T* p) { delete p; });
+  external.TypeTag(&tag);
+  return external;
+}
+
+// The object behind an external of this tag, or nullptr.
+template <typename T>
+T* findExternal(Napi::Value value, const napi_type_tag& tag) {
+  if (!value.IsExternal()) return nullptr;
+  auto external = value.As<Napi::External<T>>();
+  return external.CheckTypeTag(&tag) ? external.Data() : nullptr;
+}
+
+// The object, or the error "<what>: expected a <kind> handle".
+template <typename T>
+T* unwrapExternal(Napi::Env env, Napi::Value value, const napi_type_tag& tag, const char* what, const char* kind) {
+  T* object = findExternal<T>(value, tag);
+  if (!object) fail(env, std::string(what) + ": expected a " + kind + " handle");
+  return object;
+}
+
 // A JS tensor handle owns one reference to a libtorch tensor until dispose() or GC.
 Napi::Value wrapTensor(Napi::Env env, at::Tensor tensor);  // undefined tensor -> null
 bool isTensorHandle(Napi::Env env, Napi::Value value);

@@ -20,26 +20,10 @@ namespace {
 constexpr napi_type_tag kStreamTag = {0x6d6963726f6e6574ULL, 0x73747265616d0001ULL};
 constexpr napi_type_tag kGraphTag = {0x6d6963726f6e6574ULL, 0x6772617068000001ULL};
 
-template <typename T>
-T* unwrapTagged(Napi::Env env, Napi::Value value, const napi_type_tag& tag, const char* what) {
-  bool ok = false;
-  if (!value.IsExternal() || napi_check_object_type_tag(env, value, &tag, &ok) != napi_ok || !ok) {
-    fail(env, std::string(what) + ": expected a " + (&tag == &kStreamTag ? "stream" : "graph") + " handle");
-  }
-  return value.As<Napi::External<T>>().Data();
-}
-
-template <typename T>
-Napi::Value wrapTagged(Napi::Env env, T* object, const napi_type_tag& tag) {
-  auto external = Napi::External<T>::New(env, object, [](Napi::Env, T* p) { delete p; });
-  napi_type_tag_object(env, external, &tag);
-  return external;
-}
-
 // A stream of the current device's pool, for work that must not run on the default stream
 // (graphs cannot be captured there).
 Napi::Value streamNew(const Napi::CallbackInfo& info) {
-  return wrapTagged(info.Env(), new c10::cuda::CUDAStream(c10::cuda::getStreamFromPool()), kStreamTag);
+  return wrapExternal(info.Env(), new c10::cuda::CUDAStream(c10::cuda::getStreamFromPool()), kStreamTag);
 }
 
 // streamSet(streamOrNull): makes a stream (null: the default one) current on this thread. Work
@@ -48,7 +32,7 @@ Napi::Value streamSet(const Napi::CallbackInfo& info) {
   auto from = c10::cuda::getCurrentCUDAStream();
   auto to = info[0].IsNull() || info[0].IsUndefined()
                 ? c10::cuda::getDefaultCUDAStream()
-                : *unwrapTagged<c10::cuda::CUDAStream>(info.Env(), info[0], kStreamTag, "streamSet");
+                : *unwrapExternal<c10::cuda::CUDAStream>(info.Env(), info[0], kStreamTag, "streamSet", "stream");
   if (from != to) {
     // c10's device-generic event: no direct CUDA runtime call, so no link against cudart.
     c10::Event done(c10::DeviceType::CUDA);
@@ -65,7 +49,7 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value graphNew(const Napi::CallbackInfo& info) {
-  return wrapTagged(info.Env(), new at::cuda::CUDAGraph(), kGraphTag);
+  return wrapExternal(info.Env(), new at::cuda::CUDAGraph(), kGraphTag);
 }
 
 // Everything queued on the current stream between begin and end is recorded, not run; tensors
@@ -74,54 +58,50 @@ Napi::Value graphCaptureBegin(const Napi::CallbackInfo& info) {
   if (c10::cuda::getCurrentCUDAStream() == c10::cuda::getDefaultCUDAStream()) {
     fail(info.Env(), "graphCaptureBegin: make a side stream current first (graphs cannot be captured on the default stream)");
   }
-  unwrapTagged<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphCaptureBegin")->capture_begin();
+  unwrapExternal<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphCaptureBegin", "graph")->capture_begin();
   return info.Env().Undefined();
 }
 
 Napi::Value graphCaptureEnd(const Napi::CallbackInfo& info) {
-  unwrapTagged<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphCaptureEnd")->capture_end();
+  unwrapExternal<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphCaptureEnd", "graph")->capture_end();
   return info.Env().Undefined();
 }
 
 Napi::Value graphReplay(const Napi::CallbackInfo& info) {
-  unwrapTagged<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphReplay")->replay();
+  unwrapExternal<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphReplay", "graph")->replay();
   return info.Env().Undefined();
 }
 
 // Frees the graph and its memory pool now rather than at garbage collection.
 Napi::Value graphReset(const Napi::CallbackInfo& info) {
-  unwrapTagged<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphReset")->reset();
+  unwrapExternal<at::cuda::CUDAGraph>(info.Env(), info[0], kGraphTag, "graphReset", "graph")->reset();
   return info.Env().Undefined();
 }
 
+#define CUDA_ONLY(fn) fn
+
 #else
 
+// Without CUDA every entry point is the same clear error.
 Napi::Value noCuda(const Napi::CallbackInfo& info) {
   fail(info.Env(), "this build of the engine has no CUDA (rebuild the addon against a CUDA libtorch)");
 }
 
-Napi::Value streamNew(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value streamSet(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value synchronize(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value graphNew(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value graphCaptureBegin(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value graphCaptureEnd(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value graphReplay(const Napi::CallbackInfo& info) { return noCuda(info); }
-Napi::Value graphReset(const Napi::CallbackInfo& info) { return noCuda(info); }
+#define CUDA_ONLY(fn) noCuda
 
 #endif
 
 }  // namespace
 
 void registerCuda(Exports& out) {
-  out.emplace_back("cudaStreamNew", guard<streamNew>);
-  out.emplace_back("cudaStreamSet", guard<streamSet>);
-  out.emplace_back("cudaSynchronize", guard<synchronize>);
-  out.emplace_back("cudaGraphNew", guard<graphNew>);
-  out.emplace_back("cudaGraphCaptureBegin", guard<graphCaptureBegin>);
-  out.emplace_back("cudaGraphCaptureEnd", guard<graphCaptureEnd>);
-  out.emplace_back("cudaGraphReplay", guard<graphReplay>);
-  out.emplace_back("cudaGraphReset", guard<graphReset>);
+  out.emplace_back("cudaStreamNew", guard<CUDA_ONLY(streamNew)>);
+  out.emplace_back("cudaStreamSet", guard<CUDA_ONLY(streamSet)>);
+  out.emplace_back("cudaSynchronize", guard<CUDA_ONLY(synchronize)>);
+  out.emplace_back("cudaGraphNew", guard<CUDA_ONLY(graphNew)>);
+  out.emplace_back("cudaGraphCaptureBegin", guard<CUDA_ONLY(graphCaptureBegin)>);
+  out.emplace_back("cudaGraphCaptureEnd", guard<CUDA_ONLY(graphCaptureEnd)>);
+  out.emplace_back("cudaGraphReplay", guard<CUDA_ONLY(graphReplay)>);
+  out.emplace_back("cudaGraphReset", guard<CUDA_ONLY(graphReset)>);
 }
 
 }  // namespace micronet

@@ -35,21 +35,8 @@ struct Group {
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
 };
 
-template <typename T>
-Napi::Value wrapExternal(Napi::Env env, T* value, const napi_type_tag& tag) {
-  auto external = Napi::External<T>::New(env, value, [](Napi::Env, T* v) { delete v; });
-  external.TypeTag(&tag);
-  return external;
-}
-
-template <typename T>
-T* unwrapExternal(Napi::Env env, Napi::Value value, const napi_type_tag& tag, const char* what) {
-  if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&tag)) fail(env, std::string(what) + ": not a handle of the right kind");
-  return value.As<Napi::External<T>>().Data();
-}
-
 Group& group(Napi::Env env, Napi::Value value, const char* what) {
-  Group* g = unwrapExternal<Group>(env, value, kGroupTag, what);
+  Group* g = unwrapExternal<Group>(env, value, kGroupTag, what, "process group");
   if (!g->pg) fail(env, std::string(what) + ": the process group is closed");
   return *g;
 }
@@ -132,7 +119,7 @@ Napi::Value groupBarrier(const Napi::CallbackInfo& info) {
 
 // groupClose(group): drops the connections (what a finished or failed rank does before exiting).
 Napi::Value groupClose(const Napi::CallbackInfo& info) {
-  Group* g = unwrapExternal<Group>(info.Env(), info[0], kGroupTag, "groupClose");
+  Group* g = unwrapExternal<Group>(info.Env(), info[0], kGroupTag, "groupClose", "process group");
   g->pg.reset();
   g->store.reset();
   return info.Env().Undefined();
@@ -167,7 +154,7 @@ Napi::Value reducerNew(const Napi::CallbackInfo& info) {
 // reducerPrepare(reducer, outputs): arms the gradient hooks for the coming backward.
 Napi::Value reducerPrepare(const Napi::CallbackInfo& info) {
   auto env = info.Env();
-  auto* r = unwrapExternal<ReducerHandle>(env, info[0], kReducerTag, "reducerPrepare");
+  auto* r = unwrapExternal<ReducerHandle>(env, info[0], kReducerTag, "reducerPrepare", "reducer");
   r->reducer->prepare_for_backward(tensorList(env, info[1], "reducerPrepare"));
   return env.Undefined();
 }

@@ -122,21 +122,13 @@ const at::Tensor& unwrapTensor(Napi::Env env, Napi::Value value, const char* wha
 }
 
 Napi::Value wrapGenerator(Napi::Env env, at::Generator generator) {
-  auto external = Napi::External<at::Generator>::New(env, new at::Generator(std::move(generator)),
-                                                     [](Napi::Env, at::Generator* g) { delete g; });
-  napi_type_tag_object(env, external, &kGeneratorTag);
-  return external;
+  return wrapExternal(env, new at::Generator(std::move(generator)), kGeneratorTag);
 }
 
-bool isGeneratorHandle(Napi::Env env, Napi::Value value) {
-  if (!value.IsExternal()) return false;
-  bool result = false;
-  return napi_check_object_type_tag(env, value, &kGeneratorTag, &result) == napi_ok && result;
-}
+bool isGeneratorHandle(Napi::Env, Napi::Value value) { return findExternal<at::Generator>(value, kGeneratorTag) != nullptr; }
 
 at::Generator unwrapGenerator(Napi::Env env, Napi::Value value, const char* what) {
-  if (!isGeneratorHandle(env, value)) fail(env, std::string(what) + ": expected a generator handle");
-  return *value.As<Napi::External<at::Generator>>().Data();
+  return *unwrapExternal<at::Generator>(env, value, kGeneratorTag, what, "generator");
 }
 
 int64_t toInt64(Napi::Env env, Napi::Value value, const char* what) {
