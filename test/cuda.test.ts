@@ -63,7 +63,7 @@ test('errors on the GPU are JS errors too', { skip }, () => {
 });
 
 test('the CUDA generator\'s state is saved in training checkpoints and restored on resume', { skip }, async () => {
-  const { syntheticSplit } = await import('../src/data/index.js');
+  const { generatedSplit } = await import('../src/data/index.js');
   const { applyOverrides, findRecipe } = await import('../src/recipes/index.js');
   const { readSafetensors } = await import('../src/io/safetensors.js');
   const { lastCheckpoint, train } = await import('../src/train/trainer.js');
@@ -77,14 +77,10 @@ test('the CUDA generator\'s state is saved in training checkpoints and restored 
   generator.setState(saved);
   assert.deepEqual(draw(), first);
 
-  const split = (n: number, which: 'train' | 'test') => {
-    const s = syntheticSplit('cifar100', n, 1, which);
-    return { images: s.images, labels: s.fine, count: n, classes: 100, source: which };
-  };
   const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=1',
     'schedule.warmupEpochs=0', 'schedule.milestones=[1]', 'pruning.events=[]']);
   const outDir = scratchDir();
-  const run = await train(recipe, { dataDir: '', outDir, device: 'cuda', data: { train: split(32, 'train'), test: split(16, 'test') } });
+  const run = await train(recipe, { dataDir: '', outDir, device: 'cuda', data: { train: generatedSplit(32, 1, 'train'), test: generatedSplit(16, 1, 'test') } });
   run.model.dispose();
   const keys = [...readSafetensors(lastCheckpoint(outDir)).tensors.keys()];
   assert.ok(keys.includes('#rng/default') && keys.includes('#rng/cuda:0'), keys.filter((k) => k.startsWith('#rng')).join(', '));

@@ -4,17 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchNorm2d, Identity, WeightLayer } from '../src/nn/index.js';
-import { syntheticSplit, type Split } from '../src/data/index.js';
+import { generatedSplit, type Split } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { train } from '../src/train/trainer.js';
 import { sparsity } from '../src/prune/prune.js';
 import { scratchDir } from './support/googlenet-oracle.js';
 
-function split(count: number, which: 'train' | 'test'): Split {
-  const s = syntheticSplit('cifar100', count, 2, which);
-  return { images: s.images, labels: s.fine, count, classes: 100, source: `synthetic ${which}` };
-}
+const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 2, which);
 const data = { train: split(96, 'train'), test: split(32, 'test') };
 
 // Float epochs 1-2 (pruning before 2), QAT epochs 3-4 at 6/8 bits, ranges frozen in epoch 4.

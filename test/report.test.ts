@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syntheticSplit, type Split } from '../src/data/index.js';
+import { generatedSplit, type Split } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { metricTags, stepTags, type EpochMetrics } from '../src/train/state.js';
@@ -25,10 +25,7 @@ const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encodin
 const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=3',
   'schedule.warmupEpochs=1', 'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]']);
 const batches = 5;  // 160 images in batches of 32
-function split(count: number, which: 'train' | 'test'): Split {
-  const s = syntheticSplit('cifar100', count, 1, which);
-  return { images: s.images, labels: s.fine, count, classes: 100, source: `synthetic ${which}` };
-}
+const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
 const data = { train: split(160, 'train'), test: split(32, 'test') };
 
 const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { syntheticSplit, writeSynthetic, type Split } from '../src/data/index.js';
+import { generatedSplit, writeSynthetic, type Split } from '../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { lockFileName, RunDirectory, RunLockedError } from '../src/train/run-dir.js';
@@ -20,10 +20,7 @@ const tinySets = ['model.config.width=0.0625', 'data.batchSize=16', 'data.worker
   'schedule.milestones=[2]', 'pruning.events=[{"epoch":2,"layers":"conv"}]'];
 const recipe = applyOverrides(findRecipe('smoke'), tinySets);
 
-function split(count: number, which: 'train' | 'test'): Split {
-  const s = syntheticSplit('cifar100', count, 1, which);
-  return { images: s.images, labels: s.fine, count, classes: 100, source: `synthetic ${which}` };
-}
+const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
 const data = { train: split(64, 'train'), test: split(16, 'test') };
 
 /** A pid that belonged to a process that has exited. */

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { syntheticSplit, writeSynthetic, type Split } from '../src/data/index.js';
+import { generatedSplit, writeSynthetic } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { lastCheckpoint, train, TrainingError } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
@@ -18,11 +18,7 @@ const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=3',
   'schedule.warmupEpochs=1', 'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]']);
 
-function split(count: number, seed: number, which: 'train' | 'test'): Split {
-  const s = syntheticSplit('cifar100', count, seed, which);
-  return { images: s.images, labels: s.fine, count, classes: 100, source: `synthetic ${which}` };
-}
-const data = { train: split(160, 1, 'train'), test: split(32, 1, 'test') };
+const data = { train: generatedSplit(160, 1, 'train'), test: generatedSplit(32, 1, 'test') };
 
 const withoutTiming = (h: { seconds: number; imagesPerSecond: number }[]) => h.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
 

@@ -3,7 +3,7 @@
 // precision, and one training epoch end to end through the data loader.
 import * as T from '../torch/index.js';
 import { buildModel } from '../models/registry.js';
-import { syntheticSplit } from '../data/index.js';
+import { generatedSplit } from '../data/index.js';
 import { applyOverrides, findRecipe } from '../recipes/index.js';
 import { foldBatchNorm } from '../quant/prepare.js';
 import { CudaStep } from '../train/cuda-step.js';
@@ -105,7 +105,7 @@ function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mod
   return { run, steps, dispose: () => { stream.run(() => cudaStep.dispose()); disposeData(); optimizer.reset(); } };
 }
 
-async function timeMicronet(work: Work, reps: number, batch: number): Promise<number> {
+function timeMicronet(work: Work, reps: number, batch: number): number {
   try {
     const seconds = timeSync(work.run, reps, 2);
     return (batch * work.steps) / median(seconds);
@@ -124,13 +124,9 @@ async function timePytorch(anchor: TorchAnchor, device: T.Device, batch: number,
 
 /** One training epoch of generated images through `micronet train`'s loop (the second epoch's rate: the first warms up). */
 async function micronetEpoch(device: T.Device, images: number, batch: number, workers: number, layout: Layout, outDir: string): Promise<number> {
-  const split = (n: number, which: 'train' | 'test') => {
-    const s = syntheticSplit('cifar100', n, 1, which);
-    return { images: s.images, labels: s.fine, count: n, classes: 100, source: which };
-  };
   const recipe = applyOverrides(seedRecipe(), [`data.batchSize=${batch}`, `data.workers=${workers}`, 'epochs=2', 'schedule.milestones=[2]',
     'pruning.events=[]', `precision=${layout.bf16 ? 'bfloat16' : 'float32'}`, `channelsLast=${layout.channelsLast}`]);
-  const run = await train(recipe, { dataDir: '', outDir, device, data: { train: split(images, 'train'), test: split(batch, 'test') } });
+  const run = await train(recipe, { dataDir: '', outDir, device, data: { train: generatedSplit(images, 1, 'train'), test: generatedSplit(batch, 1, 'test') } });
   run.model.dispose();
   return run.history.at(-1)!.imagesPerSecond;
 }
@@ -145,9 +141,9 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
     for (const [name, layout] of layouts) {
       say(name);
       const row: ConfigFigures = { name, train_img_s: null, train_img_s_pytorch: null, eval_img_s: null, eval_img_s_pytorch: null };
-      row.train_img_s = await timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
+      row.train_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
       row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
-      row.eval_img_s = await timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
+      row.eval_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
       row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
       configs.push(row);
     }
@@ -156,14 +152,14 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
     say('BatchNorm folded eval');
     configs.push({
       name: `${fastest.name}, BN folded (eval fast path)`, train_img_s: null, train_img_s_pytorch: null,
-      eval_img_s: await timeMicronet(micronetWork(o.device, o.batch, fastLayout, 'eval', 'folded'), o.reps, o.batch),
+      eval_img_s: timeMicronet(micronetWork(o.device, o.batch, fastLayout, 'eval', 'folded'), o.reps, o.batch),
       eval_img_s_pytorch: fastest.eval_img_s_pytorch,
     });
     if (cuda) {
       const [name, layout] = layouts[2]!;
       say(`${name}, captured`);
       const row: ConfigFigures = {
-        name: `${name}, captured step`, train_img_s: await timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'captured'), o.reps, o.batch),
+        name: `${name}, captured step`, train_img_s: timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'captured'), o.reps, o.batch),
         train_img_s_pytorch: configs[2]!.train_img_s_pytorch, eval_img_s: null, eval_img_s_pytorch: null,
         train_img_s_pytorch_graph: await timePytorch(anchor, o.device, o.batch, layout, 'train', 'graph', o.reps),
       };

@@ -14,4 +14,4 @@ export { Rng, sampleRng, epochOrder } from './rng.js';
 export { pipeline, pipelineNames, cifar100TrainStats, cifar100TestStats, type PipelineName, type PipelineSpec, type Pipeline, type Stats } from './pipelines.js';
 export { buildBatch } from './batch.js';
 export { Loader, shardOrder, type LoaderOptions, type Batch, type RawBatch, type Samples, type Shard } from './loader.js';
-export { syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';
+export { generatedSplit, syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporaryPath, writeFileAtomic } from '../io/atomic.js';
 import { encodeBinary } from './binary.js';
-import { classCount, datasets, IMAGE_BYTES, type DatasetName, type SplitName, type Version } from './cifar.js';
+import { classCount, datasets, IMAGE_BYTES, type DatasetName, type Split, type SplitName, type Version } from './cifar.js';
 import { encodePickle, type PickleOut } from './pickle-write.js';
 import { Purpose, Rng } from './rng.js';
 import { writeTarGz, type TarEntry } from './tar.js';
@@ -43,6 +43,12 @@ export function syntheticSplit(dataset: DatasetName, count: number, seed: number
         }
   }
   return { images, fine, coarse };
+}
+
+/** A generated CIFAR-100 split as the loader takes it (fine labels): data for runs and benchmarks without the real set. */
+export function generatedSplit(count: number, seed: number, split: SplitName): Split {
+  const s = syntheticSplit('cifar100', count, seed, split);
+  return { images: s.images, labels: s.fine, count, classes: classCount('cifar100', 'fine'), source: `synthetic ${split}` };
 }
 
 /** What writeSynthetic writes: by default 1000 training and 200 test images of CIFAR-100, seed 0, binary version. */
