@@ -12,13 +12,12 @@
     ],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
-      "<!@(node libtorch.cjs includes)",
-      "shim"
+      "<!@(node libtorch.cjs includes)"
     ],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "<!@(node libtorch.cjs defines)"],
     "cflags!": ["-fno-exceptions", "-fno-rtti"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
-    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+    "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
     "ldflags": ["<!@(node libtorch.cjs ldflags)"],
     "libraries": ["<!@(node libtorch.cjs libraries)"]
   }]

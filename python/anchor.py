@@ -70,7 +70,8 @@ class Cutout:
 class Memory(torch.utils.data.Dataset):
     def __init__(self, n):
         import numpy as np
-        import torchvision.transforms as tr
+        from vision import torchvision
+        tr = torchvision().transforms
         from PIL import Image
         rng = np.random.default_rng(0)
         self.data = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)

@@ -89,7 +89,8 @@ const integersOf = (layer: WeightLayer) => T.tidy(() => {
   return Array.from(Q.integersOf(Q.fakeQuantizePerChannel(layer.effectiveWeight(), s, buffer(layer, 'weight_zero_point'), Q.signedRange(layer.bits!.weight)), s).data<'float64'>());
 });
 /** A layer's bias in units of input_scale*weight_scale, rounded as its integer simulation rounds it. */
-const units = (l: WeightLayer) => T.tidy(() => Array.from(l.bias!.to('float64').div(buffer(l, 'input_scale').to('float64').mul(buffer(l, 'weight_scale').to('float64'))).round().data<'float64'>()));
+// (+ 0: a bias rounding to -0 units is stored as the int32 0)
+const units = (l: WeightLayer) => T.tidy(() => Array.from(l.bias!.to('float64').div(buffer(l, 'input_scale').to('float64').mul(buffer(l, 'weight_scale').to('float64'))).round().data<'float64'>(), (v) => v + 0));
 const logits = (model: Module, x: T.Tensor, integer: boolean) => {
   setIntegerSimulation(model, integer);
   return T.noGrad(() => model.forward(x, false));

@@ -1,22 +1,32 @@
-// torch.distributed's engine (c10d) for data-parallel training: a TCPStore rendezvous, a Gloo
-// process group (CPU tensors), collectives that wait for their result, and DDP's Reducer, which
-// all-reduces gradients in buckets from autograd hooks while backward runs and averages them.
-// Groups and reducers are type-tagged externals; every call checks its handles.
+// torch.distributed's engine (c10d), libtorch 2.x: a TCPStore rendezvous, a ProcessGroup whose
+// backends are Gloo for CPU tensors and, in a CUDA build, NCCL (or Gloo) for CUDA tensors,
+// collectives that wait for their result, and DDP's Reducer, which all-reduces gradients in
+// buckets from autograd hooks while backward runs and averages them. Groups and reducers are
+// type-tagged externals; every call checks its handles.
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <type_traits>
+
 #include "common.h"
 
-#if __has_include(<torch/version.h>)
-#include <torch/version.h>
-#endif
-
-// c10d's C++ API changed with libtorch 2 (process groups wrap backends); this layer speaks 1.x's.
-#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
-#define MICRONET_DISTRIBUTED 0
-#elif __has_include(<gloo/algorithm.h>)
+// The wheel's headers declare Gloo's backend but not Gloo's own types: those come from Gloo's
+// headers (Debian: libgloo-dev). Without them the build has no data-parallel training.
+#if __has_include(<gloo/algorithm.h>)
 #define MICRONET_DISTRIBUTED 1
 #define USE_C10D_GLOO 1
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#if MICRONET_NCCL
+#define USE_C10D_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #else
 #define MICRONET_DISTRIBUTED 0
 #endif
@@ -51,11 +61,39 @@ std::vector<at::Tensor> tensorList(Napi::Env env, Napi::Value value, const char*
 }
 
 void waitFor(const c10::intrusive_ptr<c10d::Work>& work) {
-  // Gloo throws here when a peer has gone or the group's timeout passes.
+  // The backend throws here when a peer has gone or the group's timeout passes.
   work->wait();
 }
 
-// groupNew(host, port, rank, worldSize, timeoutMs) -> group. Rank 0 serves the store.
+// A socket listening on host:port only (TCPStore's own listens on every interface): the store
+// takes it over. For 127.0.0.1 that is the loopback interface alone.
+int listenOn(Napi::Env env, const std::string& host, int64_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+  if (rc != 0) fail(env, "groupNew: cannot resolve the master address " + host + ": " + gai_strerror(rc));
+  std::string why = "no address";
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 2048) == 0) {
+      freeaddrinfo(found);
+      return fd;
+    }
+    why = std::strerror(errno);
+    close(fd);
+  }
+  freeaddrinfo(found);
+  fail(env, "groupNew: cannot listen on " + host + ":" + std::to_string(port) + " (" + why + ")");
+}
+
+// groupNew(host, port, rank, worldSize, timeoutMs, cudaBackend) -> group. Rank 0 serves the store
+// on host's address only. CPU tensors go through Gloo; CUDA tensors through cudaBackend ('nccl'
+// or 'gloo', in a CUDA build).
 Napi::Value groupNew(const Napi::CallbackInfo& info) {
   auto env = info.Env();
   if (!info[0].IsString()) fail(env, "groupNew: expected the master address");
@@ -64,20 +102,45 @@ Napi::Value groupNew(const Napi::CallbackInfo& info) {
   int64_t rank = toInt64(env, info[2], "groupNew rank");
   int64_t size = toInt64(env, info[3], "groupNew world size");
   int64_t timeoutMs = toInt64(env, info[4], "groupNew timeout");
+  std::string cudaBackend = info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "";
   if (port < 1 || port > 65535) fail(env, "groupNew: the port must be in 1..65535");
   if (size < 1 || rank < 0 || rank >= size) fail(env, "groupNew: the rank must be in 0..worldSize-1");
   if (timeoutMs < 1) fail(env, "groupNew: the timeout must be positive");
+  if (cudaBackend != "gloo" && cudaBackend != "nccl") fail(env, "groupNew: the CUDA backend must be 'gloo' or 'nccl'");
+#if !MICRONET_NCCL
+  if (cudaBackend == "nccl") fail(env, "groupNew: this build has no NCCL (it needs a CUDA build of libtorch)");
+#endif
+  auto timeout = std::chrono::milliseconds(timeoutMs);
   c10d::TCPStoreOptions storeOptions;
   storeOptions.port = static_cast<uint16_t>(port);
   storeOptions.isServer = rank == 0;
   storeOptions.numWorkers = static_cast<size_t>(size);
   storeOptions.waitWorkers = true;
-  storeOptions.timeout = std::chrono::milliseconds(timeoutMs);
-  auto store = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
-  auto options = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeoutMs));
-  options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
-  options->threads = 2;
-  auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(rank), static_cast<int>(size), options);
+  storeOptions.timeout = timeout;
+  if (rank == 0) storeOptions.masterListenFd = listenOn(env, host, port);
+  c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
+
+  auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, static_cast<int>(rank), static_cast<int>(size));
+  auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);
+  // Gloo's own connections bind the same interface as the store.
+  glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  glooOptions->threads = 2;
+  auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo/", store),
+                                                          static_cast<int>(rank), static_cast<int>(size), glooOptions);
+  pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+  pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+#if MICRONET_CUDA
+  if (cudaBackend == "gloo") pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
+#endif
+#if MICRONET_NCCL
+  if (cudaBackend == "nccl") {
+    auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
+    ncclOptions->timeout = timeout;
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("nccl/", store),
+                                                            static_cast<int>(rank), static_cast<int>(size), ncclOptions);
+    pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, nccl);
+  }
+#endif
   return wrapExternal(env, new Group{store, pg}, kGroupTag);
 }
 
@@ -125,6 +188,25 @@ Napi::Value groupClose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The Reducer's constructor gains trailing options from one 2.x release to the next; the defaults
+// of DDP (no unused-parameter search, gradients copied into the buckets) are passed to whichever
+// form this libtorch has.
+template <typename R>
+std::shared_ptr<R> makeReducer(std::vector<at::Tensor> params, std::vector<std::vector<size_t>> buckets,
+                               c10::intrusive_ptr<c10d::ProcessGroup> pg, std::vector<bool> sparse, int64_t cap, int64_t firstCap) {
+  using Names = std::unordered_map<size_t, std::string>;
+  if constexpr (std::is_constructible_v<R, std::vector<at::Tensor>, std::vector<std::vector<size_t>>, c10::intrusive_ptr<c10d::ProcessGroup>,
+                                        std::vector<bool>, int64_t, bool, bool, Names, int64_t, bool, bool, std::vector<int64_t>>) {
+    return std::make_shared<R>(std::move(params), std::move(buckets), pg, std::move(sparse), cap, false, false, Names{}, firstCap,
+                               /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false, std::vector<int64_t>{});
+  } else if constexpr (std::is_constructible_v<R, std::vector<at::Tensor>, std::vector<std::vector<size_t>>, c10::intrusive_ptr<c10d::ProcessGroup>,
+                                               std::vector<bool>, int64_t, bool, bool, Names, int64_t, bool, bool>) {
+    return std::make_shared<R>(std::move(params), std::move(buckets), pg, std::move(sparse), cap, false, false, Names{}, firstCap, false, false);
+  } else {
+    return std::make_shared<R>(std::move(params), std::move(buckets), pg, std::move(sparse), cap, false, false, Names{}, firstCap);
+  }
+}
+
 struct ReducerHandle {
   std::shared_ptr<c10d::Reducer> reducer;
 };
@@ -141,13 +223,13 @@ Napi::Value reducerNew(const Napi::CallbackInfo& info) {
   std::vector<int64_t> reversed(params.size());
   for (size_t i = 0; i < params.size(); i++) reversed[i] = static_cast<int64_t>(params.size() - 1 - i);
   std::vector<bool> sparse(params.size(), false);
-  auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(params, {firstBucketBytes, bucketBytes}, sparse, reversed);
-  auto reducer = std::make_shared<c10d::Reducer>(params, buckets, limits, g.pg, sparse, static_cast<int64_t>(bucketBytes),
-                                                 /*find_unused_parameters=*/false, /*gradient_as_bucket_view=*/false,
-                                                 std::unordered_map<size_t, std::string>{}, static_cast<int64_t>(firstBucketBytes));
+  auto buckets = std::get<0>(c10d::compute_bucket_assignment_by_size(params, {firstBucketBytes, bucketBytes}, sparse, reversed));
+  const size_t bucketCount = buckets.size();
+  auto reducer = makeReducer<c10d::Reducer>(std::move(params), std::move(buckets), g.pg, std::move(sparse),
+                                            static_cast<int64_t>(bucketBytes), static_cast<int64_t>(firstBucketBytes));
   auto out = Napi::Object::New(env);
   out.Set("reducer", wrapExternal(env, new ReducerHandle{reducer}, kReducerTag));
-  out.Set("buckets", Napi::Number::New(env, static_cast<double>(buckets.size())));
+  out.Set("buckets", Napi::Number::New(env, static_cast<double>(bucketCount)));
   return out;
 }
 
@@ -161,14 +243,22 @@ Napi::Value reducerPrepare(const Napi::CallbackInfo& info) {
 
 #endif
 
-Napi::Value distributedAvailable(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), MICRONET_DISTRIBUTED != 0);
+// distributedBackends() -> { gloo: boolean, nccl: version string or null }.
+Napi::Value distributedBackends(const Napi::CallbackInfo& info) {
+  auto out = Napi::Object::New(info.Env());
+  out.Set("gloo", Napi::Boolean::New(info.Env(), MICRONET_DISTRIBUTED != 0));
+#if MICRONET_DISTRIBUTED && MICRONET_NCCL
+  out.Set("nccl", Napi::String::New(info.Env(), c10d::getNcclVersion()));
+#else
+  out.Set("nccl", info.Env().Null());
+#endif
+  return out;
 }
 
 }  // namespace
 
 void registerDistributed(Exports& out) {
-  out.emplace_back("distributedAvailable", guard<distributedAvailable>);
+  out.emplace_back("distributedBackends", guard<distributedBackends>);
 #if MICRONET_DISTRIBUTED
   out.emplace_back("groupNew", guard<groupNew>);
   out.emplace_back("groupAllReduce", guard<groupAllReduce>);

@@ -2,52 +2,22 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
 
 #include "common.h"
-
-#if __has_include(<torch/version.h>)
-#include <torch/version.h>
-#endif
-// libtorch 2.4 replaced the per-device autocast switches with functions taking a device type.
-#if defined(TORCH_VERSION_MAJOR) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
-#define MICRONET_AUTOCAST_BY_DEVICE 1
-#else
-#define MICRONET_AUTOCAST_BY_DEVICE 0
-#endif
 
 namespace micronet {
 
 namespace {
 
-bool autocastEnabled(bool cuda) {
-#if MICRONET_AUTOCAST_BY_DEVICE
-  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-#endif
-}
+bool autocastEnabled(bool cuda) { return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU); }
 
-at::ScalarType autocastDtype(bool cuda) {
-#if MICRONET_AUTOCAST_BY_DEVICE
-  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
-#else
-  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
-#endif
-}
+at::ScalarType autocastDtype(bool cuda) { return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU); }
 
 void setAutocast(bool cuda, bool enabled, at::ScalarType dtype) {
-#if MICRONET_AUTOCAST_BY_DEVICE
   at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
   at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
-#else
-  if (cuda) {
-    at::autocast::set_enabled(enabled);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-  } else {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_autocast_cpu_dtype(dtype);
-  }
-#endif
 }
 
 Napi::Value setGradEnabled(const Napi::CallbackInfo& info) {
@@ -130,6 +100,25 @@ Napi::Value builtWithCuda(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), MICRONET_CUDA != 0);
 }
 
+// engineVersions() -> { libtorch: '2.13.0', cuda: '13.0' | null, cudnn: '9.13.0' | null }: the
+// release the addon was built against and, in a CUDA build, the runtime's and cuDNN's versions.
+Napi::Value engineVersions(const Napi::CallbackInfo& info) {
+  auto env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("libtorch", Napi::String::New(env, TORCH_VERSION));
+  auto dotted = [&](long v, long major, long minor) -> Napi::Value {
+    if (v <= 0) return env.Null();
+    return Napi::String::New(env, std::to_string(v / major) + "." + std::to_string(v % major / minor) +
+                                      (minor > 1 ? "." + std::to_string(v % minor) : ""));
+  };
+  const auto& hooks = at::detail::getCUDAHooks();
+  bool cuda = MICRONET_CUDA != 0 && hooks.hasCUDA();
+  // CUDART_VERSION is 1000*major + 10*minor; cuDNN 9 writes 10000*major + 100*minor + patch.
+  out.Set("cuda", MICRONET_CUDA ? dotted(hooks.versionCUDART() / 10, 100, 1) : env.Null());
+  out.Set("cudnn", cuda && hooks.compiledWithCuDNN() ? dotted(hooks.versionCuDNN(), 10000, 100) : env.Null());
+  return out;
+}
+
 Napi::Value newGenerator(const Napi::CallbackInfo& info) {
   auto seed = static_cast<uint64_t>(toInt64(info.Env(), info[0], "generator seed"));
   return wrapGenerator(info.Env(), at::detail::createCPUGenerator(seed));
@@ -177,6 +166,7 @@ void registerEngineState(Exports& out) {
   out.emplace_back("manualSeed", guard<manualSeed>);
   out.emplace_back("cudaDeviceCount", guard<cudaDeviceCount>);
   out.emplace_back("builtWithCuda", guard<builtWithCuda>);
+  out.emplace_back("engineVersions", guard<engineVersions>);
   out.emplace_back("newGenerator", guard<newGenerator>);
   out.emplace_back("defaultGenerator", guard<defaultGenerator>);
   out.emplace_back("generatorGetState", guard<generatorGetState>);

@@ -1,4 +1,4 @@
-// Runs the PyTorch side of a benchmark in a persistent python3 process (Debian's python3-torch).
+// Runs the PyTorch side of a benchmark in a persistent python process, with the same torch as the addon's engine.
 import { fileURLToPath } from 'node:url';
 import { PythonProcess } from './python-process.js';
 

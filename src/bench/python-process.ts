@@ -1,9 +1,11 @@
-// A persistent python3 (Debian's, with torch) answering one JSON line per JSON request line: the
-// transport of the PyTorch oracles in tests and of the PyTorch anchors in benchmarks.
+// A persistent python with torch answering one JSON line per JSON request line: the transport of
+// the PyTorch oracles in tests and of the PyTorch anchors in benchmarks.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 
-export const torchPython = process.env.MICRONET_TORCH_PYTHON ?? '/usr/bin/python3';
+/** The python whose torch the addon is built against (native/torch-python.cjs holds the rule). */
+export const torchPython: string = (createRequire(import.meta.url)('../../../native/torch-python.cjs') as { torchPython(): string }).torchPython();
 
 export class PythonProcess {
   #child: ChildProcessWithoutNullStreams;

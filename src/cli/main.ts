@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `micronet` command.
+import { createRequire } from 'node:module';
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
 import { benchCommand } from './bench.js';
@@ -15,12 +16,23 @@ const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, eva
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);
-  return ['usage: micronet <command> [options]   (micronet <command> --help for its options)', '', 'commands:',
+  return ['usage: micronet <command> [options]   (micronet <command> --help for its options; micronet --version)', '', 'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)].join('\n');
+}
+
+/** `micronet --version`: micronet's release and the engine's. */
+async function version(): Promise<string> {
+  const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+  const T = await import('../torch/index.js');
+  return `micronet ${version}\n${T.describeEngine()}`;
 }
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
+  if ((name === '--version' || name === '-V') && !rest.length) {
+    console.log(await version());
+    return;
+  }
   if (name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return;

@@ -44,12 +44,14 @@ function summary(model: Module, history: EpochMetrics[], epochs: number, outDir:
   return lines.join('\n');
 }
 
-export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean, timeout = 120): Promise<void> {
+export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string, device: T.Device, resume: boolean, timeout = 120,
+  backend?: T.CudaBackend): Promise<void> {
   const signals = stopOnSignal();
   // A worker of a launcher that is gone (killed) saves and stops like one told to by SIGTERM.
   const orphaned = () => process.kill(process.pid, 'SIGTERM');
   if (process.send) process.once('disconnect', orphaned);
-  const world = joinWorld(device, timeout);
+  const world = joinWorld(device, timeout, backend);
+  if (world) device = world.device;
   const main = !world || world.rank === 0;
   try {
     // A worker of a launcher reports each step to it, so that a failure can say where each rank was.
@@ -86,22 +88,40 @@ export async function runRecipe(recipe: Recipe, dataDir: string, outDir: string,
   }
 }
 
-/** The process group of a worker started with the torchrun environment; null for a process on its own. */
-function joinWorld(device: T.Device, timeout: number): World | null {
+/**
+ * The process group of a worker started with the torchrun environment (null for a process on its
+ * own), and its device: on CUDA, LOCAL_RANK picks the GPU. NCCL needs a GPU per rank; Gloo lets
+ * ranks share one.
+ */
+function joinWorld(device: T.Device, timeout: number, cudaBackend?: T.CudaBackend): (World & { device: T.Device }) | null {
   const env = worldFromEnv();
-  if (!env || env.size === 1) return null;
-  if (device !== 'cpu') throw new UsageError(`--device ${device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
-  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: Math.ceil(timeout * 1000) });
-  return { group, rank: env.rank, size: env.size };
+  if (!env) return null;
+  let place: T.Device = device;
+  const backend = cudaBackend ?? (T.ProcessGroup.backends().nccl ? 'nccl' : 'gloo');
+  if (device !== 'cpu') {
+    const gpus = T.cuda.deviceCount();
+    if (backend === 'nccl' && env.localRank >= gpus) {
+      throw new UsageError(`LOCAL_RANK ${env.localRank} has no GPU of its own (${gpus} visible): NCCL needs one GPU per rank; --dist-backend gloo lets ranks share one`);
+    }
+    place = `cuda:${env.localRank % gpus}`;
+  }
+  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: Math.ceil(timeout * 1000), cudaBackend: backend });
+  return { group, rank: env.rank, size: env.size, device: place };
 }
 
 /** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
-async function launch(o: { nproc: number; timeout: number; device: string }, recipe: Recipe, workerArgs: string[], outDir: string): Promise<void> {
+async function launch(o: { nproc: number; timeout: number; device: string; 'dist-backend'?: string }, device: T.Device, recipe: Recipe,
+  workerArgs: string[], outDir: string): Promise<void> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new UsageError(`--nproc must be a positive integer, not ${o.nproc}`);
   if (worldFromEnv()) throw new UsageError('--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already');
-  if (o.device !== 'cpu' && o.device !== 'auto') throw new UsageError(`--nproc with --device ${o.device}: data-parallel training runs on the CPU (Gloo); this build has no NCCL`);
+  if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--nproc with --device ${device}: each rank takes the GPU its LOCAL_RANK names; say --device cuda`);
+  const backend = distBackend(o['dist-backend']);
+  if (device === 'cuda' && (backend ?? 'nccl') === 'nccl' && T.ProcessGroup.backends().nccl && o.nproc > T.cuda.deviceCount()) {
+    throw new UsageError(`--nproc ${o.nproc} over NCCL needs ${o.nproc} GPUs; ${T.cuda.deviceCount()} are visible (--dist-backend gloo lets ranks share one)`);
+  }
   if (recipe.data.batchSize % o.nproc) throw new UsageError(`--nproc ${o.nproc}: the batch of ${recipe.data.batchSize} cannot be split over ${o.nproc} processes; choose a count that divides it`);
-  process.exitCode = await launchWorkers(o.nproc, [...workerArgs, '--timeout', String(o.timeout)], () => {
+  const args = [...workerArgs, '--device', device, '--timeout', String(o.timeout), ...(backend ? ['--dist-backend', backend] : [])];
+  process.exitCode = await launchWorkers(o.nproc, args, () => {
     const last = lastCheckpoint(outDir);
     if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
     const { position } = readTrainState(last);
@@ -113,18 +133,26 @@ async function launch(o: { nproc: number; timeout: number; device: string }, rec
 /** The --device option of the commands that train. */
 export const deviceOption = { type: 'string', help: 'auto (CUDA where this build of the engine sees a GPU, else cpu), cpu, cuda or cuda:N', default: 'auto' } as const;
 
-/** --device checked: one this build of the engine can use; auto is the GPU when there is one (data-parallel workers: the CPU). */
+/** --device checked: one this build of the engine can use; auto is the GPU when there is one. */
 export function checkedDevice(device: string): T.Device {
-  if (device === 'auto') return T.cuda.isAvailable() && !worldFromEnv() ? 'cuda' : 'cpu';
+  if (device === 'auto') return T.cuda.isAvailable() ? 'cuda' : 'cpu';
   if (!T.isDevice(device)) throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, not '${device}'`);
   if (device !== 'cpu' && !T.cuda.isAvailable()) throw new UsageError(`--device ${device}: no CUDA device is visible to this build of the engine`);
   return device;
 }
 
+/** --dist-backend checked. */
+function distBackend(value: string | undefined): T.CudaBackend | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'nccl' && value !== 'gloo') throw new UsageError(`--dist-backend must be nccl or gloo, not '${value}'`);
+  if (value === 'nccl' && !T.ProcessGroup.backends().nccl) throw new UsageError('--dist-backend nccl: this build of the engine has no NCCL (it needs libtorch with CUDA)');
+  return value;
+}
+
 /** Continues the run saved in dir with its own recipe, and its own data directory unless given one. */
-export async function resumeRun(dir: string, data: string | undefined, device: T.Device, timeout?: number): Promise<void> {
+export async function resumeRun(dir: string, data: string | undefined, device: T.Device, timeout?: number, backend?: T.CudaBackend): Promise<void> {
   const saved = readTrainState(lastCheckpoint(dir));
-  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true, timeout);
+  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true, timeout, backend);
 }
 
 export const defaultOut = (name: string) => join('runs', `${name}-${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}`);
@@ -139,30 +167,32 @@ export const trainCommand = defineCommand({
     device: deviceOption,
     set: { type: 'list', help: 'override a recipe field: path=value, e.g. epochs=10' },
     resume: { type: 'string', help: 'continue the run in this directory' },
-    nproc: { type: 'number', help: 'data-parallel worker processes on this machine (the recipe\'s batch is split over them)', default: 1 },
+    nproc: { type: 'number', help: 'data-parallel worker processes on this machine, one per GPU on CUDA (the recipe\'s batch is split over them)' },
     timeout: { type: 'number', help: 'data-parallel: seconds a rank waits for the others before the run fails', default: 120 },
+    'dist-backend': { type: 'string', help: 'data-parallel on CUDA: nccl (default where the build has it) or gloo (ranks may share a GPU)' },
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${o.timeout}`);
     const device = checkedDevice(o.device);
+    const backend = distBackend(o['dist-backend']);
     if (o.resume) {
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
-      if (o.nproc !== 1) {
+      if (o.nproc !== undefined) {
         const saved = readTrainState(lastCheckpoint(o.resume));  // a missing or damaged run is reported once, not by every worker
-        return launch(o, saved.recipe, ['train', '--resume', o.resume, '--device', o.device, ...(o.data ? ['--data', o.data] : [])], o.resume);
+        return launch({ ...o, nproc: o.nproc }, device, saved.recipe, ['train', '--resume', o.resume, ...(o.data ? ['--data', o.data] : [])], o.resume);
       }
-      return resumeRun(o.resume, o.data, device, o.timeout);
+      return resumeRun(o.resume, o.data, device, o.timeout, backend);
     }
     if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
     const recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
     const outDir = o.out ?? defaultOut(recipe.name);
-    if (o.nproc !== 1) {
+    if (o.nproc !== undefined) {
       // Every worker gets the same run directory (a default one names the time).
-      return launch(o, recipe, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir, '--device', o.device,
+      return launch({ ...o, nproc: o.nproc }, device, recipe, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir,
         ...(o.data ? ['--data', o.data] : [])], outDir);
     }
-    return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout);
+    return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout, backend);
   },
 });
 

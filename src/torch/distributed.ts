@@ -1,6 +1,7 @@
 // torch.distributed's engine (c10d) as libtorch ships it: a process group over a TCPStore
-// rendezvous with the Gloo backend, collectives that return once done, and DDP's Reducer, which
-// averages gradients across the group in buckets while backward runs.
+// rendezvous, with Gloo for CPU tensors and NCCL (or Gloo) for CUDA tensors, collectives that
+// return once done, and DDP's Reducer, which averages gradients across the group in buckets while
+// backward runs.
 import { native, type Handle } from './native.js';
 import type { Tensor } from './tensor.js';
 
@@ -8,8 +9,8 @@ import type { Tensor } from './tensor.js';
 type NativeHandle = object & { readonly __distributedHandle: unique symbol };
 
 interface DistributedEngine {
-  distributedAvailable(): boolean;
-  groupNew(host: string, port: number, rank: number, worldSize: number, timeoutMs: number): NativeHandle;
+  distributedBackends(): { gloo: boolean; nccl: string | null };
+  groupNew(host: string, port: number, rank: number, worldSize: number, timeoutMs: number, cudaBackend: CudaBackend): NativeHandle;
   groupAllReduce(group: NativeHandle, tensors: Handle[], op: 'sum' | 'max'): void;
   groupBroadcast(group: NativeHandle, tensors: Handle[], root: number): void;
   groupBarrier(group: NativeHandle): void;
@@ -21,6 +22,9 @@ interface DistributedEngine {
 const engine = native as unknown as DistributedEngine;
 const handles = (tensors: readonly Tensor[]) => tensors.map((t) => t.handle);
 
+/** What carries collectives of CUDA tensors: NCCL, or Gloo (through host copies; several ranks may share a GPU). */
+export type CudaBackend = 'nccl' | 'gloo';
+
 /** Where a process group meets and how long its members wait for one another. */
 export interface GroupOptions {
   /** The address of rank 0, which serves the rendezvous store (MASTER_ADDR). */
@@ -29,27 +33,42 @@ export interface GroupOptions {
   port: number;
   rank: number;
   worldSize: number;
-  /** How long a collective waits for the other ranks before it fails (default 60 s). */
+  /** How long the rendezvous and each collective wait for the other ranks before they fail (default 60 s). */
   timeoutMs?: number;
+  /** The backend of CUDA tensors (default: NCCL where this build has it, else Gloo). */
+  cudaBackend?: CudaBackend;
 }
 
-/** A group of processes that reduce and broadcast CPU tensors together (c10d's ProcessGroupGloo). */
+/**
+ * A group of processes that reduce and broadcast tensors together (c10d's ProcessGroup): Gloo
+ * carries CPU tensors, `cudaBackend` CUDA tensors. Rank 0 serves the rendezvous on the address
+ * `host` names, and listens there only (127.0.0.1: the loopback interface).
+ */
 export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
+  readonly cudaBackend: CudaBackend;
   readonly #handle: NativeHandle;
+
+  /** The backends this build of the engine has: Gloo, and NCCL's version in a CUDA build. */
+  static backends(): { gloo: boolean; nccl: string | null } {
+    return engine.distributedBackends();
+  }
 
   /** Whether this build of the engine has c10d with Gloo. */
   static available(): boolean {
-    return engine.distributedAvailable();
+    return ProcessGroup.backends().gloo;
   }
 
   /** Joins the group: returns once all `worldSize` ranks have joined, or throws after the timeout. */
   constructor(options: GroupOptions) {
-    if (!ProcessGroup.available()) throw new Error('this build of the engine has no c10d with Gloo: data-parallel training needs libtorch 1.x with Gloo\'s headers (Debian: libgloo-dev)');
+    const backends = ProcessGroup.backends();
+    if (!backends.gloo) throw new Error('this build of the engine has no c10d with Gloo: the addon was built without Gloo\'s headers (Debian: libgloo-dev; scripts/setup.sh installs them)');
+    this.cudaBackend = options.cudaBackend ?? (backends.nccl ? 'nccl' : 'gloo');
+    if (this.cudaBackend === 'nccl' && !backends.nccl) throw new Error('this build of the engine has no NCCL: it needs libtorch built with CUDA');
     this.rank = options.rank;
     this.worldSize = options.worldSize;
-    this.#handle = engine.groupNew(options.host, options.port, options.rank, options.worldSize, options.timeoutMs ?? 60_000);
+    this.#handle = engine.groupNew(options.host, options.port, options.rank, options.worldSize, options.timeoutMs ?? 60_000, this.cudaBackend);
   }
 
   /** Sums (or takes the maximum of) each tensor across the group, in place. */

@@ -6,10 +6,10 @@ export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type 
 export { cat, stack, where, minimum, maximum } from './combine.js';
 export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from './autograd.js';
 export { tidy, keep, scopeDepth } from './scope.js';
-export { setNumThreads, getNumThreads, liveTensors, setDeterministic } from './engine.js';
+export { setNumThreads, getNumThreads, liveTensors, setDeterministic, engineVersions, describeEngine, type EngineVersions } from './engine.js';
 export { cuda, CudaStream, CudaGraph } from './cuda.js';
 export { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from './foreach.js';
 export { op, type Op } from './ops.js';
 /** Neural-network operations with torch.nn.functional's semantics. */
 export * as F from './functional.js';
-export { ProcessGroup, Reducer, type GroupOptions } from './distributed.js';
+export { ProcessGroup, Reducer, type CudaBackend, type GroupOptions } from './distributed.js';

@@ -41,6 +41,7 @@ export interface NativeEngine {
   manualSeed(seed: number | bigint): void;
   cudaDeviceCount(): number;
   builtWithCuda(): boolean;
+  engineVersions(): { libtorch: string; cuda: string | null; cudnn: string | null };
   cudaStreamNew(): CudaHandle;
   cudaStreamSet(stream: CudaHandle | null): void;
   cudaSynchronize(): void;
@@ -65,7 +66,8 @@ function load(): NativeEngine {
     const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];  // not node's require stack
     throw new Error(`micronet: cannot load the native engine at ${addonPath} (${why}). `
       + 'Build it: `npm rebuild micronet` where micronet is a dependency (npm 11 first needs `npm install-scripts approve micronet`), '
-      + '`npm run build:native` in its own checkout; either needs libtorch (Debian\'s libtorch-dev, LIBTORCH=/dir or LIBTORCH_USE_PYTORCH=1).');
+      + '`npm run build:native` in its own checkout; either needs PyTorch 2.x: `bash scripts/setup.sh` installs it '
+      + 'into .venv, or MICRONET_TORCH_PYTHON names a python with torch, or LIBTORCH=/dir an unpacked libtorch.');
   }
 }
 

@@ -10,6 +10,11 @@ import { trainStep, type StepRecipe, type StepResult } from './step.js';
 
 /** Eager steps before a capture: they create what the step keeps (momentum, cuDNN plans, workspaces). */
 const WARMUP_STEPS = 3;
+/** With DDP's Reducer in the step, as PyTorch's CUDA-graph notes ask: its first iterations set up its buckets. */
+const WARMUP_STEPS_DATA_PARALLEL = 11;
+
+/** What a data-parallel step needs: gradients averaged over the group (DDP's Reducer), and whether its collectives can be captured (NCCL). */
+export interface StepReplicas { beforeBackward(loss: T.Tensor): void; readonly capturable: boolean }
 
 export class CudaStep {
   readonly #lr: T.Tensor;
@@ -19,6 +24,7 @@ export class CudaStep {
   #outputs: StepResult | null = null;
   #eager = 0;
   #failed = false;
+  readonly #warmup: number;
 
   /**
    * Steps of `batchSize` images are captured, others (a last, partial batch) run eagerly.
@@ -26,15 +32,18 @@ export class CudaStep {
    * then runs eagerly until the next `invalidate()`.
    */
   constructor(readonly device: T.Device, readonly batchSize: number, readonly capture = true,
-    private readonly onFallback: (why: string) => void = () => {}) {
+    private readonly onFallback: (why: string) => void = () => {}, private readonly replicas?: StepReplicas) {
     this.#lr = T.keep(T.zeros([], { device, dtype: 'float32' }));
+    // Gloo's collectives wait on the host: a step that uses them cannot be captured.
+    if (replicas && !replicas.capturable) this.capture = false;
+    this.#warmup = replicas ? WARMUP_STEPS_DATA_PARALLEL : WARMUP_STEPS;
   }
 
   /** One step on a batch (x, y on the host, pinned or not) at learning rate lr. Its results stay valid until the next call. */
   run(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number): StepResult {
     this.#lr.fill_(lr);
     const fits = x.size(0) === this.batchSize;
-    if (!this.capture || this.#failed || !fits || this.#eager < WARMUP_STEPS) {
+    if (!this.capture || this.#failed || !fits || this.#eager < this.#warmup) {
       if (fits) this.#eager++;
       return this.#eagerStep(model, optimizer, recipe, x, y);
     }
@@ -50,7 +59,7 @@ export class CudaStep {
       const graph = new T.CudaGraph();
       try {
         this.#outputs = graph.capture(() => T.tidy(() => {
-          const r = trainStep(model, optimizer, recipe, sx, sy, this.#lr, 'cuda');
+          const r = trainStep(model, optimizer, recipe, sx, sy, this.#lr, 'cuda', this.replicas);
           return { loss: T.keep(r.loss), correct: T.keep(r.correct) };
         }));
       } catch (e) {
@@ -88,7 +97,7 @@ export class CudaStep {
   /** The same step, uncaptured; it reads the same device learning rate. */
   #eagerStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor): StepResult {
     return T.tidy(() => trainStep(model, optimizer, recipe, pinned(x).to({ device: this.device, nonBlocking: true }),
-      pinned(y).to({ device: this.device, nonBlocking: true }), this.#lr, 'cuda'));
+      pinned(y).to({ device: this.device, nonBlocking: true }), this.#lr, 'cuda', this.replicas));
   }
 }
 

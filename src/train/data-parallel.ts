@@ -74,6 +74,11 @@ export class Replicas {
     if (this.world) T.noGrad(() => this.world!.group.broadcast(movingBuffers(model), 0));
   }
 
+  /** Whether a step's collectives can be captured into a CUDA graph (NCCL's can, Gloo's wait on the host). */
+  get capturable(): boolean {
+    return this.world?.group.cudaBackend === 'nccl';
+  }
+
   /** Arms the gradient averaging for the backward of `loss`. */
   beforeBackward(loss: T.Tensor): void {
     this.#reducer?.prepare([loss]);

@@ -214,7 +214,8 @@ function prepare(run: Run, place: Place): Setting {
     // Graphs are captured on a side stream; the whole run goes there, so its work stays in one order.
     new T.CudaStream().enter();
     cudaStep = new CudaStep(place.device, batchSize, recipe.cudaGraph,
-      (why) => place.events.message?.(`the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`));
+      (why) => place.events.message?.(`the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`),
+      replicas.world ? replicas : undefined);
   }
   return { ...place, trainLoader, testLoader, batches, board, cudaStep };
 }

@@ -1,4 +1,4 @@
-// Runs a python helper of the data tests with Debian's python3-torch and python3-torchvision.
+// Runs a python helper of the data tests with the project's torch and torchvision.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Image } from '../../src/data/image.js';

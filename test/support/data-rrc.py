@@ -3,8 +3,13 @@
 import json
 import sys
 
+import os
 import torch
-from torchvision.transforms import RandomResizedCrop
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
+from vision import torchvision  # noqa: E402
+
+RandomResizedCrop = torchvision().transforms.RandomResizedCrop
 
 req = json.load(sys.stdin)
 torch.manual_seed(req['seed'])

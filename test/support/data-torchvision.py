@@ -6,11 +6,17 @@ import base64
 import json
 import sys
 
+import os
+
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image
-from torchvision.transforms import InterpolationMode
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
+from vision import torchvision  # noqa: E402
+
+TF = torchvision().transforms.functional
+InterpolationMode = torchvision().transforms.InterpolationMode
 
 
 def pil(d):

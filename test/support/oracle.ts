@@ -1,4 +1,4 @@
-// Client of the PyTorch oracle (test/support/oracle.py, run by Debian's python3-torch).
+// Client of the PyTorch oracle (test/support/oracle.py, run by the project's torch: the addon's engine).
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import * as T from '../../src/torch/index.js';
