@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { Linear, Module } from '../src/nn/index.js';
+import { BatchNorm2d, Conv2d, FusedConv2d, Linear, Module, ReLU } from '../src/nn/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { Loader, loadSplit, writeSynthetic, type PipelineName } from '../src/data/index.js';
@@ -205,7 +205,7 @@ test('micronet eval errors name the missing data, the bad checkpoint, or the bad
   }
 });
 
-test('the eval fast path (micronet eval --fast): BatchNorm folded, channels_last, logits within 1e-4, the same counts', async () => {
+test('the eval fast path (micronet eval --fast): BatchNorm folded, each conv and its ReLU one oneDNN call, logits within 1e-4, the same counts', async () => {
   const g = new T.Generator(8);
   const { model: m, config: c } = buildModel('googlenet', { width: 0.25 }, { generator: g });
   // Running statistics away from their initial 0 and 1, as a trained model has them.
@@ -214,11 +214,27 @@ test('the eval fast path (micronet eval --fast): BatchNorm folded, channels_last
   saveModelCheckpoint(trained, m, 'googlenet', c);
   const x = T.randn([16, 3, 32, 32], { generator: g });
   const plain = T.noGrad(() => m.forward(x, false));
+  const plainBf16 = T.noGrad(() => T.autocast({ deviceType: 'cpu' }, () => m.forward(x, false)).to('float32'));
+  const copy = buildModel('googlenet', c).model;
+  copy.loadStateDict(m.stateDict());
+  const convs = m.namedModules().filter(([, k]) => k instanceof Conv2d).length;
   prepareFastEval(m);
+  const modules = m.namedModules().map(([, k]) => k);
+  assert.equal(modules.filter((k) => k instanceof FusedConv2d).length, convs, 'every convolution fused');
+  assert.equal(modules.filter((k) => k instanceof FusedConv2d && k.relu).length, convs, 'with the ReLU after it');
+  assert.equal(modules.filter((k) => k instanceof ReLU || k instanceof BatchNorm2d).length, 0, 'no ReLU nor BatchNorm left');
   const fast = T.noGrad(() => m.forward(x.contiguous('channels_last'), false));
   const rel = T.tidy(() => fast.sub(plain).abs().max().item() / plain.abs().max().item());
   assert.ok(rel <= 1e-4, `folded logits differ by ${rel} of their scale`);
   m.dispose();
+  // In bfloat16 (weights cast once, as autocast casts them per call) the fast path stays within
+  // bfloat16's rounding of autocast's logits: measured 3.6e-3 of their scale; bound 2e-2.
+  prepareFastEval(copy, { dtype: 'bfloat16' });
+  const fastBf16 = T.noGrad(() => T.autocast({ deviceType: 'cpu' }, () => copy.forward(x.contiguous('channels_last'), false)).to('float32'));
+  const relBf16 = T.tidy(() => fastBf16.sub(plainBf16).abs().max().item() / plainBf16.abs().max().item());
+  console.log(`# fast path vs plain: float32 ${rel.toExponential(2)}, bfloat16 ${relBf16.toExponential(2)} of the logits' scale`);
+  assert.ok(relBf16 <= 2e-2, `bfloat16 fast logits differ by ${relBf16} of their scale`);
+  copy.dispose();
 
   const slow = run('--checkpoint', trained, '--data', data, '--json');
   const quick = run('--checkpoint', trained, '--data', data, '--json', '--fast');

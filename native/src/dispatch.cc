@@ -77,6 +77,8 @@ struct ListItems {
   }
 };
 
+c10::IValue toIValue(const ArgContext& cx, Napi::Value v, napi_valuetype jt, const c10::TypePtr& type);
+
 // Lists are built as c10::List directly (IValue's std::vector constructors copy into one).
 c10::IValue toList(const ArgContext& cx, Napi::Value v, napi_valuetype jt, const c10::TypePtr& elem) {
   ListItems items(cx, v, jt, elem);
@@ -124,6 +126,16 @@ c10::IValue toList(const ArgContext& cx, Napi::Value v, napi_valuetype jt, const
       return c10::IValue(std::move(out));
     }
     case c10::TypeKind::OptionalType: {
+      if (elem->expectRef<c10::OptionalType>().getElementType()->kind() != c10::TypeKind::TensorType) {
+        // Other optional elements (oneDNN's Scalar?[]): a generic list of converted items.
+        c10::impl::GenericList out(elem);
+        out.reserve(items.size);
+        for (uint32_t i = 0; i < items.size; i++) {
+          auto [item, t] = items[i];
+          out.push_back(toIValue(cx, item, t, elem));
+        }
+        return c10::IValue(std::move(out));
+      }
       c10::List<c10::optional<at::Tensor>> out;
       out.reserve(items.size);
       for (uint32_t i = 0; i < items.size; i++) {

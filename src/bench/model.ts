@@ -5,7 +5,7 @@ import * as T from '../torch/index.js';
 import { buildModel } from '../models/registry.js';
 import { generatedSplit } from '../data/index.js';
 import { applyOverrides, findRecipe } from '../recipes/index.js';
-import { foldBatchNorm } from '../quant/prepare.js';
+import { prepareFastEval } from '../train/evaluate.js';
 import { CudaStep } from '../train/cuda-step.js';
 import { StepMeter } from '../train/step-meter.js';
 import { readStep, trainStep } from '../train/step.js';
@@ -70,8 +70,8 @@ function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mod
   const cuda = device !== 'cpu';
   const recipe = seedRecipe();
   const { model } = buildModel('googlenet', recipe.model.config, { generator: new T.Generator(0) });
-  if (variant === 'folded') foldBatchNorm(model);
   model.to({ device, ...(layout.channelsLast ? { memoryFormat: 'channels_last' as const } : {}) });
+  if (variant === 'folded') prepareFastEval(model, { dtype: layout.bf16 ? 'bfloat16' : 'float32' });
   const g = new T.Generator(1);
   const format = layout.channelsLast ? 'channels_last' : 'contiguous';
   const x = T.keep(T.randn([batch, 3, 32, 32], { generator: g }).contiguous(format).to(device));

@@ -4,3 +4,4 @@ export {
   WeightLayer, Identity, Conv2d, MaskedConv2d, Linear, MaskedLinear, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Dropout2d, Sequential, chain,
   type Conv2dOptions, type LayerBits, type LinearOptions, type WeightLayerOptions, type InitOptions,
 } from './layers.js';
+export { FusedConv2d, fuseConvolutions, fusedConvAvailable } from './fused.js';
