@@ -163,6 +163,8 @@ def timed(step, reps):
 def answer(line):
     try:
         cmd = json.loads(line)
+        if cmd.get('bench') == 'versions':
+            return {'pytorch': torch.__version__, 'cuda': torch.version.cuda}
         torch.set_num_threads(cmd['threads'])
         step = BENCHES[cmd['bench']](cmd['config'])
         timed(step, cmd.get('warmup', 2))

@@ -14,6 +14,13 @@ export class TorchAnchor {
     return answer.seconds;
   }
 
+  /** torch.__version__ of the anchor (e.g. 2.13.0+cpu). */
+  async version(): Promise<string> {
+    const answer = await this.#process.request<{ pytorch?: string; error?: string }>({ bench: 'versions' });
+    if (!answer.pytorch) throw new Error(answer.error ?? 'PyTorch anchor gave no version');
+    return answer.pytorch;
+  }
+
   close(): void {
     this.#process.close();
   }

@@ -23,13 +23,18 @@ export interface ConfigFigures {
   eval_img_s_pytorch: number | null;
   /** CUDA: PyTorch's whole step captured into a CUDA graph. */
   train_img_s_pytorch_graph?: number | null;
-  /** CUDA, with --compile: torch.compile(mode="reduce-overhead"). */
+  /** With --compile: torch.compile of the training step (CUDA: mode="reduce-overhead", with fused SGD). */
   train_img_s_pytorch_compile?: number | null;
+  /** CPU, with --compile: torch.compile of the eval pass with inductor's freezing. */
+  eval_img_s_pytorch_compile?: number | null;
 }
 
 /** What `micronet bench` measures (the --json object). */
 export interface BenchReport {
   device: string;
+  /** The anchor's torch.__version__ and the release the addon is built against: the same engine. */
+  pytorch_version: string;
+  libtorch_version: string;
   batch: number;
   configs: ConfigFigures[];
   /** One training epoch end to end through the loader, and PyTorch's DataLoader + torchvision. */
@@ -47,7 +52,7 @@ export interface BenchOptions {
   epochImages: number;
   /** Loader workers of the end-to-end epoch. */
   workers: number;
-  /** Also time torch.compile (CUDA; minutes of compiling). */
+  /** Also time torch.compile (minutes of compiling). */
   compile: boolean;
   progress?: (what: string) => void;
 }
@@ -145,15 +150,21 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
       row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
       row.eval_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
       row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
+      if (o.compile && !cuda) {
+        say(`${name}, torch.compile`);
+        row.train_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps), say);
+        row.eval_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'eval', 'compile', o.reps), say);
+      }
       configs.push(row);
     }
     const fastest = configs.reduce((a, b) => ((b.eval_img_s_pytorch ?? 0) > (a.eval_img_s_pytorch ?? 0) ? b : a));
     const fastLayout = layouts.find(([n]) => n === fastest.name)![1];
-    say('BatchNorm folded eval');
+    say('eval fast path (BatchNorm folded; on the CPU each conv and its ReLU one prepacked oneDNN call)');
     configs.push({
-      name: `${fastest.name}, BN folded (eval fast path)`, train_img_s: null, train_img_s_pytorch: null,
+      name: `${fastest.name}, eval fast path`, train_img_s: null, train_img_s_pytorch: null,
       eval_img_s: timeMicronet(micronetWork(o.device, o.batch, fastLayout, 'eval', 'folded'), o.reps, o.batch),
       eval_img_s_pytorch: fastest.eval_img_s_pytorch,
+      ...(fastest.eval_img_s_pytorch_compile !== undefined ? { eval_img_s_pytorch_compile: fastest.eval_img_s_pytorch_compile } : {}),
     });
     if (cuda) {
       const [name, layout] = layouts[2]!;
@@ -165,12 +176,7 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
       };
       if (o.compile) {
         say('torch.compile');
-        try {
-          row.train_img_s_pytorch_compile = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps);
-        } catch (e) {
-          say(`torch.compile failed, no figure: ${(e as Error).message}`);  // the other figures stand
-          row.train_img_s_pytorch_compile = null;
-        }
+        row.train_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps), say);
       }
       configs.push(row);
     }
@@ -182,9 +188,19 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
       const seconds = await anchor.time('epoch', { n: o.epochImages, batch: o.batch, workers: o.workers, device: cuda ? 'cuda' : 'cpu', ...layout }, 1, T.getNumThreads(), 1);
       epochPytorch = Math.floor(o.epochImages / o.batch) * o.batch / median(seconds);
     }
-    return { device: deviceName(o.device), batch: o.batch, configs, epoch_img_s: epoch, epoch_img_s_pytorch: epochPytorch, epoch_images: o.epochImages };
+    return { device: deviceName(o.device), pytorch_version: await anchor.version(), libtorch_version: T.engineVersions().libtorch, batch: o.batch, configs, epoch_img_s: epoch, epoch_img_s_pytorch: epochPytorch, epoch_images: o.epochImages };
   } finally {
     anchor.close();
+  }
+}
+
+/** A torch.compile figure, or null when compiling failed: the other figures stand. */
+async function compiled(time: () => Promise<number>, say: (what: string) => void): Promise<number | null> {
+  try {
+    return await time();
+  } catch (e) {
+    say(`torch.compile failed, no figure: ${(e as Error).message}`);
+    return null;
   }
 }
 
