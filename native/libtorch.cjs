@@ -62,12 +62,13 @@ function cxx11Abi() {
 
 const cuda = has('libtorch_cuda.so');
 
-// CUDA's runtime headers, which libtorch's CUDA headers include: CUDA_HOME, the toolkit's usual
-// place, or the nvidia-cuda-runtime wheel beside a pip torch.
+// CUDA's headers, which libtorch's CUDA headers include (the runtime's, and cuSPARSE's and cuBLAS's
+// through c10d's NCCL backend): CUDA_HOME, the NVIDIA wheels beside a pip torch (the versions that
+// torch was built with), or the toolkit's usual place.
 function cudaIncludes() {
-  const candidates = [process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include'));
   const site = path.resolve(where.lib, '..', '..');
-  for (const sub of ['nvidia/cu13/include', 'nvidia/cuda_runtime/include']) candidates.push(path.join(site, sub));
+  const candidates = [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'),
+    ...['nvidia/cu13/include', 'nvidia/cuda_runtime/include'].map((sub) => path.join(site, sub)), '/usr/local/cuda/include'].filter(Boolean);
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
   if (!found) fail(`${where.lib} has CUDA, but no cuda_runtime_api.h was found in ${candidates.join(', ')}: set CUDA_HOME`);
   return [found];
