@@ -61,12 +61,13 @@ function cxx11Abi() {
 }
 
 const cuda = has('libtorch_cuda.so');
+// Where a pip torch lies, beside the NVIDIA wheels of the versions it was built with.
+const site = path.resolve(where.lib, '..', '..');
 
 // CUDA's headers, which libtorch's CUDA headers include (the runtime's, and cuSPARSE's and cuBLAS's
-// through c10d's NCCL backend): CUDA_HOME, the NVIDIA wheels beside a pip torch (the versions that
-// torch was built with), or the toolkit's usual place.
+// through c10d's NCCL backend): CUDA_HOME, the NVIDIA wheels beside a pip torch, or the toolkit's
+// usual place.
 function cudaIncludes() {
-  const site = path.resolve(where.lib, '..', '..');
   const candidates = [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'),
     ...['nvidia/cu13/include', 'nvidia/cuda_runtime/include'].map((sub) => path.join(site, sub)), '/usr/local/cuda/include'].filter(Boolean);
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'cuda_runtime_api.h')));
@@ -76,7 +77,6 @@ function cudaIncludes() {
 
 // NCCL's header, for c10d's NCCL backend: the nvidia-nccl wheel beside a pip torch, or CUDA_HOME.
 function ncclIncludes() {
-  const site = path.resolve(where.lib, '..', '..');
   const candidates = [path.join(site, 'nvidia/nccl/include'), path.join(site, 'nvidia/cu13/include'),
     ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include')), '/usr/include'];
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
