@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
@@ -27,18 +27,49 @@ const worker = fileURLToPath(new URL('./support/dp-worker.js', import.meta.url))
 const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=2',
   'schedule.warmupEpochs=1', 'schedule.milestones=[2]', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
 
-/** Runs the recipe as `size` ranks of the library's trainer; resolves with each rank's final state. */
-async function runRanks(r: Recipe, size: number): Promise<Map<string, T.Tensor>[]> {
+/** The TCP addresses a process listens on ("127.0.0.1:29500", "[::]:29500"), from /proc. */
+function listening(pid: number): string[] {
+  let inodes: Set<string>;
+  try {
+    inodes = new Set(readdirSync(`/proc/${pid}/fd`).map((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return ''; } })
+      .map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter((i): i is string => !!i));
+  } catch {
+    return [];  // gone
+  }
+  const out: string[] = [];
+  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+    for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] !== '0A' || !inodes.has(f[9]!)) continue;  // 0A: LISTEN
+      const [hex, port] = f[1]!.split(':') as [string, string];
+      // IPv4 as one little-endian word; IPv6 as four.
+      const bytes = (hex.match(/.{8}/g) ?? []).flatMap((w) => w.match(/../g)!.reverse()).map((b) => parseInt(b, 16));
+      const addr = v6 ? `[${Array.from({ length: 8 }, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':')}]` : bytes.join('.');
+      out.push(`${addr}:${parseInt(port, 16)}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs the recipe as `size` ranks of the library's trainer; resolves with each rank's final state
+ * and every address a rank was seen listening on while it ran.
+ */
+async function runRanks(r: Recipe, size: number): Promise<{ states: Map<string, T.Tensor>[]; port: number; listened: Set<string> }> {
   const out = scratchDir();
   const port = await freePort();
+  const listened = new Set<string>();
+  const children: ChildProcess[] = [];
+  const watch = setInterval(() => { for (const c of children) for (const a of listening(c.pid!)) listened.add(a); }, 50);
   const codes = await Promise.all(Array.from({ length: size }, (_, rank) => new Promise<number>((resolve) => {
     const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(size), RANK: String(rank), OMP_NUM_THREADS: '1' };
     const child = spawn(process.execPath, [worker, JSON.stringify(r), out], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(child);
     child.on('exit', (code) => resolve(code ?? -1));
-  })));
+  }))).finally(() => clearInterval(watch));
   assert.deepEqual(codes, Array(size).fill(0));
   assert.equal(readdirSync(out).filter((f) => f.startsWith('events.out.tfevents.')).length, 1, 'rank 0 alone writes the run\'s files');
-  return Array.from({ length: size }, (_, rank) => readSafetensors(join(out, `rank${rank}.safetensors`)).tensors);
+  return { states: Array.from({ length: size }, (_, rank) => readSafetensors(join(out, `rank${rank}.safetensors`)).tensors), port, listened };
 }
 
 /**
@@ -85,7 +116,12 @@ async function emulate(r: Recipe, size: number): Promise<Module> {
 }
 
 test('two ranks on loopback: identical parameters, buffers and masks after 10 steps across a pruning event, equal to one process emulating both replicas', async () => {
-  const [rank0, rank1] = await runRanks(recipe, 2) as [Map<string, T.Tensor>, Map<string, T.Tensor>];
+  const { states, port, listened } = await runRanks(recipe, 2);
+  const [rank0, rank1] = states as [Map<string, T.Tensor>, Map<string, T.Tensor>];
+  // The rendezvous store and Gloo's connections listen on the loopback interface only.
+  assert.ok(listened.has(`127.0.0.1:${port}`), `the store was seen listening on 127.0.0.1:${port} (seen: ${[...listened].join(', ')})`);
+  assert.deepEqual([...listened].filter((a) => !a.startsWith('127.0.0.1:')), [], 'nothing listens beyond loopback');
+  process.stdout.write(`# listening while the ranks ran: ${[...listened].join(', ')}\n`);
   assert.deepEqual([...rank1.keys()], [...rank0.keys()]);
   for (const [name, t] of rank0) assert.deepEqual(rank1.get(name)!.data(), t.data(), `${name}: identical on both ranks`);
   const zeros = [...rank0].filter(([n]) => n.endsWith('.mask')).reduce((s, [, m]) => s + m.numel - T.tidy(() => m.countNonzero().item()), 0);
