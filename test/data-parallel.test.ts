@@ -205,3 +205,20 @@ test('Ctrl-C stops both ranks at one step; a killed worker stops the run naming 
   const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
   assert.deepEqual(epochs, [1, 2, 3, 4, 5, 6]);
 });
+
+test('--nproc 1 runs one worker in a group of one, and ends with exactly the parameters of the same run in one process', () => {
+  const dir = scratchDir();
+  const data = join(dir, 'data');
+  writeSynthetic(data, { dataset: 'cifar100', train: 128, test: 32, seed: 5 });
+  const sets = ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=2', 'schedule.warmupEpochs=1', 'schedule.milestones=[2]',
+    'pruning.events=[{"epoch":2,"layers":"conv"}]'].flatMap((s) => ['--set', s]);
+  const env = { ...process.env, OMP_NUM_THREADS: '1' };
+  const alone = spawnSync(process.execPath, [cli, 'train', '--recipe', 'smoke', ...sets, '--data', data, '--out', join(dir, 'alone'), '--device', 'cpu'], { encoding: 'utf8', env });
+  assert.equal(alone.status, 0, alone.stderr);
+  const grouped = spawnSync(process.execPath, [cli, 'train', '--recipe', 'smoke', ...sets, '--data', data, '--out', join(dir, 'grouped'), '--nproc', '1'], { encoding: 'utf8', env });
+  assert.equal(grouped.status, 0, grouped.stderr);
+  assert.match(grouped.stderr, /1 worker processes \(1 thread each\): rank 0 pid \d+/);
+  const [a, b] = ['alone', 'grouped'].map((run) => readSafetensors(join(dir, run, 'last.safetensors')).tensors);
+  assert.deepEqual([...b!.keys()], [...a!.keys()]);
+  for (const [name, t] of a!) assert.deepEqual(b!.get(name)!.data(), t.data(), `${name}: the same after 2 epochs`);
+});
