@@ -67,6 +67,11 @@ test('event files are TFRecords of Event protobufs with masked CRC32C checksums,
   bytes[bytes.length - 6]! ^= 1;
   writeFileSync(damaged, bytes);
   assert.throws(() => readEventFile(damaged), /bad data checksum/);
+
+  // Two writers of one process in the same second (a run and its resumption) write two files, named in order.
+  const [first, second] = [new EventFileWriter(dir, 30, 5000.5), new EventFileWriter(dir, 30, 5000.7)];
+  assert.notEqual(first.path, second.path);
+  assert.ok(first.path < second.path, `${first.path} sorts before ${second.path}`);
 });
 
 test('train logs every epoch\'s metrics.jsonl figures and every step once, across an interruption, as TensorBoard files', async () => {

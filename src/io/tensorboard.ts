@@ -41,7 +41,10 @@ function event(wallTime: number, step: number, what: (w: BinaryWriter) => void):
   return w.finish();
 }
 
-/** Writes one run's scalars to `events.out.tfevents.<time>.<host>.<pid>` in a directory. */
+/** Writers made so far by this process: two in the same second still get files of their own, in order of their names (as TensorBoard reads them). */
+let writers = 0;
+
+/** Writes one run's scalars to `events.out.tfevents.<time>.<host>.<pid>.<n>` in a directory. */
 export class EventFileWriter {
   /** The event file (a new one for every writer, as TensorBoard expects of each process). */
   readonly path: string;
@@ -50,7 +53,7 @@ export class EventFileWriter {
 
   /** Nothing is written before the first flush; pending records are flushed once `flushSeconds` have passed. */
   constructor(dir: string, readonly flushSeconds = 30, now = Date.now() / 1000) {
-    this.path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.${process.pid}`);
+    this.path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.${process.pid}.${String(writers++).padStart(4, '0')}`);
     this.#pending.push(tfRecord(event(now, 0, (w) => w.tag(3, WireType.LengthDelimited).string(fileVersion))));
   }
 
