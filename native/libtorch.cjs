@@ -3,14 +3,14 @@
 //   (otherwise)               the torch package of the project's python (torch-python.cjs): pip's
 //                             wheel holds the official libtorch, headers included
 //   LIBTORCH_CXX11_ABI=0|1    overrides the C++ ABI detected from libc10.so
-// Supported: libtorch 2.13 and 2.14 (older 2.x releases are refused by version.h's check below).
+// Tested: libtorch 2.13 and 2.14; other 2.x releases build with a warning, 1.x is refused.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { torchPython } = require('./torch-python.cjs');
 
-const key = () => process.argv[2];
+const key = process.argv[2];
 
 function fail(msg) {
   process.stderr.write(`micronet native build: ${msg}\n`);
@@ -49,7 +49,7 @@ function version() {
 }
 const [major, minor] = version();
 if (major < 2) fail(`libtorch ${major}.${minor} is too old: micronet needs libtorch 2.x (scripts/setup.sh installs it)`);
-if (key() === 'defines' && (major > 2 || minor < 13 || minor > 14)) {
+if (key === 'defines' && (major > 2 || minor < 13 || minor > 14)) {
   process.stderr.write(`micronet native build: warning: libtorch ${major}.${minor} is untested (micronet is tested on 2.13 and 2.14)\n`);
 }
 
@@ -80,7 +80,7 @@ function ncclIncludes() {
   const candidates = [path.join(site, 'nvidia/nccl/include'), path.join(site, 'nvidia/cu13/include'),
     ...[process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean).map((d) => path.join(d, 'include')), '/usr/include'];
   const found = candidates.find((d) => fs.existsSync(path.join(d, 'nccl.h')));
-  if (!found && key() === 'defines') process.stderr.write(`micronet native build: warning: ${where.lib} has CUDA but no nccl.h was found (${candidates.join(', ')}): building without NCCL\n`);
+  if (!found && key === 'defines') process.stderr.write(`micronet native build: warning: ${where.lib} has CUDA but no nccl.h was found (${candidates.join(', ')}): building without NCCL\n`);
   return found ? [found] : [];
 }
 const nccl = cuda ? ncclIncludes() : [];
@@ -93,5 +93,5 @@ const settings = {
   ldflags: [`-L${where.lib}`, `-Wl,-rpath,${where.lib}`, '-Wl,--no-as-needed'],
   libraries: libs,
 };
-if (!(key() in settings)) fail(`unknown setting ${key()}`);
-process.stdout.write(settings[key()].join(' ') + '\n');
+if (!(key in settings)) fail(`unknown setting ${key}`);
+process.stdout.write(settings[key].join(' ') + '\n');

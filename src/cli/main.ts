@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `micronet` command.
 import { createRequire } from 'node:module';
+import { describeEngine } from '../torch/index.js';
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
 import { benchCommand } from './bench.js';
@@ -21,16 +22,15 @@ function help(): string {
 }
 
 /** `micronet --version`: micronet's release and the engine's. */
-async function version(): Promise<string> {
+function version(): string {
   const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
-  const T = await import('../torch/index.js');
-  return `micronet ${version}\n${T.describeEngine()}`;
+  return `micronet ${version}\n${describeEngine()}`;
 }
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if ((name === '--version' || name === '-V') && !rest.length) {
-    console.log(await version());
+    console.log(version());
     return;
   }
   if (name === '--help' || name === '-h' || name === 'help') {

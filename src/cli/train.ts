@@ -97,7 +97,7 @@ function joinWorld(device: T.Device, timeout: number, cudaBackend?: T.CudaBacken
   const env = worldFromEnv();
   if (!env) return null;
   let place: T.Device = device;
-  const backend = cudaBackend ?? (T.ProcessGroup.backends().nccl ? 'nccl' : 'gloo');
+  const backend = cudaBackend ?? T.ProcessGroup.defaultCudaBackend();
   if (device !== 'cpu') {
     const gpus = T.cuda.deviceCount();
     if (backend === 'nccl' && env.localRank >= gpus) {
@@ -110,13 +110,12 @@ function joinWorld(device: T.Device, timeout: number, cudaBackend?: T.CudaBacken
 }
 
 /** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
-async function launch(o: { nproc: number; timeout: number; device: string; 'dist-backend'?: string }, device: T.Device, recipe: Recipe,
+async function launch(o: { nproc: number; timeout: number }, device: T.Device, backend: T.CudaBackend | undefined, recipe: Recipe,
   workerArgs: string[], outDir: string): Promise<void> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1) throw new UsageError(`--nproc must be a positive integer, not ${o.nproc}`);
   if (worldFromEnv()) throw new UsageError('--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already');
   if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`--nproc with --device ${device}: each rank takes the GPU its LOCAL_RANK names; say --device cuda`);
-  const backend = distBackend(o['dist-backend']);
-  if (device === 'cuda' && (backend ?? 'nccl') === 'nccl' && T.ProcessGroup.backends().nccl && o.nproc > T.cuda.deviceCount()) {
+  if (device === 'cuda' && (backend ?? T.ProcessGroup.defaultCudaBackend()) === 'nccl' && o.nproc > T.cuda.deviceCount()) {
     throw new UsageError(`--nproc ${o.nproc} over NCCL needs ${o.nproc} GPUs; ${T.cuda.deviceCount()} are visible (--dist-backend gloo lets ranks share one)`);
   }
   if (recipe.data.batchSize % o.nproc) throw new UsageError(`--nproc ${o.nproc}: the batch of ${recipe.data.batchSize} cannot be split over ${o.nproc} processes; choose a count that divides it`);
@@ -180,7 +179,7 @@ export const trainCommand = defineCommand({
       if (o.set?.length || o.recipe) throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
       if (o.nproc !== undefined) {
         const saved = readTrainState(lastCheckpoint(o.resume));  // a missing or damaged run is reported once, not by every worker
-        return launch({ ...o, nproc: o.nproc }, device, saved.recipe, ['train', '--resume', o.resume, ...(o.data ? ['--data', o.data] : [])], o.resume);
+        return launch({ ...o, nproc: o.nproc }, device, backend, saved.recipe, ['train', '--resume', o.resume, ...(o.data ? ['--data', o.data] : [])], o.resume);
       }
       return resumeRun(o.resume, o.data, device, o.timeout, backend);
     }
@@ -189,7 +188,7 @@ export const trainCommand = defineCommand({
     const outDir = o.out ?? defaultOut(recipe.name);
     if (o.nproc !== undefined) {
       // Every worker gets the same run directory (a default one names the time).
-      return launch({ ...o, nproc: o.nproc }, device, recipe, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir,
+      return launch({ ...o, nproc: o.nproc }, device, backend, recipe, ['train', '--recipe', o.recipe, ...(o.set ?? []).flatMap((s) => ['--set', s]), '--out', outDir,
         ...(o.data ? ['--data', o.data] : [])], outDir);
     }
     return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout, backend);

@@ -55,6 +55,11 @@ export class ProcessGroup {
     return engine.distributedBackends();
   }
 
+  /** NCCL where this build has it, else Gloo. */
+  static defaultCudaBackend(): CudaBackend {
+    return ProcessGroup.backends().nccl ? 'nccl' : 'gloo';
+  }
+
   /** Whether this build of the engine has c10d with Gloo. */
   static available(): boolean {
     return ProcessGroup.backends().gloo;
@@ -64,7 +69,7 @@ export class ProcessGroup {
   constructor(options: GroupOptions) {
     const backends = ProcessGroup.backends();
     if (!backends.gloo) throw new Error('this build of the engine has no c10d with Gloo: the addon was built without Gloo\'s headers (Debian: libgloo-dev; scripts/setup.sh installs them)');
-    this.cudaBackend = options.cudaBackend ?? (backends.nccl ? 'nccl' : 'gloo');
+    this.cudaBackend = options.cudaBackend ?? ProcessGroup.defaultCudaBackend();
     if (this.cudaBackend === 'nccl' && !backends.nccl) throw new Error('this build of the engine has no NCCL: it needs libtorch built with CUDA');
     this.rank = options.rank;
     this.worldSize = options.worldSize;
