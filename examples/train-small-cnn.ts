@@ -3,7 +3,8 @@
 import * as T from 'micronet/torch';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential } from 'micronet/nn';
 import { Loader, loadDataset } from 'micronet/data';
-import { evaluate, SGD } from 'micronet/train';
+import { evaluate } from 'micronet/train';
+import { SGD } from 'micronet/optim';
 
 class SmallCnn extends Module {
   readonly features = this.registerModule('features', new Sequential(

@@ -8,15 +8,17 @@ export * as nn from './nn/index.js';
 export * as models from './models/index.js';
 /** CIFAR data: readers, download, transforms, pipelines, the loader, synthetic sets. */
 export * as data from './data/index.js';
-/** The trainer and its pieces: SGD, schedules, losses, steps, evaluation, run state. */
+/** The trainer and its pieces: schedules, losses, steps, evaluation, data parallelism. */
 export * as train from './train/index.js';
 /** Magnitude pruning with masks. */
 export * as prune from './prune/index.js';
+/** Optimizers (SGD, AdamW) with PyTorch's exact semantics, by name. */
+export * as optim from './optim/index.js';
 /** Quantization-aware training: PyTorch's QAT numerics, BatchNorm folding, integer checkpoints. */
 export * as quant from './quant/index.js';
 /** MicroNet scoring: storage and operations under the challenge's rules or the entry's own scorer. */
 export * as score from './score/index.js';
-/** Model checkpoints (safetensors) and PyTorch's torch.save files. */
+/** What a run leaves on disk: model, training and integer checkpoints, metrics, the run directory; PyTorch's torch.save files. */
 export * as checkpoint from './checkpoint/index.js';
 /** Training recipes: the built-in ones, validation, overrides. */
 export * as recipes from './recipes/index.js';

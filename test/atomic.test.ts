@@ -1,19 +1,16 @@
 // Atomic writes leave either the old file or the new one, and no temporary behind; stale
 // temporaries of killed writers are cleared; failures name the file and the problem in words.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commitTemporary, writeFileAtomic, writeProblem } from '../src/io/atomic.js';
+import { scratchDir } from './support/scratch.js';
 
-const scratch: string[] = [];
-after(() => { for (const d of scratch) rmSync(d, { recursive: true, force: true }); });
 function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'micronet-atomic-'));
-  scratch.push(d);
+  const d = scratchDir('micronet-atomic-');
   return d;
 }
 const text = (s: string) => new TextEncoder().encode(s);

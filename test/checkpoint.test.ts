@@ -12,10 +12,10 @@ import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeSafet
 import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { materialize, readTorchFile } from '../src/checkpoint/torch-file.js';
 import { buildModel } from '../src/models/registry.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { torchPython } from './support/oracle.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 test('safetensors keep names, dtypes, shapes, values and metadata', () => {
   const tensors = new Map<string, T.Tensor>([

@@ -66,8 +66,9 @@ test('the CUDA generator\'s state is saved in training checkpoints and restored 
   const { generatedSplit } = await import('../src/data/index.js');
   const { applyOverrides, findRecipe } = await import('../src/recipes/index.js');
   const { readSafetensors } = await import('../src/io/safetensors.js');
-  const { lastCheckpoint, train } = await import('../src/train/trainer.js');
-  const { scratchDir } = await import('./support/googlenet-oracle.js');
+  const { train } = await import('../src/train/trainer.js');
+  const { lastCheckpoint } = await import('../src/checkpoint/run-dir.js');
+  const { scratchDir } = await import('./support/scratch.js');
   // Restoring a state replays the same dropout draws on the GPU.
   T.manualSeed(3);
   const generator = T.Generator.default('cuda');
@@ -89,7 +90,8 @@ test('the CUDA generator\'s state is saved in training checkpoints and restored 
 test('a captured training step trains exactly as the eager one: warm-up lr changes, a pruning event, an optimizer reset', { skip }, async () => {
   const { buildModel } = await import('../src/models/registry.js');
   const { findRecipe } = await import('../src/recipes/index.js');
-  const { SGD } = await import('../src/train/sgd.js');
+  const { SGD } = await import('../src/optim/sgd.js');
+  type SgdConfig = import('../src/optim/sgd.js').SgdConfig;
   const { CudaStep } = await import('../src/train/cuda-step.js');
   const { StepMeter } = await import('../src/train/step-meter.js');
   const { applyMasks, pruneByStd } = await import('../src/prune/prune.js');
@@ -103,7 +105,7 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
     T.manualSeed(11);  // the same dropout draws in both runs
     const { model } = buildModel('googlenet', { ...recipe.model.config, width: 0.125 }, { generator: new T.Generator(3) });
     model.to({ device: 'cuda' });
-    const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+    const optimizer = new SGD(model.namedParameters(), recipe.optimizer as SgdConfig);
     const stream = new T.CudaStream();
     const fellBack: string[] = [];
     const step = new CudaStep('cuda', batch, capture, (why) => fellBack.push(why));
@@ -113,7 +115,7 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
         if (i === pruneAt) {
           pruneByStd(model, 'conv', 0.25);
           optimizer.reset();
-          applyMasks(model, optimizer.momentumBuffers());
+          applyMasks(model, optimizer);
           step.invalidate();
         }
         T.tidy(() => meter.record(step.run(model, optimizer, recipe, xs[i]!, ys[i]!, lrAt(i)), { batch: i, size: batch, lr: lrAt(i) }));

@@ -6,22 +6,16 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { download, loadDataset, writeSynthetic } from '../src/data/index.js';
+import { scratchDir } from './support/scratch.js';
 
-const scratch: string[] = [];
 const servers: Server[] = [];
 after(() => {
-  for (const d of scratch) rmSync(d, { recursive: true, force: true });
   for (const s of servers) s.close();
 });
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'micronet-data-dl-'));
-  scratch.push(d);
-  return d;
-}
+const tempDir = () => scratchDir('micronet-data-dl-');
 
 const source = tempDir();
 writeSynthetic(source, { train: 120, test: 30, seed: 2, archives: true, versions: ['binary', 'python'] });

@@ -13,14 +13,15 @@ import { buildModel } from '../src/models/registry.js';
 import { applyOverrides, findRecipe, type Recipe } from '../src/recipes/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { applyMasks, maskGradients } from '../src/prune/prune.js';
-import { beginEpoch, learningRate, SGD, trainingLoss } from '../src/train/index.js';
+import { beginEpoch, learningRate, trainingLoss } from '../src/train/index.js';
+import { createOptimizer } from '../src/optim/index.js';
 import { worldFromEnv } from '../src/train/data-parallel.js';
 import type { Module } from '../src/nn/index.js';
 import { freePort } from '../src/cli/launch.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { dpData } from './support/dp-data.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const worker = fileURLToPath(new URL('./support/dp-worker.js', import.meta.url));
 
 // 160 images in global batches of 32: 5 steps an epoch, 10 in all, pruning before the 6th.
@@ -80,7 +81,7 @@ async function runRanks(r: Recipe, size: number): Promise<{ states: Map<string, 
 async function emulate(r: Recipe, size: number): Promise<Module> {
   T.manualSeed(r.seed);
   const { model } = buildModel(r.model.name, r.model.config, { generator: new T.Generator(r.seed) });
-  const optimizer = new SGD(model.namedParameters(), r.optimizer);
+  const optimizer = createOptimizer(model.namedParameters(), r.optimizer);
   const loader = new Loader({ data: dpData().train, pipeline: r.data.trainPipeline, batchSize: r.data.batchSize, seed: r.seed, shuffle: true });
   const pruneEpochs = r.pruning.events.map((e) => e.epoch);
   const running = () => model.namedBuffers().filter(([name]) => !name.endsWith('.mask')).map(([, t]) => t);
@@ -105,7 +106,7 @@ async function emulate(r: Recipe, size: number): Promise<Module> {
         maskGradients(model, r.pruning.gradientMasking);
         optimizer.step(lr);
         optimizer.zeroGrad();
-        applyMasks(model, optimizer.momentumBuffers());
+        applyMasks(model, optimizer);
       });
       b.x.dispose();
       b.y.dispose();

@@ -3,7 +3,8 @@
 // break them either.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { centreFallback, cutoutParams, flipParam, randomCropParams, resizedCropParams, roundHalfEven } from '../src/data/params.js';
+import { centreFallback, cutoutParams, flipParam, randomCropParams, resizedCropParams } from '../src/data/params.js';
+import { roundHalfEven } from '../src/math.js';
 import { epochOrder, Rng, sampleRng } from '../src/data/rng.js';
 import { runPython } from './support/data-python.js';
 

@@ -1,19 +1,17 @@
 // Readers parse CIFAR files written by Python (numpy, pickle, tarfile), in both official versions,
 // extracted or archived, and refuse bad input with the file's name and the problem.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, loadSplit, locate, readPickle, writeSynthetic } from '../src/data/index.js';
 import { runPython } from './support/data-python.js';
+import { scratchDir } from './support/scratch.js';
 
 type Contents = Record<'cifar100' | 'cifar10', Record<'train' | 'test', { images: string; fine: string; coarse: string }>>;
 
-const root = mkdtempSync(join(tmpdir(), 'micronet-data-readers-'));
+const root = scratchDir('micronet-data-readers-');
 const written = runPython<Contents>('data-write.py', null, [root]);
-const scratch = [root];
-after(() => { for (const d of scratch) rmSync(d, { recursive: true, force: true }); });
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
 
 for (const dataset of ['cifar100', 'cifar10'] as const) {
@@ -41,8 +39,7 @@ test('CIFAR-10 has no coarse labels', () => {
 
 /** A scratch copy of one layout, to damage. */
 function copy(layout: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-bad-'));
-  scratch.push(dir);
+  const dir = scratchDir('micronet-data-bad-');
   cpSync(join(root, 'cifar100', layout), dir, { recursive: true });
   return dir;
 }
@@ -82,8 +79,7 @@ test('a truncated archive is reported as such, naming it', () => {
 });
 
 test('a directory without the data says where to put it and how to download it', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-'));
-  scratch.push(dir);
+  const dir = scratchDir('micronet-data-empty-');
   assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(dir) && e.message.includes('cifar-100-binary.tar.gz')
     && e.message.includes('micronet data download'));
 });
@@ -100,8 +96,7 @@ test('a truncated pickle is refused, naming the file', () => {
 });
 
 test('a split without images is refused, naming its files, in every layout', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-split-'));
-  scratch.push(dir);
+  const dir = scratchDir('micronet-data-empty-split-');
   writeSynthetic(dir, { train: 0, test: 5, versions: ['binary', 'python'], archives: true });
   const binary = join(dir, 'cifar-100-binary', 'train.bin');
   assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.startsWith(`${binary}: no images (the train split is empty`));
@@ -117,8 +112,7 @@ test('a split without images is refused, naming its files, in every layout', () 
 });
 
 test('CIFAR-10 batches without any images are refused, naming all of them', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'micronet-data-empty-split-'));
-  scratch.push(dir);
+  const dir = scratchDir('micronet-data-empty-split-');
   writeSynthetic(dir, { dataset: 'cifar10', train: 10, test: 5 });
   for (let i = 1; i <= 5; i++) writeFileSync(join(dir, 'cifar-10-batches-bin', `data_batch_${i}.bin`), '');
   assert.throws(() => loadSplit(dir, 'train', { dataset: 'cifar10' }),

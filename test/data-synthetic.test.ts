@@ -1,13 +1,12 @@
 // Synthetic data sets: official formats, seeded, and with classes a model can learn.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, syntheticSplit, writeSynthetic } from '../src/data/index.js';
+import { scratchDir } from './support/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'micronet-data-syn-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('micronet-data-syn-');
 
 test('written in both official versions, which read back the same', () => {
   writeSynthetic(join(dir, 'a'), { dataset: 'cifar10', train: 60, test: 20, seed: 3, versions: ['binary', 'python'] });

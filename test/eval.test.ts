@@ -3,10 +3,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { BatchNorm2d, Conv2d, FusedConv2d, Linear, Module, ReLU } from '../src/nn/index.js';
 import { buildModel } from '../src/models/registry.js';
@@ -14,11 +12,12 @@ import { saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { Loader, loadSplit, writeSynthetic, type PipelineName } from '../src/data/index.js';
 import { evaluate, prepareFastEval, type EvalResult } from '../src/train/evaluate.js';
 import { decode, TorchOracle, type Encoded } from './support/oracle.js';
+import { cli } from './support/cli.js';
+import { scratchDir } from './support/scratch.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const root = mkdtempSync(join(tmpdir(), 'micronet-eval-'));
+const root = scratchDir('micronet-eval-');
 const oracle = new TorchOracle();
-after(() => { oracle.close(); rmSync(root, { recursive: true, force: true }); });
+after(() => oracle.close());
 
 /** A model whose input already is the logits. */
 class GivenLogits extends Module {

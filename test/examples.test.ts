@@ -10,11 +10,11 @@ import { writeSynthetic } from '../src/data/index.js';
 import { buildModel } from '../src/models/index.js';
 import { loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/index.js';
 import { sparsity } from '../src/prune/index.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { torchPython } from './support/oracle.js';
+import { cli } from './support/cli.js';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const run = (file: string, ...args: string[]) => spawnSync(process.execPath, [file, ...args], { encoding: 'utf8' });
 const dir = scratchDir();
 const data = join(dir, 'data');

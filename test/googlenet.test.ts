@@ -8,7 +8,8 @@ import { BatchNorm2d, Conv2d, Linear } from '../src/nn/index.js';
 import { GoogLeNet } from '../src/models/googlenet.js';
 import { buildModel } from '../src/models/registry.js';
 import { extractStateDict, loadTensors, readTorchFile } from '../src/checkpoint/torch-file.js';
-import { runGoogLeNetOracle, scratchDir } from './support/googlenet-oracle.js';
+import { runGoogLeNetOracle } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 
 /** max |a-b| / max |b|: differences relative to the tensor's scale (gradients span many magnitudes). */
 function relativeError(a: T.Tensor, b: T.Tensor): number {

@@ -9,7 +9,7 @@ import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { train } from '../src/train/trainer.js';
 import { sparsity } from '../src/prune/prune.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 
 const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 2, which);
 const data = { train: split(96, 'train'), test: split(32, 'test') };

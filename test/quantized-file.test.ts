@@ -4,26 +4,25 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { WeightLayer, type Module } from '../src/nn/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../src/io/safetensors.js';
-import { loadAnyCheckpoint, loadModelCheckpoint, quantizationMetadata, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
+import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
+import { quantizationMetadata } from '../src/checkpoint/metadata.js';
 import { Loader, loadSplit, writeSynthetic } from '../src/data/index.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { pruneByStd } from '../src/prune/prune.js';
-import * as Q from '../src/quant/fake-quant.js';
+import * as Q from '../src/nn/fake-quant.js';
 import { packedBytes, packSigned, unpackSigned } from '../src/quant/pack.js';
 import { planFor, planOf, prepareQuantized, setIntegerSimulation, type QuantizationConfig } from '../src/quant/prepare.js';
-import { saveQuantizedCheckpoint } from '../src/quant/quantized-file.js';
+import { saveQuantizedCheckpoint } from '../src/checkpoint/quantized-file.js';
+import { cli } from './support/cli.js';
+import { scratchDir } from './support/scratch.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const root = mkdtempSync(join(tmpdir(), 'micronet-quantized-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir('micronet-quantized-');
 
 test('bit packing round trips every width 2..16, the extremes of the signed range included', () => {
   const g = new T.Generator(7);

@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { applyOverrides, findRecipe, recipeNames, validateRecipe, type Recipe } from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
-import { SGD } from '../src/train/sgd.js';
+import { createOptimizer, type SgdConfig } from '../src/optim/index.js';
 import { beginEpoch, readStep, trainStep } from '../src/train/step.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { TinyNet } from './support/tiny-net.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { torchPython } from './support/oracle.js';
 
 const oracle = fileURLToPath(new URL('../../test/support/recipe_oracle.py', import.meta.url));
@@ -41,7 +41,7 @@ test('warm-up rises per batch as lr*t/T over two epochs', () => {
 test('recipes are validated; overrides are type-checked and unknown fields refused', () => {
   assert.deepEqual(recipeNames(), ['micronet-seed', 'id56-notebook', 'smoke', 'micronet-seed-qat', 'qat']);
   const r = applyOverrides(findRecipe('smoke'), ['epochs=12', 'optimizer.nesterov=false', 'schedule.milestones=[9,11]', 'model.config.width=0.25']);
-  assert.deepEqual([r.epochs, r.optimizer.nesterov, r.schedule.milestones, r.model.config.width], [12, false, [9, 11], 0.25]);
+  assert.deepEqual([r.epochs, (r.optimizer as SgdConfig).nesterov, r.schedule.milestones, r.model.config.width], [12, false, [9, 11], 0.25]);
   assert.equal(findRecipe('smoke').epochs, 8, 'overrides work on a copy');
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochz=3']), /unknown recipe field 'epochz'/);
   assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochs=three']), /--set epochs: expected a number, got 'three'/);
@@ -87,7 +87,7 @@ for (const name of ['micronet-seed', 'id56-notebook']) {
     execFileSync(torchPython, [oracle, join(dir, 'recipe.json'), join(dir, 'w.safetensors'), join(dir, 'b.safetensors'), join(dir, 'out.safetensors'), String(T.getNumThreads())]);
     const theirs = readSafetensors(join(dir, 'out.safetensors')).tensors;
 
-    const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+    const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
     const prunes = recipe.pruning.events.map((e) => e.epoch);
     const lrs: number[] = [];
     const losses: number[] = [];

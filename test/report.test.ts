@@ -9,15 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { generatedSplit, type Split } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
-import { metricTags, stepTags, type EpochMetrics } from '../src/train/state.js';
+import { metricTags, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { crc32cBitwise, readEventFile, type ReadEvent } from './support/tfevents.js';
 import { closeBrowser, openPage } from './support/browser.js';
+import { cli } from './support/cli.js';
 
 after(closeBrowser);
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const tensorboardReader = fileURLToPath(new URL('../../test/support/tensorboard_read.py', import.meta.url));
 const python = process.env.MICRONET_TENSORBOARD_PYTHON ?? 'python3';
 const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encoding: 'utf8' }).status === 0;

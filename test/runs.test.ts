@@ -6,15 +6,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generatedSplit, writeSynthetic, type Split } from '../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
-import { lockFileName, RunDirectory, RunLockedError } from '../src/train/run-dir.js';
-import { lastCheckpoint, RunFinishedError, train, TrainingError } from '../src/train/trainer.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { lockFileName, RunDirectory, RunLockedError } from '../src/checkpoint/run-dir.js';
+import { lastCheckpoint } from '../src/checkpoint/run-dir.js';
+import { RunFinishedError, train, TrainingError } from '../src/train/trainer.js';
+import { scratchDir } from './support/scratch.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const tinySets = ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=2', 'schedule.warmupEpochs=1',
   'schedule.milestones=[2]', 'pruning.events=[{"epoch":2,"layers":"conv"}]'];

@@ -6,7 +6,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, MaskedConv2d, MaxPool2d, Module, ReLU, WeightLayer, chain } from '../src/nn/index.js';
 import { buildModel, findModel } from '../src/models/registry.js';
@@ -15,9 +14,9 @@ import { defaultBits, scoreModel, type ScoreReport } from '../src/score/index.js
 import { formatReport } from '../src/score/format.js';
 import { traceForward } from '../src/score/trace.js';
 import { saveModelCheckpoint } from '../src/checkpoint/model-file.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 /**
  * A googlenet with no zero weight. uniform(-b, b) in float32 hits 0.0 exactly with probability

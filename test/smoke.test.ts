@@ -4,21 +4,21 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { findRecipe } from '../src/recipes/index.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { Loader, loadSplit } from '../src/data/index.js';
 import { setIntegerSimulation } from '../src/quant/prepare.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
 import { closeBrowser, openPage } from './support/browser.js';
 import { readEventFile } from './support/tfevents.js';
 import { WeightLayer } from '../src/nn/index.js';
-import { metricTags, type EpochMetrics } from '../src/train/state.js';
+import { metricTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
+import { cli } from './support/cli.js';
 
 after(closeBrowser);
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 /** One smoke run, shared by the tests below. */
 let smokeRun: { dir: string; out: string; stdout: string } | undefined;

@@ -5,15 +5,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { writeSynthetic } from '../src/data/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { buildModel } from '../src/models/registry.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 /** A small googlenet checkpoint, with one tensor replaced. */

@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
 import { generatedSplit, writeSynthetic } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
-import { lastCheckpoint, train, TrainingError } from '../src/train/trainer.js';
+import { lastCheckpoint } from '../src/checkpoint/run-dir.js';
+import { train, TrainingError } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
-import { scratchDir } from './support/googlenet-oracle.js';
+import { scratchDir } from './support/scratch.js';
+import { cli } from './support/cli.js';
 
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=3',
   'schedule.warmupEpochs=1', 'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]']);
@@ -22,16 +22,18 @@ const data = { train: generatedSplit(160, 1, 'train'), test: generatedSplit(32, 
 
 const withoutTiming = (h: { seconds: number; imagesPerSecond: number }[]) => h.map(({ seconds: _s, imagesPerSecond: _i, ...rest }) => rest);
 
-test('an interrupted run resumed from its checkpoint ends with exactly the parameters of an uninterrupted one', async () => {
-  const whole = await train(recipe, { dataDir: '', outDir: scratchDir(), data });
+const adamw = applyOverrides(recipe, ['optimizer.name=adamw', 'schedule.lr=0.002']);
+for (const [optimizer, r] of [['SGD', recipe], ['AdamW', adamw]] as const) {
+test(`an interrupted run resumed from its checkpoint ends with exactly the parameters of an uninterrupted one (${optimizer})`, async () => {
+  const whole = await train(r, { dataDir: '', outDir: scratchDir(), data });
   assert.equal(whole.completed, true);
 
   const outDir = scratchDir();
   let steps = 0;
-  const first = await train(recipe, { dataDir: '', outDir, data, shouldStop: () => ++steps === 7 });  // asked after each step and epoch: epoch 2, batch 1 of 5
+  const first = await train(r, { dataDir: '', outDir, data, shouldStop: () => ++steps === 7 });  // asked after each step and epoch: epoch 2, batch 1 of 5
   assert.equal(first.completed, false);
   first.model.dispose();
-  const resumed = await train(recipe, { dataDir: '', outDir, data, resume: true });
+  const resumed = await train(r, { dataDir: '', outDir, data, resume: true });
   assert.equal(resumed.completed, true);
 
   for (const [key, t] of whole.model.stateDict()) {
@@ -44,6 +46,7 @@ test('an interrupted run resumed from its checkpoint ends with exactly the param
   assert.deepEqual(saved.model.stateDict().get('linear.mask')!.data(), whole.model.stateDict().get('linear.mask')!.data());
   for (const m of [whole.model, resumed.model, saved.model]) m.dispose();
 });
+}
 
 test('channels_last training follows the same trajectory as NCHW', async () => {
   const short = applyOverrides(recipe, ['epochs=2', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);

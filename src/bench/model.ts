@@ -9,7 +9,7 @@ import { prepareFastEval } from '../train/evaluate.js';
 import { CudaStep } from '../train/cuda-step.js';
 import { StepMeter } from '../train/step-meter.js';
 import { readStep, trainStep } from '../train/step.js';
-import { SGD } from '../train/sgd.js';
+import { createOptimizer } from '../optim/index.js';
 import { train } from '../train/trainer.js';
 import { TorchAnchor } from './anchor.js';
 import { median, timeSync } from './timing.js';
@@ -89,7 +89,7 @@ function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mod
     const forward = () => T.tidy(() => T.noGrad(() => { T.autocast({ deviceType, enabled: layout.bf16 }, () => model.forward(x, false)); }));
     return { run: () => { for (let i = 0; i < steps; i++) forward(); finish(); }, steps, dispose: disposeData };
   }
-  const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+  const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
   const stepRecipe = { ...recipe, precision: layout.bf16 ? 'bfloat16' as const : 'float32' as const };
   if (!cuda) {
     // The trainer's CPU step: figures read after every step.

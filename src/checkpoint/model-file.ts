@@ -6,21 +6,10 @@ import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { buildModel } from '../models/registry.js';
 import { datasets, type DatasetName } from '../data/cifar.js';
-import { checkQuantizationPlan, planOf, prepareQuantized, type QuantizationPlan } from '../quant/prepare.js';
-import { restoreQuantized } from '../quant/quantized-file.js';
+import { prepareQuantized } from '../quant/prepare.js';
+import { restoreQuantized } from './quantized-file.js';
+import { checkpointFormat, modelFormats, modelMetadata, planFromMetadata, quantizationKey, quantizedCheckpointFormat, trainStatePrefix } from './metadata.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
-
-/** The `format` metadata of a model checkpoint. */
-export const checkpointFormat = 'micronet-model/1';
-/** Training checkpoints (src/train/state.ts) hold a model too, beside state under keys starting with '#'. */
-export const trainCheckpointFormat = 'micronet-train/1';
-/** The first character of every key of a training checkpoint that is not the model's. */
-export const trainStatePrefix = '#';
-/** Quantized checkpoints (src/quant/quantized-file.ts): integer weights and their scales, for deployment. */
-export const quantizedCheckpointFormat = 'micronet-quantized/1';
-const modelFormats = [checkpointFormat, trainCheckpointFormat, quantizedCheckpointFormat];
-/** The metadata key of a quantized model's plan (JSON of its QuantizationPlan), in every format. */
-const quantizationKey = 'quantization';
 
 /** A model rebuilt from a checkpoint, with what its metadata says about it. */
 export interface ModelCheckpoint {
@@ -35,36 +24,9 @@ export interface ModelCheckpoint {
   dataset?: DatasetName;
 }
 
-/** The metadata recording a model's quantization plan: {} for a float model. Every checkpoint format carries it. */
-export function quantizationMetadata(model: Module): Record<string, string> {
-  const plan = planOf(model);
-  return plan ? { [quantizationKey]: JSON.stringify(plan) } : {};
-}
-
-/** The metadata that rebuilds a model: the format, the model's name and configuration, its plan if quantized, its data set. */
-export function modelMetadata(format: string, model: Module, name: string, config: object, dataset?: DatasetName): Record<string, string> {
-  return { format, model: name, config: JSON.stringify(config), ...quantizationMetadata(model), ...(dataset ? { dataset } : {}) };
-}
-
 /** Writes a model checkpoint: the state dict, with metadata that rebuilds the model (and its quantization plan) and free-form info. */
 export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
   writeSafetensors(path, model.stateDict(), { ...modelMetadata(checkpointFormat, model, name, config, dataset), info: JSON.stringify(info) });
-}
-
-/** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */
-function planFromMetadata(metadata: Record<string, string>, path: string): QuantizationPlan | null {
-  const text = metadata[quantizationKey];
-  if (text === undefined) return null;
-  let value: unknown;
-  try { value = JSON.parse(text); } catch { throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`); }
-  const problems = checkQuantizationPlan(value);
-  if (problems.length) throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
-  const plan = value as QuantizationPlan;
-  // Only the fields a plan has, whatever else the file added.
-  return {
-    layers: Object.fromEntries(Object.entries(plan.layers).map(([n, b]) => [n, { weight: b.weight, input: b.input }])),
-    averagingConstant: plan.averagingConstant,
-  };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Training progress for people: a redrawn bar on a terminal, plain lines otherwise, with the time
 // left in the epoch and in the run, estimated from this process's own pace.
-import type { EpochMetrics } from '../train/state.js';
+import type { EpochMetrics } from '../checkpoint/metrics.js';
 import type { TrainEvents } from '../train/trainer.js';
 import type { PruneResult } from '../prune/prune.js';
 

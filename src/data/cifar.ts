@@ -1,7 +1,9 @@
 // What the official CIFAR archives hold: names, checksums, file layout, record formats.
 
 /** The datasets micronet reads. */
-export type DatasetName = 'cifar100' | 'cifar10';
+/** The data sets micronet reads, in the order commands list them. */
+export const datasetNames = ['cifar100', 'cifar10'] as const;
+export type DatasetName = typeof datasetNames[number];
 /** The two official archive formats: binary records, or Python pickles. */
 export type Version = 'binary' | 'python';
 /** The two splits of each dataset. */

@@ -9,7 +9,7 @@ export { download, defaultDataDir, md5File, type DownloadOptions, type DownloadR
 export { type Image, type FloatImage, image } from './image.js';
 export { pad, crop, hflip, resizedCrop, normalize, cutout, normalizeTables } from './transforms.js';
 export { resizeBilinear } from './resize.js';
-export { randomCropParams, flipParam, resizedCropParams, cutoutParams, centreFallback, roundHalfEven, type Box } from './params.js';
+export { randomCropParams, flipParam, resizedCropParams, cutoutParams, centreFallback, type Box } from './params.js';
 export { Rng, sampleRng, epochOrder } from './rng.js';
 export { pipeline, pipelineNames, cifar100TrainStats, cifar100TestStats, type PipelineName, type PipelineSpec, type Pipeline, type Stats } from './pipelines.js';
 export { buildBatch } from './batch.js';

@@ -2,15 +2,10 @@
 // distributions: RandomCrop offsets uniform over every position, flip with probability p,
 // RandomResizedCrop's area/ratio sampling (10 tries, then a centre crop), Cutout's centre uniform.
 import type { Rng } from './rng.js';
+import { roundHalfEven } from '../math.js';
 
 /** A rectangle of an image, in pixels. */
 export interface Box { top: number; left: number; height: number; width: number }
-
-/** Python's round(): halves go to the even neighbour. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** RandomCrop: top-left corner uniform over all placements of height x width in H x W. */
 export function randomCropParams(rng: Rng, H: number, W: number, height: number, width: number): Box {

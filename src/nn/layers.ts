@@ -1,6 +1,6 @@
 // The layers the seed network needs, with PyTorch's parameter names and defaults.
 import * as T from '../torch/index.js';
-import * as Q from '../quant/fake-quant.js';
+import * as Q from './fake-quant.js';
 import { Module } from './module.js';
 
 const { F } = T;

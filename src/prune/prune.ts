@@ -2,6 +2,7 @@
 // only ever lose ones, and the bookkeeping that keeps pruned weights at zero.
 import * as T from '../torch/index.js';
 import { Conv2d, Linear, WeightLayer, type Module } from '../nn/index.js';
+import type { Optimizer } from '../optim/optimizer.js';
 
 /** Which masked layers an operation touches: all convs, the linear layers, all, or these names. */
 export type LayerSelection = 'conv' | 'linear' | 'all' | readonly string[];
@@ -48,18 +49,12 @@ export function pruneByStd(model: Module, selection: LayerSelection, q: number):
   })));
 }
 
-/** After an optimizer step: w = w * mask, and momentum zeroed where the mask is 0. */
-export function applyMasks(model: Module, momentum?: Map<string, T.Tensor>): void {
-  // Multi-tensor products: two launches on a GPU instead of two per layer.
-  T.noGrad(() => T.tidy(() => {
-    const layers = selectLayers(model, 'all');
-    T.foreachMul_(layers.map(([, l]) => l.weight), layers.map(([, l]) => l.mask!));
-    const held = layers.flatMap(([name, l]) => {
-      const buf = momentum?.get(`${name}.weight`);
-      return buf ? [[buf, l.mask!] as const] : [];
-    });
-    T.foreachMul_(held.map(([b]) => b), held.map(([, m]) => m));
-  }));
+/** After an optimizer step: w = w * mask, and the optimizer's state zeroed where the mask is 0 (it does that itself). */
+export function applyMasks(model: Module, optimizer?: Pick<Optimizer, 'maskState'>): void {
+  const layers = selectLayers(model, 'all');
+  // A multi-tensor product: one launch on a GPU instead of one per layer.
+  T.noGrad(() => T.tidy(() => T.foreachMul_(layers.map(([, l]) => l.weight), layers.map(([, l]) => l.mask!))));
+  optimizer?.maskState(new Map(layers.map(([name, l]) => [`${name}.weight`, l.mask!])));
 }
 
 /** How gradients keep pruned weights at zero (see maskGradients). */

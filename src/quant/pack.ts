@@ -1,7 +1,7 @@
 // Bit packing of signed integers narrower than a byte's multiple: a b-bit weight takes b bits of
 // storage, not 8 or 16. The stream is little-endian: value i occupies bits i*b .. i*b+b-1, least
 // significant bit first, in two's complement; the last byte is padded with zero bits.
-import { checkBits, signedRange } from './fake-quant.js';
+import { checkBits, signedRange } from '../nn/fake-quant.js';
 
 /** Bytes that `count` values of `bits` bits take. */
 export function packedBytes(count: number, bits: number): number {

@@ -3,7 +3,7 @@
 // widths. The same steps rebuild the structure of a quantized checkpoint before its weights load.
 import * as T from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Identity, Sequential, WeightLayer, type LayerBits, type Module } from '../nn/index.js';
-import { checkBits } from './fake-quant.js';
+import { checkBits } from '../nn/fake-quant.js';
 
 /** What a user asks for: bits of every layer, the first conv and the classifier set apart if wished. */
 export interface QuantizationConfig {

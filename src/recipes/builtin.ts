@@ -1,12 +1,15 @@
 // The recipes micronet ships: the seed entry as written, as its notebook ran, and a smoke test.
 import { modelConfig } from '../models/registry.js';
-import { RecipeError, validateRecipe, type PruneEvent, type Recipe } from './recipe.js';
+import type { SgdConfig } from '../optim/index.js';
+import { RecipeError, validateRecipe, type Recipe } from './recipe.js';
+import type { PruneEvent } from './slices.js';
 
 /** Conv, linear, conv, ... before each of the given epochs. */
 function alternating(epochs: number[]): PruneEvent[] {
   return epochs.map((epoch, i) => ({ epoch, layers: i % 2 === 0 ? 'conv' : 'linear' }));
 }
 
+const seedSgd: SgdConfig = { name: 'sgd', momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: true };
 const seedEvents = alternating([101, 103, 105, 107, 109, 111, 151, 153, 155, 157, 159, 161]);
 
 /** SEED-SPEC section 3, left column: what the write-up describes. */
@@ -17,7 +20,7 @@ const micronetSeed: Recipe = {
   model: { name: 'googlenet', config: modelConfig('googlenet') },
   data: { dataset: 'cifar100', trainPipeline: 'micronet-seed/train', testPipeline: 'micronet-seed/test', batchSize: 128, workers: 1 },
   epochs: 200,
-  optimizer: { momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: true },
+  optimizer: seedSgd,
   restartOptimizerOnPrune: false,
   schedule: { lr: 0.1, warmupEpochs: 2, milestones: [60, 120, 160, 180, 200], gamma: 0.1, gammaAfterPrune: null },
   loss: { smoothing: 0.1, form: 'uniform' },
@@ -36,7 +39,7 @@ const id56Notebook: Recipe = {
   name: 'id56-notebook',
   description: 'the entry as its notebook ran: RandomResizedCrop, plain momentum, gamma 0.2 then a fresh optimizer and gamma 0.1 at each pruning event, targets 0.9 / 0.1/99, test stats at test time, zero-parameter gradient masking',
   data: { ...micronetSeed.data, trainPipeline: 'id56-notebook/train', testPipeline: 'id56-notebook/test' },
-  optimizer: { ...micronetSeed.optimizer, nesterov: false },
+  optimizer: { ...seedSgd, nesterov: false },
   restartOptimizerOnPrune: true,
   schedule: { ...micronetSeed.schedule, gamma: 0.2, gammaAfterPrune: 0.1 },
   loss: { smoothing: 0.1, form: 'others' },

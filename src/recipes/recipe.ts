@@ -1,15 +1,10 @@
 // Recipes: everything a training run does, as typed data that is validated, can be overridden
 // field by field (`--set path=value`), and is saved into every checkpoint.
-import { datasets, type PipelineName } from '../data/index.js';
+import { datasetNames, datasets, pipelineNames, type DatasetName, type PipelineName } from '../data/index.js';
 import { modelConfig } from '../models/registry.js';
-import type { LossConfig } from '../train/loss.js';
-import type { ScheduleConfig } from '../train/schedule.js';
 import { checkQuantizationConfig } from '../quant/prepare.js';
-import type { SgdOptions } from '../train/sgd.js';
-import type { GradientMasking, PruneEvent } from '../prune/prune.js';
-import type { QuantizationPhase } from '../train/step.js';
-
-export type { PruneEvent, QuantizationPhase };
+import { checkOptimizerConfig, optimizerDefaults, type OptimizerConfig } from '../optim/index.js';
+import type { LossConfig, PruningConfig, QuantizationPhase, ScheduleConfig } from './slices.js';
 
 /** Everything a training run does: model, data, epochs, optimizer, schedule, loss, pruning, precision, quantization. */
 export interface Recipe {
@@ -19,14 +14,15 @@ export interface Recipe {
   model: { name: string; config: Record<string, unknown> };
   /** Start from this checkpoint's weights and masks instead of a fresh initialisation (null: fresh). */
   initialWeights: string | null;
-  data: { dataset: 'cifar100' | 'cifar10'; trainPipeline: PipelineName; testPipeline: PipelineName; batchSize: number; workers: number };
+  data: { dataset: DatasetName; trainPipeline: PipelineName; testPipeline: PipelineName; batchSize: number; workers: number };
   epochs: number;
-  optimizer: SgdOptions;
+  /** The optimizer by registry name (src/optim) and its hyperparameters. */
+  optimizer: OptimizerConfig;
   /** After each pruning event: a fresh optimizer (empty momentum). */
   restartOptimizerOnPrune: boolean;
   schedule: ScheduleConfig;
   loss: LossConfig;
-  pruning: { q: number; events: PruneEvent[]; gradientMasking: GradientMasking };
+  pruning: PruningConfig;
   /** Seeds initialisation, shuffling, augmentation and dropout. */
   seed: number;
   /** The forward passes' precision: bfloat16 runs them under autocast. */
@@ -41,8 +37,6 @@ export interface Recipe {
 /** A recipe that is invalid, unknown, or cannot take an override. */
 export class RecipeError extends Error {}
 
-const pipelines = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/train', 'id56-notebook/test'];
-
 /** Checks every field's type and range; returns the recipe for chaining. */
 export function validateRecipe(r: Recipe): Recipe {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
@@ -52,7 +46,7 @@ export function validateRecipe(r: Recipe): Recipe {
   const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
   check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
   check(typeof r.model?.name === 'string', 'model.name must be a string');
-  check(['cifar100', 'cifar10'].includes(r.data?.dataset), 'data.dataset must be cifar100 or cifar10');
+  check(datasetNames.includes(r.data?.dataset), `data.dataset must be one of ${datasetNames.join(', ')}`);
   if (typeof r.model?.name === 'string' && typeof r.model.config === 'object' && r.model.config !== null) {
     try {
       const classes = modelConfig(r.model.name, r.model.config).numClasses;
@@ -62,15 +56,11 @@ export function validateRecipe(r: Recipe): Recipe {
       problems.push((e as Error).message);
     }
   } else problems.push('model.config must be an object');
-  check(pipelines.includes(r.data?.trainPipeline) && pipelines.includes(r.data?.testPipeline), `data pipelines must be among ${pipelines.join(', ')}`);
+  check(pipelineNames.includes(r.data?.trainPipeline) && pipelineNames.includes(r.data?.testPipeline), `data pipelines must be among ${pipelineNames.join(', ')}`);
   check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
   check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');
   check(positiveInt(r.epochs), 'epochs must be a positive integer');
-  check(nonNegative(r.optimizer?.momentum) && r.optimizer.momentum < 1, 'optimizer.momentum must be in [0, 1)');
-  check(nonNegative(r.optimizer?.weightDecay), 'optimizer.weightDecay must be >= 0');
-  check(nonNegative(r.optimizer?.dampening) && r.optimizer.dampening <= 1, 'optimizer.dampening must be in [0, 1]');
-  check(typeof r.optimizer?.nesterov === 'boolean', 'optimizer.nesterov must be a boolean');
-  check(!r.optimizer?.nesterov || (r.optimizer.momentum > 0 && r.optimizer.dampening === 0), 'Nesterov momentum needs momentum > 0 and dampening 0');
+  problems.push(...checkOptimizerConfig(r.optimizer));
   check(typeof r.restartOptimizerOnPrune === 'boolean', 'restartOptimizerOnPrune must be a boolean');
   check(typeof r.schedule?.lr === 'number' && r.schedule.lr > 0, 'schedule.lr must be positive');
   check(Number.isInteger(r.schedule?.warmupEpochs) && r.schedule.warmupEpochs >= 0 && r.schedule.warmupEpochs <= r.epochs, 'schedule.warmupEpochs must be an integer in [0, epochs]');
@@ -126,7 +116,10 @@ export function applyOverrides(recipe: Recipe, overrides: readonly string[]): Re
     }
     const key = path.at(-1)!;
     if (!(key in parent)) throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
-    parent[key] = parseLike(parent[key], raw, path.join('.'));
+    // Another optimizer takes other fields: it starts from its own defaults.
+    const other = path.join('.') === 'optimizer.name' && raw !== parent[key] ? optimizerDefaults(raw) : null;
+    if (other) copy.optimizer = other;
+    else parent[key] = parseLike(parent[key], raw, path.join('.'));
   }
   return validateRecipe(copy as unknown as Recipe);
 }
@@ -155,4 +148,17 @@ function parseLike(current: unknown, raw: string, path: string): unknown {
     throw bad(Array.isArray(current) ? 'a JSON array' : 'a JSON object');
   }
   return parsed;
+}
+
+/**
+ * A recipe saved by an earlier release, in today's form: releases before optimizers had names
+ * saved SGD's fields alone. What cannot be upgraded is left for validateRecipe to refuse.
+ */
+export function upgradeRecipe(saved: unknown): unknown {
+  if (typeof saved !== 'object' || saved === null) return saved;
+  const r = saved as { optimizer?: unknown };
+  if (typeof r.optimizer === 'object' && r.optimizer !== null && !('name' in r.optimizer)) {
+    return { ...r, optimizer: { name: 'sgd', ...r.optimizer } };
+  }
+  return saved;
 }

@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { loadModelCheckpoint } from '../checkpoint/model-file.js';
 import type { Recipe } from '../recipes/index.js';
-import { isEpochMetrics, readTrainState, type EpochMetrics, type Position } from '../train/state.js';
-import { lastCheckpoint, metricsFile, quantizedCheckpoint } from '../train/trainer.js';
-import { runHolder } from '../train/run-dir.js';
+import { readTrainState, type Position } from '../checkpoint/train-file.js';
+import { parseMetricsLine, type EpochMetrics } from '../checkpoint/metrics.js';
+import { lastCheckpoint, metricsFile, quantizedCheckpoint, runHolder } from '../checkpoint/run-dir.js';
 import { summarise, type RunSummary } from './summary.js';
 
 /** What a report shows of one run. */
@@ -92,14 +92,14 @@ function readMetrics(path: string, problems: string[]): Map<number, EpochMetrics
   }
   readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
-    let value: unknown;
+    let value: EpochMetrics | null;
     try {
-      value = JSON.parse(line);
+      value = parseMetricsLine(line);
     } catch (e) {
       problems.push(`${basename(path)} line ${i + 1} is damaged (${(e as Error).message}) and left out`);
       return;
     }
-    if (!isEpochMetrics(value)) problems.push(`${basename(path)} line ${i + 1} is not one epoch's metrics and is left out`);
+    if (!value) problems.push(`${basename(path)} line ${i + 1} is not one epoch's metrics and is left out`);
     else if (byEpoch.has(value.epoch)) problems.push(`${basename(path)} line ${i + 1} repeats epoch ${value.epoch} and is left out`);
     else byEpoch.set(value.epoch, value);
   });

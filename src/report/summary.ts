@@ -3,7 +3,7 @@
 import type { Module } from '../nn/index.js';
 import { sparsity } from '../prune/prune.js';
 import { defaultBits, publishedEntry, scoreModel, type ScoreReport } from '../score/index.js';
-import type { EpochMetrics } from '../train/state.js';
+import type { EpochMetrics } from '../checkpoint/metrics.js';
 
 /** A run's final figures: its last epoch's accuracy, its model's sparsity and scores. */
 export interface RunSummary {

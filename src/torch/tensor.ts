@@ -59,7 +59,7 @@ const ops = {
   sub: op('sub.Tensor'), subS: op('sub.Scalar'), sub_: op('sub_.Tensor'), subS_: op('sub_.Scalar'),
   mul: op('mul.Tensor'), mulS: op('mul.Scalar'), mul_: op('mul_.Tensor'), mulS_: op('mul_.Scalar'),
   div: op('div.Tensor'), divS: op('div.Scalar'), div_: op('div_.Tensor'), divS_: op('div_.Scalar'),
-  addcmul_: op('addcmul_'),
+  addcmul_: op('addcmul_'), addcdiv_: op('addcdiv_'), lerp_: op('lerp_.Scalar'),
   neg: op('neg'), abs: op('abs'), sqrt: op('sqrt'), exp: op('exp'), log: op('log'), sign: op('sign'),
   powS: op('pow.Tensor_Scalar'), powT: op('pow.Tensor_Tensor'),
   clamp: op('clamp'), clamp_: op('clamp_'),
@@ -253,6 +253,16 @@ export class Tensor extends Tracked {
   /** this += value * t1 * t2 */
   addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
     callInPlace(this, ops.addcmul_, t1, t2, value);
+    return this;
+  }
+  /** this += value * t1 / t2 */
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
+    callInPlace(this, ops.addcdiv_, t1, t2, value);
+    return this;
+  }
+  /** this += weight * (end - this) */
+  lerp_(end: Tensor, weight: number): this {
+    callInPlace(this, ops.lerp_, end, weight);
     return this;
   }
   /** -this. */

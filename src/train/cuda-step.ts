@@ -5,7 +5,7 @@
 // warm-up can change the rate every step without a new capture.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import type { SGD } from './sgd.js';
+import type { Optimizer } from '../optim/index.js';
 import { trainStep, type StepRecipe, type StepResult } from './step.js';
 
 /** Eager steps before a capture: they create what the step keeps (momentum, cuDNN plans, workspaces). */
@@ -40,10 +40,10 @@ export class CudaStep {
   }
 
   /** One step on a batch (x, y on the host, pinned or not) at learning rate lr. Its results stay valid until the next call. */
-  run(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number): StepResult {
+  run(model: Module, optimizer: Optimizer, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number): StepResult {
     this.#lr.fill_(lr);
     const fits = x.size(0) === this.batchSize;
-    if (!this.capture || this.#failed || !fits || this.#eager < this.#warmup) {
+    if (!this.capture || !optimizer.capturable || this.#failed || !fits || this.#eager < this.#warmup) {
       if (fits) this.#eager++;
       return this.#eagerStep(model, optimizer, recipe, x, y);
     }
@@ -95,7 +95,7 @@ export class CudaStep {
   }
 
   /** The same step, uncaptured; it reads the same device learning rate. */
-  #eagerStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor): StepResult {
+  #eagerStep(model: Module, optimizer: Optimizer, recipe: StepRecipe, x: T.Tensor, y: T.Tensor): StepResult {
     return T.tidy(() => trainStep(model, optimizer, recipe, pinned(x).to({ device: this.device, nonBlocking: true }),
       pinned(y).to({ device: this.device, nonBlocking: true }), this.#lr, 'cuda', this.replicas));
   }

@@ -6,7 +6,7 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { Shard } from '../data/index.js';
-import type { SGD } from './sgd.js';
+import type { Optimizer } from '../optim/index.js';
 
 /** This process's place in a data-parallel run. */
 export interface World {
@@ -57,11 +57,11 @@ export class Replicas {
     return this.world ? { rank: this.world.rank, count: this.world.size, pad } : undefined;
   }
 
-  /** Rank 0's parameters, buffers (masks included) and momentum, on every rank. */
-  syncState(model: Module, optimizer: SGD): void {
+  /** Rank 0's parameters, buffers (masks included) and optimizer state, on every rank (which all hold the same state names). */
+  syncState(model: Module, optimizer: Optimizer): void {
     if (!this.world) return;
-    const momentum = [...optimizer.momentumBuffers()].sort(([a], [b]) => a.localeCompare(b)).map(([, t]) => t);
-    T.noGrad(() => this.world!.group.broadcast([...model.parameters(), ...model.namedBuffers().map(([, t]) => t), ...momentum], 0));
+    const state = [...optimizer.state().values()];
+    T.noGrad(() => this.world!.group.broadcast([...model.parameters(), ...model.namedBuffers().map(([, t]) => t), ...state], 0));
   }
 
   /** Gradients of the model's current parameters are averaged from here on (again after they change, e.g. by folding). */

@@ -1,24 +1,5 @@
 // Learning-rate schedules as pure functions of the training position (epochs count from 1).
-
-/** A recipe's learning-rate schedule: warm-up, then multistep decay. */
-export interface ScheduleConfig {
-  lr: number;
-  /** Epochs of per-batch linear warm-up: lr * t / T, t = 1..T, T = warmupEpochs * batches per epoch. */
-  warmupEpochs: number;
-  /** Epochs from which the rate drops by gamma (each milestone m counts from epoch m on). */
-  milestones: number[];
-  gamma: number;
-  /** Gamma of the fresh multistep schedule started at each pruning event (id56); null: unchanged. */
-  gammaAfterPrune: number | null;
-}
-
-/** The learning rate of a quantization-aware phase: from startEpoch, lr dropping by gamma at each milestone. */
-export interface QatSchedule {
-  startEpoch: number;
-  lr: number;
-  milestones: number[];
-  gamma: number;
-}
+import type { QatSchedule, ScheduleConfig } from '../recipes/slices.js';
 
 /** Where a step is: its epoch (from 1) and batch. */
 export interface StepPosition {

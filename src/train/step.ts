@@ -3,16 +3,10 @@
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { applyMasks, maskGradients, pruneByStd, type GradientMasking, type PruneEvent, type PruneResult } from '../prune/prune.js';
-import { planFor, prepareQuantized, setObserving, type QuantizationConfig } from '../quant/prepare.js';
-import { trainingLoss, type LossConfig } from './loss.js';
-import type { QatSchedule } from './schedule.js';
-import type { SGD } from './sgd.js';
-
-/** Quantization-aware training from `startEpoch` to the end: BatchNorm folded, bits per layer, its own learning rate. */
-export interface QuantizationPhase extends QuantizationConfig, QatSchedule {
-  /** Input ranges frozen from this epoch on (null: they move until the end). */
-  freezeEpoch: number | null;
-}
+import { planFor, prepareQuantized, setObserving } from '../quant/prepare.js';
+import type { LossConfig, QuantizationPhase } from '../recipes/slices.js';
+import { trainingLoss } from './loss.js';
+import type { Optimizer } from '../optim/index.js';
 
 /** What the start of an epoch uses of a recipe. */
 export interface EpochRecipe {
@@ -36,11 +30,11 @@ export class TrainingError extends Error {}
  * the recipe says so); at the start of quantization-aware training, BatchNorm folded, layers
  * quantized and a fresh optimizer over the new parameters; the observers frozen when due.
  */
-export function beginEpoch(model: Module, optimizer: SGD, recipe: EpochRecipe, epoch: number): PruneResult[][] {
+export function beginEpoch(model: Module, optimizer: Optimizer, recipe: EpochRecipe, epoch: number): PruneResult[][] {
   const pruned = recipe.pruning.events.filter((e) => e.epoch === epoch).map((event) => {
     const results = pruneByStd(model, event.layers, recipe.pruning.q);
     if (recipe.restartOptimizerOnPrune) optimizer.reset();
-    applyMasks(model, optimizer.momentumBuffers());
+    applyMasks(model, optimizer);
     return results;
   });
   const q = recipe.quantization;
@@ -66,13 +60,13 @@ export function observingAt(q: QuantizationPhase, epoch: number): boolean {
 export interface StepResult { loss: T.Tensor; correct: T.Tensor }
 
 /**
- * forward (train mode, autocast per the recipe) -> loss -> backward -> gradient masking -> SGD
- * step -> masks re-applied (weights and momentum). Returns the loss and the number of correct
+ * forward (train mode, autocast per the recipe) -> loss -> backward -> gradient masking ->
+ * optimizer step -> masks re-applied (weights and the optimizer's state). Returns the loss and the number of correct
  * predictions as device tensors, without waiting for the device: the caller reads them (and
  * checks that the loss is finite) when it needs them. lr is a number or a 0-dim device tensor.
  * `gradients` is told before backward (data-parallel averaging).
  */
-export function trainStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number | T.Tensor,
+export function trainStep(model: Module, optimizer: Optimizer, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number | T.Tensor,
   deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): StepResult {
   return T.tidy(() => {
     const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
@@ -82,7 +76,7 @@ export function trainStep(model: Module, optimizer: SGD, recipe: StepRecipe, x: 
     maskGradients(model, recipe.pruning.gradientMasking);
     optimizer.step(lr);
     optimizer.zeroGrad();
-    applyMasks(model, optimizer.momentumBuffers());
+    applyMasks(model, optimizer);
     return { loss: l.detach().float(), correct: T.noGrad(() => logits.argmax(1).eq(y).sum()) };
   });
 }

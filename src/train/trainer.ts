@@ -3,7 +3,6 @@
 // resumption (also mid-epoch, after an interruption), a clean stop on a non-finite loss,
 // TensorBoard scalars, and data-parallel training over a process group.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { Loader, loadDataset, type Split } from '../data/index.js';
@@ -11,19 +10,20 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { buildModel, modelConfig } from '../models/registry.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { planFor, planOf, prepareQuantized, setObserving } from '../quant/prepare.js';
-import { saveQuantizedCheckpoint } from '../quant/quantized-file.js';
+import { saveQuantizedCheckpoint } from '../checkpoint/quantized-file.js';
 import { sparsity, type PruneResult } from '../prune/prune.js';
 import type { Recipe } from '../recipes/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
-import { SGD } from './sgd.js';
+import { createOptimizer, type Optimizer } from '../optim/index.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { CudaStep } from './cuda-step.js';
 import { StepMeter } from './step-meter.js';
-import { RunDirectory } from './run-dir.js';
+import { bestCheckpoint, lastCheckpoint, metricsFile, quantizedCheckpoint, RunDirectory } from '../checkpoint/run-dir.js';
 import { Replicas, type World } from './data-parallel.js';
 import { EventFileWriter } from '../io/tensorboard.js';
-import { disposeLoadedState, loadTrainState, metricTags, restoreGenerators, saveTrainState, stepTags, type EpochMetrics, type EpochProgress, type LoadedTrainState, type TrainState } from './state.js';
+import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochProgress, type LoadedTrainState, type TrainState } from '../checkpoint/train-file.js';
+import { metricsLine, metricTags, stepTags, type EpochMetrics } from '../checkpoint/metrics.js';
 
 /** Callbacks of a run, all optional. */
 export interface TrainEvents {
@@ -78,20 +78,11 @@ export class RunFinishedError extends TrainingError {
   constructor(message: string, readonly history: EpochMetrics[]) { super(message); }
 }
 
-/** The checkpoint written after every epoch, and what --resume continues from. */
-export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
-/** The checkpoint of the epoch with the best test top-1 (among quantized ones once quantization-aware training starts). */
-export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
-/** The integer checkpoint a completed quantization-aware run writes. */
-export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
-/** The metrics of every finished epoch, one JSON line each, rewritten after every epoch. */
-export const metricsFile = (outDir: string) => join(outDir, 'metrics.jsonl');
-
 /** A run as it goes: the model and optimizer, and what its training checkpoint records of it. */
 interface Run {
   readonly recipe: Recipe;
   readonly model: Module;
-  readonly optimizer: SGD;
+  readonly optimizer: Optimizer;
   state: TrainState;
   /** The last evaluation (null before the first). */
   final: EvalResult | null;
@@ -172,10 +163,10 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
   }
   // Placed before the optimizer takes hold of the parameters: moving replaces them.
   if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
-  const optimizer = new SGD(model.namedParameters(), recipe.optimizer);
+  const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
   let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
   if (saved) {
-    optimizer.loadMomentum(saved.momentum);
+    optimizer.loadState(saved.optimizer);
     restoreGenerators(saved.generators, device);
     disposeLoadedState(saved);
     // The saved sums of an interrupted epoch are the whole group's: rank 0 carries them on.
@@ -321,8 +312,8 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
   if (best) state.bestTop1 = test.top1;
   save(run, s);
   if (s.replicas.main) {
-    if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.momentumBuffers(), state, s.device);
-    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(state.history.map((m) => JSON.stringify(m)).join('\n') + '\n'));
+    if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.state(), state, s.device);
+    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(state.history.map(metricsLine).join('\n') + '\n'));
   }
   s.events.epoch?.(metrics);
 }
@@ -331,7 +322,7 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
 function save(run: Run, s: Setting): void {
   if (!s.replicas.main) return;
   s.board?.flush();
-  saveTrainState(s.last, run.model, run.optimizer.momentumBuffers(), run.state, s.device);
+  saveTrainState(s.last, run.model, run.optimizer.state(), run.state, s.device);
 }
 
 function stopped(run: Run, s: Setting, what: string): TrainResult {

@@ -1,18 +1,13 @@
 // Runs python/googlenet.py (PyTorch's version of the seed network) on safetensors files.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../../src/torch/index.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { torchPython } from './oracle.js';
+import { scratchDir } from './scratch.js';
 
 const script = fileURLToPath(new URL('../../../python/googlenet.py', import.meta.url));
-
-export function scratchDir(): string {
-  return mkdtempSync(join(tmpdir(), 'micronet-test-'));
-}
 
 /** Runs a command of googlenet.py with tensors in and files out; returns the output tensors. */
 export function runGoogLeNetOracle(command: string, weights: Map<string, T.Tensor>, inputs: Record<string, T.Tensor>, extraArgs: string[] = []): Map<string, T.Tensor> {

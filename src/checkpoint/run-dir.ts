@@ -1,10 +1,20 @@
-// A run directory is written by one process at a time: an exclusive lock file holds the owner's
-// pid and host, a lock whose process has gone is stale and taken over, and a directory that this
-// process created is removed again when the run fails before writing anything into it.
+// A run directory: the files a run writes there, and its lock. It is written by one process at a
+// time: an exclusive lock file holds the owner's pid and host, a lock whose process has gone is
+// stale and taken over, and a directory that this process created is removed again when the run
+// fails before writing anything into it.
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive, temporaryPath, writeError } from '../io/atomic.js';
+
+/** The checkpoint written after every epoch, and what --resume continues from. */
+export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
+/** The checkpoint of the epoch with the best test top-1 (among quantized ones once quantization-aware training starts). */
+export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
+/** The integer checkpoint a completed quantization-aware run writes. */
+export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
+/** The metrics of every finished epoch, one JSON line each (metrics.ts), rewritten after every epoch. */
+export const metricsFile = (outDir: string) => join(outDir, 'metrics.jsonl');
 
 /** The lock file's name inside a run directory. */
 export const lockFileName = '.lock';

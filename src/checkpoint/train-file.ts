@@ -1,13 +1,18 @@
 // Training checkpoints: the model (masks and BatchNorm statistics included), the optimizer's
-// momentum, the dropout generator's state, the position in the run, the metrics so far and the
+// state (under `#optimizer/<slot>/<parameter>`), the dropout generator's state, the position in the run, the metrics so far and the
 // recipe, in one safetensors file written atomically. Model checkpoints readers accept it too.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
-import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from '../checkpoint/model-file.js';
-import { validateRecipe, type Recipe } from '../recipes/index.js';
+import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from './metadata.js';
+import { isEpochMetrics, type EpochMetrics } from './metrics.js';
+import { MOMENTUM } from '../optim/sgd.js';
+import { stateName } from '../optim/optimizer.js';
+import { upgradeRecipe, validateRecipe, type Recipe } from '../recipes/index.js';
 
-const momentumPrefix = `${trainStatePrefix}momentum/`;
+const optimizerPrefix = `${trainStatePrefix}optimizer/`;
+/** Where micronet 0.1.0 kept SGD's momentum; read as the state of today's SGD. */
+const legacyMomentumPrefix = `${trainStatePrefix}momentum/`;
 /** Generator states by device: `#rng/default` is the CPU's (the name older checkpoints use), `#rng/cuda:N` a GPU's. */
 const rngPrefix = `${trainStatePrefix}rng/`;
 const rngKey = (device: T.Device) => rngPrefix + (device === 'cpu' ? 'default' : device);
@@ -18,38 +23,6 @@ export interface Position {
   epoch: number;
   /** Batches of that epoch already done (non-zero only after an interruption). */
   batch: number;
-}
-
-/** What one epoch reports: its learning rate (at its last step), train and test loss and accuracy, sparsity, time and throughput. */
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  trainLoss: number;
-  trainTop1: number;
-  testLoss: number;
-  testTop1: number;
-  testTop5: number;
-  sparsity: number;
-  seconds: number;
-  imagesPerSecond: number;
-}
-
-/** Each metric's TensorBoard tag: the scalars a run logs once per epoch. */
-export const metricTags: Readonly<Record<keyof EpochMetrics, string>> = {
-  epoch: 'epoch', lr: 'lr', trainLoss: 'loss/train', trainTop1: 'top1/train', testLoss: 'loss/test', testTop1: 'top1/test',
-  testTop5: 'top5/test', sparsity: 'sparsity', seconds: 'time/epoch_seconds', imagesPerSecond: 'time/img_per_s',
-};
-/** The TensorBoard tags of the loss and learning rate logged at every step. */
-export const stepTags = { loss: 'step/loss', lr: 'step/lr' } as const;
-
-const metricNames = Object.keys(metricTags) as (keyof EpochMetrics)[];
-
-/** Whether a value is one epoch's metrics: every field and no other, each a number (null: a non-finite one written as JSON). */
-export function isEpochMetrics(m: unknown): m is EpochMetrics {
-  if (typeof m !== 'object' || m === null) return false;
-  const fields = Object.entries(m);
-  return fields.length === metricNames.length && metricNames.every((k) => k in m)
-    && fields.every(([, v]) => typeof v === 'number' || v === null) && Number.isInteger((m as EpochMetrics).epoch);
 }
 
 /** Sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
@@ -70,10 +43,10 @@ export interface TrainState {
 /** The devices whose default generators a run on `device` draws from. */
 const generatorDevices = (device: T.Device): T.Device[] => (device === 'cpu' ? ['cpu'] : ['cpu', device === 'cuda' ? 'cuda:0' : device]);
 
-/** Writes a training checkpoint (atomically): the model, the momentum, the default generators' states and the state as metadata. */
-export function saveTrainState(path: string, model: Module, momentum: Map<string, T.Tensor>, state: TrainState, device: T.Device = 'cpu'): void {
+/** Writes a training checkpoint (atomically): the model, the optimizer's state (Optimizer.state()), the default generators' states and the state as metadata. */
+export function saveTrainState(path: string, model: Module, optimizerState: ReadonlyMap<string, T.Tensor>, state: TrainState, device: T.Device = 'cpu'): void {
   const tensors = new Map(model.stateDict());
-  for (const [name, buf] of momentum) tensors.set(momentumPrefix + name, buf);
+  for (const [name, t] of optimizerState) tensors.set(optimizerPrefix + name, t);
   const rngs = generatorDevices(device).map((d) => [rngKey(d), T.Generator.default(d).getState()] as const);
   for (const [key, rng] of rngs) tensors.set(key, rng);
   try {
@@ -98,8 +71,8 @@ export function restoreGenerators(saved: Map<string, T.Tensor>, device: T.Device
 export interface LoadedTrainState extends TrainState {
   /** The model's state dict. */
   model: Map<string, T.Tensor>;
-  /** Momentum buffers by parameter name. */
-  momentum: Map<string, T.Tensor>;
+  /** The optimizer's state by `<slot>/<parameter>` (Optimizer.loadState takes it). */
+  optimizer: Map<string, T.Tensor>;
   /** Generator states under their checkpoint keys (see restoreGenerators). */
   generators: Map<string, T.Tensor>;
 }
@@ -126,7 +99,7 @@ export function validateTrainState(value: unknown, path: string): TrainState {
   if (typeof value !== 'object' || value === null) throw bad('not an object');
   const s = value as Partial<TrainState>;
   try {
-    validateRecipe(s.recipe as Recipe);
+    s.recipe = validateRecipe(upgradeRecipe(s.recipe) as Recipe);
   } catch (e) {
     throw bad(`its recipe is invalid: ${(e as Error).message}`);
   }
@@ -165,14 +138,15 @@ export function loadTrainState(path: string): LoadedTrainState {
     throw e;
   }
   const model = new Map<string, T.Tensor>();
-  const momentum = new Map<string, T.Tensor>();
+  const optimizer = new Map<string, T.Tensor>();
   const generators = new Map<string, T.Tensor>();
   for (const [k, t] of file.tensors) {
     if (k.startsWith(rngPrefix)) generators.set(k, t);
-    else if (k.startsWith(momentumPrefix)) momentum.set(k.slice(momentumPrefix.length), t);
+    else if (k.startsWith(optimizerPrefix)) optimizer.set(k.slice(optimizerPrefix.length), t);
+    else if (k.startsWith(legacyMomentumPrefix)) optimizer.set(stateName(MOMENTUM, k.slice(legacyMomentumPrefix.length)), t);
     else model.set(k, t);
   }
-  const saved = { ...state, model, momentum, generators };
+  const saved = { ...state, model, optimizer, generators };
   if (!generators.has(rngKey('cpu'))) {
     disposeLoadedState(saved);
     throw new Error(`${path}: no generator state`);
@@ -182,5 +156,5 @@ export function loadTrainState(path: string): LoadedTrainState {
 
 /** Frees every tensor of a loaded training checkpoint. */
 export function disposeLoadedState(saved: LoadedTrainState): void {
-  for (const t of [...saved.model.values(), ...saved.momentum.values(), ...saved.generators.values()]) t.dispose();
+  for (const t of [...saved.model.values(), ...saved.optimizer.values(), ...saved.generators.values()]) t.dispose();
 }

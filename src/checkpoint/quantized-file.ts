@@ -12,11 +12,11 @@ import * as T from '../torch/index.js';
 import type { Module, WeightLayer } from '../nn/index.js';
 import { writeSafetensors, type TensorFile } from '../io/safetensors.js';
 import type { DatasetName } from '../data/cifar.js';
-import { modelMetadata, quantizedCheckpointFormat } from '../checkpoint/model-file.js';
-import * as Q from './fake-quant.js';
-import { packedBytes, packSigned, unpackSigned } from './pack.js';
-import { planOf, setIntegerSimulation, setObserving } from './prepare.js';
-import { roundHalfEven } from '../data/params.js';
+import { modelMetadata, quantizedCheckpointFormat } from './metadata.js';
+import * as Q from '../nn/fake-quant.js';
+import { packedBytes, packSigned, unpackSigned } from '../quant/pack.js';
+import { planOf, setIntegerSimulation, setObserving } from '../quant/prepare.js';
+import { roundHalfEven } from '../math.js';
 
 /** The metadata key of the packed weights' true shapes (JSON: tensor name to shape). */
 const packedShapesKey = 'packed_shapes';

@@ -1,0 +1,45 @@
+// What every micronet safetensors file says about itself in its metadata: its format, and the
+// model it holds (name, configuration, quantization plan, data set), so that the model can be
+// rebuilt from the file alone. The formats themselves live beside this module.
+import type { Module } from '../nn/index.js';
+import type { DatasetName } from '../data/cifar.js';
+import { checkQuantizationPlan, planOf, type QuantizationPlan } from '../quant/prepare.js';
+
+/** The `format` metadata of a model checkpoint. */
+export const checkpointFormat = 'micronet-model/1';
+/** Training checkpoints (train-file.ts) hold a model too, beside state under keys starting with '#'. */
+export const trainCheckpointFormat = 'micronet-train/1';
+/** The first character of every key of a training checkpoint that is not the model's. */
+export const trainStatePrefix = '#';
+/** Quantized checkpoints (quantized-file.ts): integer weights and their scales, for deployment. */
+export const quantizedCheckpointFormat = 'micronet-quantized/1';
+export const modelFormats = [checkpointFormat, trainCheckpointFormat, quantizedCheckpointFormat];
+/** The metadata key of a quantized model's plan (JSON of its QuantizationPlan), in every format. */
+export const quantizationKey = 'quantization';
+
+/** The metadata recording a model's quantization plan: {} for a float model. Every checkpoint format carries it. */
+export function quantizationMetadata(model: Module): Record<string, string> {
+  const plan = planOf(model);
+  return plan ? { [quantizationKey]: JSON.stringify(plan) } : {};
+}
+
+/** The metadata that rebuilds a model: the format, the model's name and configuration, its plan if quantized, its data set. */
+export function modelMetadata(format: string, model: Module, name: string, config: object, dataset?: DatasetName): Record<string, string> {
+  return { format, model: name, config: JSON.stringify(config), ...quantizationMetadata(model), ...(dataset ? { dataset } : {}) };
+}
+
+/** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */
+export function planFromMetadata(metadata: Record<string, string>, path: string): QuantizationPlan | null {
+  const text = metadata[quantizationKey];
+  if (text === undefined) return null;
+  let value: unknown;
+  try { value = JSON.parse(text); } catch { throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`); }
+  const problems = checkQuantizationPlan(value);
+  if (problems.length) throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
+  const plan = value as QuantizationPlan;
+  // Only the fields a plan has, whatever else the file added.
+  return {
+    layers: Object.fromEntries(Object.entries(plan.layers).map(([n, b]) => [n, { weight: b.weight, input: b.input }])),
+    averagingConstant: plan.averagingConstant,
+  };
+}
