@@ -1,9 +1,9 @@
 // The package's install step: builds the addon against libtorch (see libtorch.cjs), or, when
 // MICRONET_ADDON names an addon already built against the same libtorch, copies that one.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const { spawnSync } = require('child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 
 const target = path.join(__dirname, 'build', 'Release', 'micronet_native.node');
 const prebuilt = process.env.MICRONET_ADDON;

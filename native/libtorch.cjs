@@ -5,9 +5,9 @@
 //   LIBTORCH_CXX11_ABI=0|1    overrides the C++ ABI detected from libc10.so
 // Tested: libtorch 2.13 and 2.14; other 2.x releases build with a warning, 1.x is refused.
 'use strict';
-const fs = require('fs');
-const path = require('path');
-const { execFileSync } = require('child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
 const { torchPython } = require('./torch-python.cjs');
 
 const key = process.argv[2];
@@ -26,7 +26,7 @@ function locate() {
   let root;
   try {
     root = execFileSync(python, ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (e) {
+  } catch (_e) {
     fail(`no torch in ${python}: run scripts/setup.sh (it installs PyTorch into .venv), or set MICRONET_TORCH_PYTHON to a python with torch, or LIBTORCH=/path/to/libtorch`);
   }
   return { includes: [path.join(root, 'include'), path.join(root, 'include/torch/csrc/api/include')], lib: path.join(root, 'lib') };
@@ -94,4 +94,4 @@ const settings = {
   libraries: libs,
 };
 if (!(key in settings)) fail(`unknown setting ${key}`);
-process.stdout.write(settings[key].join(' ') + '\n');
+process.stdout.write(`${settings[key].join(' ')}\n`);

@@ -3,8 +3,8 @@
 // scripts/setup.sh), else python3. The build and every run use this one rule, so both sides of a
 // comparison are the same torch.
 'use strict';
-const fs = require('fs');
-const path = require('path');
+const fs = require('node:fs');
+const path = require('node:path');
 
 function torchPython() {
   if (process.env.MICRONET_TORCH_PYTHON) return process.env.MICRONET_TORCH_PYTHON;

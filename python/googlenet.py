@@ -1,4 +1,4 @@
-# The seed entry's CIFAR GoogLeNet in PyTorch, written from SEED-SPEC section 1, as the oracle for
+# The seed entry's CIFAR GoogLeNet in PyTorch, written from docs/SPEC.md §2, as the oracle for
 # micronet's model. Commands (tensors travel as safetensors files):
 #   parity WEIGHTS INPUTS OUT      eval and train logits, every parameter's gradient, BN running stats
 #   save-pth WEIGHTS INPUTS PTH OUT  one SGD step, then torch.save in the entry's layout + eval logits

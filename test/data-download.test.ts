@@ -146,7 +146,7 @@ test('a folder extracted elsewhere is verified by reading it', async () => {
 test('a truncated folder extracted elsewhere, or with an older marker, is replaced', async () => {
   const { dir, folder } = await downloaded();
   rmSync(join(dir, 'cifar-100-binary.tar.gz'));
-  writeFileSync(join(folder, '.micronet-md5'), md5 + '\n');  // older markers held only the MD5
+  writeFileSync(join(folder, '.micronet-md5'), `${md5}\n`);  // older markers held only the MD5
   assert.equal((await download({ dir, url, md5, counts, ...quiet })).status, 'present', 'read and found complete');
   truncateSync(join(folder, 'train.bin'), 0);
   const lines: string[] = [];

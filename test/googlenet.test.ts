@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
-import { BatchNorm2d, Conv2d, Linear } from '../src/nn/index.js';
+import { type BatchNorm2d, Conv2d, Linear } from '../src/nn/index.js';
 import { GoogLeNet } from '../src/models/googlenet.js';
 import { buildModel } from '../src/models/registry.js';
 import { extractStateDict, loadTensors, readTorchFile } from '../src/checkpoint/torch-file.js';

@@ -18,7 +18,7 @@ import { torchPython } from './support/oracle.js';
 
 const oracle = fileURLToPath(new URL('../../test/support/recipe_oracle.py', import.meta.url));
 
-test('id56-notebook learning rates are SEED-SPEC\'s effective table', () => {
+test('id56-notebook learning rates are docs/SPEC.md §4.3\'s effective table', () => {
   const r = findRecipe('id56-notebook');
   const prunes = r.pruning.events.map((e) => e.epoch);
   const lr = (epoch: number) => learningRate(r.schedule, prunes, { epoch, batch: 0, batchesPerEpoch: 391 });

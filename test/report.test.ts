@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { generatedSplit, type Split } from '../src/data/index.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
-import { metricTags, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
+import { metricTags, parseMetricsLine, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
 import { scratchDir } from './support/scratch.js';
 import { crc32cBitwise, readEventFile, type ReadEvent } from './support/tfevents.js';
@@ -28,7 +28,7 @@ const batches = 5;  // 160 images in batches of 32
 const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
 const data = { train: split(160, 'train'), test: split(32, 'test') };
 
-const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => parseMetricsLine(l)!);
 const eventFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).sort().map((f) => join(dir, f));
 
 /** A run stopped at epoch 2, batch 1 and resumed to its end, shared by the tests below. */

@@ -98,7 +98,9 @@ test('resuming checks the saved state: damaged recipes, positions and histories 
   stopped.model.dispose();
   const path = lastCheckpoint(outDir);
   const original = readSafetensors(path);
+  // biome-ignore lint/suspicious/noExplicitAny: the test damages the saved state field by field
   const state = JSON.parse(original.metadata.state!) as Record<string, any>;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   const damage = async (edit: (s: Record<string, any>) => void, expected: RegExp) => {
     const s = structuredClone(state);
     edit(s);

@@ -30,7 +30,7 @@ function denseGoogLeNet(): Module {
   return model;
 }
 
-test('dense googlenet, official rules: SEED-SPEC 4a figures', () => {
+test('dense googlenet, official rules: docs/SPEC.md §6.5 figures', () => {
   const model = denseGoogLeNet();
   const full = scoreModel(model, { rules: 'official', bits: 32 });
   assert.equal(full.bits, 199_766_144);
@@ -49,7 +49,7 @@ test('dense googlenet, official rules: SEED-SPEC 4a figures', () => {
   model.dispose();
 });
 
-test('dense googlenet, the entry\'s id56 rules: SEED-SPEC 4b figures', () => {
+test('dense googlenet, the entry\'s id56 rules: docs/SPEC.md §6.5 figures', () => {
   const model = denseGoogLeNet();
   const r = scoreModel(model, { rules: 'id56', bits: 32 });
   assert.equal(r.bits, 200_272_000);
@@ -235,7 +235,7 @@ test('widths are checked; the freebie is refused on a quantized model', () => {
   model.dispose();
 });
 
-test('dense googlenet at 8 bits: the scorer and an independent count agree, to the digit (SEED-SPEC 4a\')', () => {
+test('dense googlenet at 8 bits: the scorer and an independent count agree, to the digit (docs/SPEC.md §6.5, 8 bits)', () => {
   const model = denseGoogLeNet();
   const r = scoreModel(model, { rules: 'official', bits: 8 });
   // From the layer shapes: every conv has a bias (merged with its BatchNorm's shift), each output
@@ -334,7 +334,7 @@ test('micronet score: table, JSON and the accuracy threshold, on a checkpoint', 
   const table = run('--checkpoint', path, '--rules', 'id56', '--bits', '32', '--accuracy', '79.99');
   assert.match(table.stdout, /params: 6,258,500 \(200,272,000 bits \/ 32\)/);
   assert.match(table.stdout, /accuracy: 79\.99% top-1: does NOT meet the 80% threshold/);
-  // --bits 8 and --bits model on a float checkpoint (the SEED-SPEC 4a' and 4a figures).
+  // --bits 8 and --bits model on a float checkpoint (docs/SPEC.md §6.5's 8-bit and dense figures).
   const eight = JSON.parse(run('--checkpoint', path, '--bits', '8', '--json').stdout) as { bitWidth: unknown; params: number; ops: number; score: number; layers: { name: string; precision?: unknown }[] };
   assert.deepEqual([eight.bitWidth, eight.params, eight.ops, eight.score], [8, 1_560_673, 1_914_155_008, 0.22523242634733667]);
   assert.deepEqual(eight.layers.find((l) => l.name === 'prelayer.0')!.precision, { weight: 8, bias: 8, mult: 8 });

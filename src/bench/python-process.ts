@@ -25,7 +25,7 @@ export class PythonProcess {
   async request<A extends { error?: string }>(message: object): Promise<A> {
     const line = await new Promise<string>((resolve) => {
       this.#waiting.push(resolve);
-      this.#child.stdin.write(JSON.stringify(message) + '\n');
+      this.#child.stdin.write(`${JSON.stringify(message)}\n`);
     });
     return JSON.parse(line) as A;
   }

@@ -39,7 +39,7 @@ function loadModelState(model: Module, tensors: Map<string, T.Tensor>, quantized
   const skipped = new Set<string>();
   for (const [key, min] of quantized ? tensors : []) {
     if (!key.endsWith('.input_min')) continue;
-    const maxKey = key.slice(0, -'min'.length) + 'max';
+    const maxKey = `${key.slice(0, -'min'.length)}max`;
     const max = tensors.get(maxKey);
     if (min.numel === 1 && max?.numel === 1 && min.item() === Infinity && max.item() === -Infinity) skipped.add(key).add(maxKey);
   }
@@ -98,7 +98,7 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
 export function completeMasks(stateDict: ReadonlyMap<string, TensorSpec>, model: Module): Map<string, T.Tensor> {
   const added = new Map<string, T.Tensor>();
   for (const [key, own] of model.stateDict()) {
-    if (key.endsWith('.mask') && !stateDict.has(key) && stateDict.has(key.slice(0, -'mask'.length) + 'weight')) {
+    if (key.endsWith('.mask') && !stateDict.has(key) && stateDict.has(`${key.slice(0, -'mask'.length)}weight`)) {
       added.set(key, T.keep(T.ones(own.shape)));
     }
   }

@@ -80,7 +80,7 @@ export class RunDirectory {
     const tmp = temporaryPath(this.#lock);
     try {
       try {
-        writeFileSync(tmp, JSON.stringify(mine) + '\n');
+        writeFileSync(tmp, `${JSON.stringify(mine)}\n`);
       } catch (e) {
         throw writeError(this.dir, e, 'lock the run directory');
       }

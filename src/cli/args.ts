@@ -35,7 +35,7 @@ export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv:
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const s = spec[name];
-    if (!s) throw new UsageError(`unknown option --${name} for \`micronet ${command}\` (known: ${Object.keys(spec).map((k) => '--' + k).join(', ')})`);
+    if (!s) throw new UsageError(`unknown option --${name} for \`micronet ${command}\` (known: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
     let raw: string;
     if (s.type === 'boolean') {
       if (eq >= 0) {

@@ -2,14 +2,14 @@
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { defaultDataDir, download } from '../data/download.js';
-import type { DatasetName, Version } from '../data/cifar.js';
+import { datasetNames, type DatasetName, type Version } from '../data/cifar.js';
 import { writeSynthetic } from '../data/synthetic.js';
 
 export const dataCommand = defineCommand({
   name: 'data',
   summary: 'download [--dataset --version --dir] fetches, checks and extracts CIFAR; generate --dir [--train --test --seed] writes a synthetic set',
   options: {
-    dataset: { type: 'string', help: 'which data set', choices: ['cifar100', 'cifar10'], default: 'cifar100' },
+    dataset: { type: 'string', help: 'which data set', choices: datasetNames, default: 'cifar100' },
     version: { type: 'string', help: 'official version to fetch (generate: which to write, or both)', choices: ['binary', 'python', 'both'], default: 'binary' },
     dir: { type: 'string', help: `data directory (download default: ${defaultDataDir()})` },
     url: { type: 'string', help: 'download: fetch from this URL instead (a mirror)' },

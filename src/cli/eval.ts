@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { loadSplit } from '../data/source.js';
-import { datasets, type DatasetName, type Split } from '../data/cifar.js';
+import { datasetNames, datasets, type DatasetName, type Split } from '../data/cifar.js';
 import { Loader } from '../data/loader.js';
 import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
@@ -29,7 +29,7 @@ export const evalCommand = defineCommand({
   options: {
     checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)', required: true },
     data: { type: 'string', help: 'the data directory (either official version, extracted or as the .tar.gz)', required: true },
-    dataset: { type: 'string', choices: ['cifar100', 'cifar10'], help: 'the data set (default: the one the checkpoint names, else by its number of classes)' },
+    dataset: { type: 'string', choices: datasetNames, help: 'the data set (default: the one the checkpoint names, else by its number of classes)' },
     split: { type: 'string', choices: ['test', 'train'], help: 'which split to evaluate', default: 'test' },
     norm: { type: 'string', choices: ['train', 'test'], help: 'normalise with the train (micronet-seed) or test (id56-notebook) statistics', default: 'train' },
     batch: { type: 'number', help: 'images per batch', default: 128 },

@@ -1,7 +1,7 @@
 // `micronet score`: MicroNet storage, operations and score of a model or checkpoint.
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { buildModel, modelNames } from '../models/registry.js';
-import { checkPrecision, defaultBits, scoreModel } from '../score/index.js';
+import { checkPrecision, defaultBits, ruleNames, scoreModel, type Rules, type ScoreReport } from '../score/index.js';
 import { formatReport } from '../score/format.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
@@ -20,7 +20,7 @@ export const scoreCommand = defineCommand({
   options: {
     checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)' },
     model: { type: 'string', help: `the model to score dense, or of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
-    rules: { type: 'string', choices: ['official', 'id56'], help: 'counting rules', default: 'official' },
+    rules: { type: 'string', choices: ruleNames, help: 'counting rules', default: 'official' },
     bits: {
       type: 'string',
       help: 'N (1..32): every parameter and multiply at N bits (16: the freebie, unquantized models only; 32: none; less: what-if); '
@@ -36,7 +36,7 @@ export const scoreCommand = defineCommand({
     }
     const asked = parseBits(options.bits);
     const { model } = options.checkpoint ? loadAnyCheckpoint(options.checkpoint, options.model) : buildModel(options.model);
-    let report;
+    let report: ScoreReport;
     try {
       const bits = asked ?? defaultBits(model);
       try {
@@ -45,7 +45,7 @@ export const scoreCommand = defineCommand({
         throw new UsageError(`--bits ${bits}: ${(e as Error).message}`);
       }
       // Without a checkpoint the architecture is scored: dense, whatever its random weights hold.
-      report = scoreModel(model, { rules: options.rules as 'official' | 'id56', bits, dense: !options.checkpoint });
+      report = scoreModel(model, { rules: options.rules as Rules, bits, dense: !options.checkpoint });
     } finally {
       model.dispose();
     }

@@ -111,7 +111,7 @@ function checkContents(folder: string, dataset: DatasetName, version: Version, c
       }
     }
   }
-  let read;
+  let read: ReturnType<typeof readSplits>;
   try {
     read = readSplits({ version, kind: 'folder', path: folder }, splits, { dataset });
   } catch (e) {
@@ -256,7 +256,7 @@ function extract(archive: string, dir: string, a: ArchiveSpec, md5: string): voi
     const sizes: Record<string, number> = {};
     for (const e of entries) {
       const name = normalize(e.name.replace(/^\.\//, ''));
-      if (!name.startsWith(a.folder + '/')) continue;
+      if (!name.startsWith(`${a.folder}/`)) continue;
       const rel = name.slice(a.folder.length + 1);
       if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`${archive}: refusing entry '${e.name}' outside its folder`);
       disk(() => {
@@ -267,7 +267,7 @@ function extract(archive: string, dir: string, a: ArchiveSpec, md5: string): voi
     }
     const missing = archiveFiles(a).filter((f) => !existsSync(join(tmp, f)));
     if (missing.length) throw new Error(`${archive}: has no ${missing.map((f) => `${a.folder}/${f}`).join(', ')}`);
-    disk(() => writeFileAtomic(join(tmp, MARKER), Buffer.from(JSON.stringify({ md5, sizes } satisfies Marker) + '\n')));
+    disk(() => writeFileAtomic(join(tmp, MARKER), Buffer.from(`${JSON.stringify({ md5, sizes } satisfies Marker)}\n`)));
     if (existsSync(target)) {
       // An incomplete or unverified folder is replaced, moved aside first so the swap is quick.
       const old = temporaryPath(target);

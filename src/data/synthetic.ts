@@ -88,7 +88,7 @@ export function syntheticFiles(dataset: DatasetName, version: Version, splits: R
     });
   }
   const meta = (file: string): Uint8Array => {
-    if (version === 'binary') return Buffer.from((file.startsWith('coarse') ? coarseNames : names).join('\n') + '\n');
+    if (version === 'binary') return Buffer.from(`${(file.startsWith('coarse') ? coarseNames : names).join('\n')}\n`);
     return dataset === 'cifar100' ? encodePickle({ fine_label_names: names, coarse_label_names: coarseNames })
       : encodePickle({ label_names: names, num_cases_per_batch: per(splits.train.fine.length), num_vis: IMAGE_BYTES });
   };

@@ -85,7 +85,7 @@ export function writeTarGz(entries: readonly TarEntry[]): Uint8Array {
     h.fill(32, 148, 156);
     let sum = 0;
     for (const b of h) sum += b;
-    field(h, 148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+    field(h, 148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
     parts.push(h, data, new Uint8Array((512 - (data.length % 512)) % 512));
   }
   parts.push(new Uint8Array(1024));

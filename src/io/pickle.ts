@@ -39,160 +39,262 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   }
 }
 
-function run(data: Uint8Array, options: UnpickleOptions, opcodeAt: (pos: number) => void): unknown {
-  const fail = (problem: string): never => { throw new PickleError(`${options.what}: ${problem}`); };
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const text = new TextDecoder('utf-8', { fatal: true });
-  // True ISO-8859-1, so that a Python 2 str (raw bytes, e.g. a numpy payload) round-trips every
-  // byte; the WHATWG 'latin1' label means windows-1252 and may decode 0x80-0x9f differently.
-  const latin1 = { decode: (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1') };
-  let pos = 0;
-  const stack: unknown[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, unknown>();
+/** The machine's state: the bytes and the position in them, the stack, the marks and the memo. */
+class Machine {
+  pos = 0;
+  readonly stack: unknown[] = [];
+  readonly marks: number[] = [];
+  readonly memo = new Map<number, unknown>();
+  /** Who made each object that REDUCE/NEWOBJ built, for its BUILD. */
+  readonly builders = new WeakMap<object, PickleGlobal>();
+  /** Set by STOP. */
+  result: { value: unknown } | null = null;
+  readonly #view: DataView;
+  readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
 
-  const need = (n: number) => { if (pos + n > data.byteLength) fail(`truncated pickle (needs ${n} more bytes at offset ${pos})`); };
-  const u8 = () => { need(1); return data[pos++]!; };
-  const u16 = () => { need(2); const v = view.getUint16(pos, true); pos += 2; return v; };
-  const u32 = () => { need(4); const v = view.getUint32(pos, true); pos += 4; return v; };
-  const i32 = () => { need(4); const v = view.getInt32(pos, true); pos += 4; return v; };
-  const u64 = () => { need(8); const v = view.getBigUint64(pos, true); pos += 8; if (v > BigInt(data.byteLength)) fail('length beyond the data'); return Number(v); };
-  const bytes = (n: number) => { need(n); const b = data.subarray(pos, pos + n); pos += n; return b; };
-  const line = () => {
-    const end = data.indexOf(0x0a, pos);
-    if (end < 0) fail('truncated pickle (unterminated line)');
-    const s = latin1.decode(data.subarray(pos, end));
-    pos = end + 1;
+  constructor(
+    readonly data: Uint8Array,
+    readonly options: UnpickleOptions,
+  ) {
+    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  fail(problem: string): never {
+    throw new PickleError(`${this.options.what}: ${problem}`);
+  }
+
+  need(n: number): void {
+    if (this.pos + n > this.data.byteLength) this.fail(`truncated pickle (needs ${n} more bytes at offset ${this.pos})`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.data[this.pos++]!;
+  }
+
+  /** A little-endian integer of 2 or 4 bytes (signed: 4 only), or a big-endian float64. */
+  #fixed<T>(n: number, read: (at: number) => T): T {
+    this.need(n);
+    const v = read(this.pos);
+    this.pos += n;
+    return v;
+  }
+  u16 = () => this.#fixed(2, (at) => this.#view.getUint16(at, true));
+  u32 = () => this.#fixed(4, (at) => this.#view.getUint32(at, true));
+  i32 = () => this.#fixed(4, (at) => this.#view.getInt32(at, true));
+  f64 = () => this.#fixed(8, (at) => this.#view.getFloat64(at, false));
+
+  /** A 64-bit length, which cannot exceed the data. */
+  u64(): number {
+    const v = this.#fixed(8, (at) => this.#view.getBigUint64(at, true));
+    if (v > BigInt(this.data.byteLength)) this.fail('length beyond the data');
+    return Number(v);
+  }
+
+  /** A length given as a signed 32-bit integer. */
+  length(what: string): number {
+    const n = this.i32();
+    if (n < 0) this.fail(`negative ${what} length`);
+    return n;
+  }
+
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const b = this.data.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+
+  utf8(b: Uint8Array): string {
+    return this.#utf8.decode(b);
+  }
+
+  /**
+   * True ISO-8859-1, so that a Python 2 str (raw bytes, e.g. a numpy payload) round-trips every
+   * byte; the WHATWG 'latin1' label means windows-1252 and may decode 0x80-0x9f differently.
+   */
+  latin1(b: Uint8Array): string {
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+  }
+
+  line(): string {
+    const end = this.data.indexOf(0x0a, this.pos);
+    if (end < 0) this.fail('truncated pickle (unterminated line)');
+    const s = this.latin1(this.data.subarray(this.pos, end));
+    this.pos = end + 1;
     return s;
-  };
-  const pop = () => { if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]!)) fail('stack underflow'); return stack.pop(); };
-  const top = () => { if (stack.length === 0) fail('stack underflow'); return stack[stack.length - 1]; };
-  const popMark = () => {
-    const m = marks.pop();
-    if (m === undefined) fail('MARK expected');
-    return stack.splice(m!);
-  };
-  const signedLE = (b: Uint8Array) => {
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
-    if (b.length && b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
-    return Number.isSafeInteger(Number(v)) ? Number(v) : v;
-  };
-  const resolve = (module: string, name: string) => {
-    const g = options.findGlobal(module, name);
-    if (g === undefined) fail(`refusing to load ${module}.${name}: only tensors, numbers, strings and containers are accepted`);
-    return g!;
-  };
-  const setItems = (target: unknown, items: unknown[]) => {
-    if (!(target instanceof Map)) fail('SETITEM on a non-dict');
-    for (let i = 0; i + 1 < items.length; i += 2) (target as PyDict).set(items[i], items[i + 1]);
-  };
-  const append = (target: unknown, items: unknown[]) => {
-    if (!Array.isArray(target) || target instanceof PyTuple) fail('APPEND on a non-list');
-    // One at a time: spreading a long APPENDS into push() overflows the call stack.
-    for (const item of items) (target as unknown[]).push(item);
-  };
-  const call = (fn: unknown, args: unknown) => {
-    if (typeof fn !== 'object' || fn === null || typeof (fn as PickleGlobal).call !== 'function') fail('REDUCE of a value that cannot be called');
-    if (!Array.isArray(args)) fail('REDUCE arguments are not a tuple');
-    const result = (fn as PickleGlobal).call(args as unknown[]);
-    if (result !== null && typeof result === 'object') builders.set(result, fn as PickleGlobal);
-    return result;
-  };
-  const builders = new WeakMap<object, PickleGlobal>();
+  }
 
-  for (;;) {
-    opcodeAt(pos);
-    const op = u8();
-    switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME: framing is transparent here
-      case 0x2e: { // STOP
-        if (stack.length !== 1) fail(`pickle ended with ${stack.length} values on the stack`);
-        return stack[0];
-      }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x8a: stack.push(signedLE(bytes(u8()))); break; // LONG1
-      case 0x8b: { const n = i32(); if (n < 0) fail('negative LONG4 length'); stack.push(signedLE(bytes(n))); break; } // LONG4
-      case 0x49: { // INT (text)
-        const s = line();
-        stack.push(s === '01' ? true : s === '00' ? false : parseIntStrict(s, fail));
-        break;
-      }
-      case 0x4c: stack.push(parseIntStrict(line().replace(/L$/, ''), fail)); break; // LONG (text)
-      case 0x47: { need(8); stack.push(view.getFloat64(pos, false)); pos += 8; break; } // BINFLOAT (big-endian)
-      case 0x46: { const v = Number(line()); if (Number.isNaN(v)) fail('bad FLOAT'); stack.push(v); break; } // FLOAT
-      case 0x58: stack.push(text.decode(bytes(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(text.decode(bytes(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(text.decode(bytes(u64()))); break; // BINUNICODE8
-      case 0x56: stack.push(line()); break; // UNICODE (raw-unicode-escape; ASCII in practice)
-      case 0x54: { const n = i32(); if (n < 0) fail('negative BINSTRING length'); stack.push(latin1.decode(bytes(n))); break; } // BINSTRING
-      case 0x55: stack.push(latin1.decode(bytes(u8()))); break; // SHORT_BINSTRING
-      case 0x53: stack.push(line().replace(/^'(.*)'$|^"(.*)"$/, '$1$2')); break; // STRING
-      case 0x42: stack.push(bytes(u32())); break; // BINBYTES
-      case 0x43: stack.push(bytes(u8())); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(bytes(u64())); break; // BINBYTES8
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x29: stack.push(new PyTuple()); break; // EMPTY_TUPLE
-      case 0x8f: stack.push(new Set()); break; // EMPTY_SET
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x74: stack.push(PyTuple.from(popMark()) as PyTuple); break; // TUPLE
-      case 0x85: stack.push(PyTuple.of(pop()) as PyTuple); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push(PyTuple.of(a, b) as PyTuple); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(PyTuple.of(a, b, c) as PyTuple); break; } // TUPLE3
-      case 0x64: { const items = popMark(); const d = new Map(); setItems(d, items); stack.push(d); break; } // DICT
-      case 0x61: { const v = pop(); append(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); append(top(), items); break; } // APPENDS
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x90: { const items = popMark(); const s = top(); if (!(s instanceof Set)) fail('ADDITEMS on a non-set'); items.forEach((i) => (s as Set<unknown>).add(i)); break; } // ADDITEMS
-      case 0x91: stack.push(new Set(popMark())); break; // FROZENSET
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x70: memo.set(parseIntStrict(line(), fail) as number, top()); break; // PUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: case 0x67: { // BINGET, LONG_BINGET, GET
-        const key = op === 0x68 ? u8() : op === 0x6a ? u32() : parseIntStrict(line(), fail) as number;
-        if (!memo.has(key)) fail(`memo key ${key} is not defined`);
-        stack.push(memo.get(key));
-        break;
-      }
-      case 0x63: { const module = line(); const name = line(); stack.push(resolve(module, name)); break; } // GLOBAL
-      case 0x93: { const name = pop(); const module = pop(); if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs strings'); stack.push(resolve(module as string, name as string)); break; }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(call(cls, args)); break; } // NEWOBJ
-      case 0x62: { // BUILD
-        const state = pop();
-        const obj = top();
-        const builder = obj !== null && typeof obj === 'object' ? builders.get(obj) : undefined;
-        if (!builder?.build) fail('BUILD of an object that takes no state');
-        stack[stack.length - 1] = builder!.build!(obj, state);
-        break;
-      }
-      case 0x51: { // BINPERSID
-        const pid = pop();
-        if (!options.persistentLoad) fail('persistent ids are not accepted here');
-        stack.push(options.persistentLoad!(pid));
-        break;
-      }
-      default:
-        fail(`unsupported or unsafe pickle opcode 0x${op.toString(16)} at offset ${pos - 1}`);
-    }
+  int(s: string): number | bigint {
+    if (!/^[-+]?\d+$/.test(s)) this.fail(`bad integer '${s}'`);
+    return exactInteger(BigInt(s));
+  }
+
+  push(v: unknown): void {
+    this.stack.push(v);
+  }
+
+  pop(): unknown {
+    const mark = this.marks.at(-1);
+    if (this.stack.length === 0 || (mark !== undefined && this.stack.length <= mark)) this.fail('stack underflow');
+    return this.stack.pop();
+  }
+
+  top(): unknown {
+    if (this.stack.length === 0) this.fail('stack underflow');
+    return this.stack[this.stack.length - 1];
+  }
+
+  popMark(): unknown[] {
+    const m = this.marks.pop();
+    if (m === undefined) this.fail('MARK expected');
+    return this.stack.splice(m);
+  }
+
+  resolve(module: unknown, name: unknown): unknown {
+    if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs strings');
+    const g = this.options.findGlobal(module, name);
+    if (g === undefined) this.fail(`refusing to load ${module}.${name}: only tensors, numbers, strings and containers are accepted`);
+    return g;
+  }
+
+  setItems(target: unknown, items: unknown[]): void {
+    if (!(target instanceof Map)) this.fail('SETITEM on a non-dict');
+    for (let i = 0; i + 1 < items.length; i += 2) target.set(items[i], items[i + 1]);
+  }
+
+  append(target: unknown, items: unknown[]): void {
+    if (!Array.isArray(target) || target instanceof PyTuple) this.fail('APPEND on a non-list');
+    // One at a time: spreading a long APPENDS into push() overflows the call stack.
+    for (const item of items) target.push(item);
+  }
+
+  call(fn: unknown, args: unknown): unknown {
+    if (typeof fn !== 'object' || fn === null || typeof (fn as PickleGlobal).call !== 'function') this.fail('REDUCE of a value that cannot be called');
+    if (!Array.isArray(args)) this.fail('REDUCE arguments are not a tuple');
+    const result = (fn as PickleGlobal).call(args);
+    if (result !== null && typeof result === 'object') this.builders.set(result, fn as PickleGlobal);
+    return result;
+  }
+
+  memoKey(op: number): number {
+    const key = op === 0x68 ? this.u8() : op === 0x6a ? this.u32() : (this.int(this.line()) as number);
+    if (!this.memo.has(key)) this.fail(`memo key ${key} is not defined`);
+    return key;
   }
 }
 
-function parseIntStrict(s: string, fail: (p: string) => never): number | bigint {
-  if (!/^[-+]?\d+$/.test(s)) fail(`bad integer '${s}'`);
-  const v = BigInt(s);
-  return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+/** Two's-complement little-endian bytes as a number, or a bigint beyond the safe integers. */
+function signedLE(b: Uint8Array): number | bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  if (b.length && b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
+  return exactInteger(v);
+}
+
+const exactInteger = (v: bigint) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
+
+type Handler = (m: Machine, op: number) => void;
+
+/** What each accepted opcode does; any other opcode is refused. */
+const opcodes = new Map<number, Handler>([
+  [0x80, (m) => { m.u8(); }], // PROTO
+  [0x95, (m) => { m.u64(); }], // FRAME: framing is transparent here
+  [0x2e, (m) => { // STOP
+    if (m.stack.length !== 1) m.fail(`pickle ended with ${m.stack.length} values on the stack`);
+    m.result = { value: m.stack[0] };
+  }],
+  [0x28, (m) => { m.marks.push(m.stack.length); }], // MARK
+  [0x4e, (m) => m.push(null)], // NONE
+  [0x88, (m) => m.push(true)], // NEWTRUE
+  [0x89, (m) => m.push(false)], // NEWFALSE
+  [0x4b, (m) => m.push(m.u8())], // BININT1
+  [0x4d, (m) => m.push(m.u16())], // BININT2
+  [0x4a, (m) => m.push(m.i32())], // BININT
+  [0x8a, (m) => m.push(signedLE(m.bytes(m.u8())))], // LONG1
+  [0x8b, (m) => m.push(signedLE(m.bytes(m.length('LONG4'))))], // LONG4
+  [0x49, (m) => { // INT (text; 01 and 00 are booleans)
+    const s = m.line();
+    m.push(s === '01' ? true : s === '00' ? false : m.int(s));
+  }],
+  [0x4c, (m) => m.push(m.int(m.line().replace(/L$/, '')))], // LONG (text)
+  [0x47, (m) => m.push(m.f64())], // BINFLOAT (big-endian)
+  [0x46, (m) => { // FLOAT (text)
+    const v = Number(m.line());
+    if (Number.isNaN(v)) m.fail('bad FLOAT');
+    m.push(v);
+  }],
+  [0x58, (m) => m.push(m.utf8(m.bytes(m.u32())))], // BINUNICODE
+  [0x8c, (m) => m.push(m.utf8(m.bytes(m.u8())))], // SHORT_BINUNICODE
+  [0x8d, (m) => m.push(m.utf8(m.bytes(m.u64())))], // BINUNICODE8
+  [0x56, (m) => m.push(m.line())], // UNICODE (raw-unicode-escape; ASCII in practice)
+  [0x54, (m) => m.push(m.latin1(m.bytes(m.length('BINSTRING'))))], // BINSTRING
+  [0x55, (m) => m.push(m.latin1(m.bytes(m.u8())))], // SHORT_BINSTRING
+  [0x53, (m) => m.push(m.line().replace(/^'(.*)'$|^"(.*)"$/, '$1$2'))], // STRING
+  [0x42, (m) => m.push(m.bytes(m.u32()))], // BINBYTES
+  [0x43, (m) => m.push(m.bytes(m.u8()))], // SHORT_BINBYTES
+  [0x8e, (m) => m.push(m.bytes(m.u64()))], // BINBYTES8
+  [0x5d, (m) => m.push([])], // EMPTY_LIST
+  [0x7d, (m) => m.push(new Map())], // EMPTY_DICT
+  [0x29, (m) => m.push(new PyTuple())], // EMPTY_TUPLE
+  [0x8f, (m) => m.push(new Set())], // EMPTY_SET
+  [0x6c, (m) => m.push(m.popMark())], // LIST
+  [0x74, (m) => m.push(PyTuple.from(m.popMark()))], // TUPLE
+  [0x85, (m) => m.push(PyTuple.of(m.pop()))], // TUPLE1
+  [0x86, (m) => { const b = m.pop(); m.push(PyTuple.of(m.pop(), b)); }], // TUPLE2
+  [0x87, (m) => { const c = m.pop(); const b = m.pop(); m.push(PyTuple.of(m.pop(), b, c)); }], // TUPLE3
+  [0x64, (m) => { // DICT
+    const d = new Map();
+    m.setItems(d, m.popMark());
+    m.push(d);
+  }],
+  [0x61, (m) => { const v = m.pop(); m.append(m.top(), [v]); }], // APPEND
+  [0x65, (m) => { const items = m.popMark(); m.append(m.top(), items); }], // APPENDS
+  [0x73, (m) => { const v = m.pop(); const k = m.pop(); m.setItems(m.top(), [k, v]); }], // SETITEM
+  [0x75, (m) => { const items = m.popMark(); m.setItems(m.top(), items); }], // SETITEMS
+  [0x90, (m) => { // ADDITEMS
+    const items = m.popMark();
+    const s = m.top();
+    if (!(s instanceof Set)) m.fail('ADDITEMS on a non-set');
+    for (const i of items) (s as Set<unknown>).add(i);
+  }],
+  [0x91, (m) => m.push(new Set(m.popMark()))], // FROZENSET
+  [0x30, (m) => { m.pop(); }], // POP
+  [0x31, (m) => { m.popMark(); }], // POP_MARK
+  [0x32, (m) => m.push(m.top())], // DUP
+  [0x71, (m) => { m.memo.set(m.u8(), m.top()); }], // BINPUT
+  [0x72, (m) => { m.memo.set(m.u32(), m.top()); }], // LONG_BINPUT
+  [0x70, (m) => { m.memo.set(m.int(m.line()) as number, m.top()); }], // PUT
+  [0x94, (m) => { m.memo.set(m.memo.size, m.top()); }], // MEMOIZE
+  [0x68, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // BINGET
+  [0x6a, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // LONG_BINGET
+  [0x67, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // GET
+  [0x63, (m) => { const module = m.line(); m.push(m.resolve(module, m.line())); }], // GLOBAL
+  [0x93, (m) => { const name = m.pop(); m.push(m.resolve(m.pop(), name)); }], // STACK_GLOBAL
+  [0x52, (m) => { const args = m.pop(); m.push(m.call(m.pop(), args)); }], // REDUCE
+  [0x81, (m) => { const args = m.pop(); m.push(m.call(m.pop(), args)); }], // NEWOBJ
+  [0x62, (m) => { // BUILD
+    const state = m.pop();
+    const obj = m.top();
+    const builder = obj !== null && typeof obj === 'object' ? m.builders.get(obj) : undefined;
+    if (!builder?.build) m.fail('BUILD of an object that takes no state');
+    m.stack[m.stack.length - 1] = builder!.build!(obj, state);
+  }],
+  [0x51, (m) => { // BINPERSID
+    const pid = m.pop();
+    if (!m.options.persistentLoad) m.fail('persistent ids are not accepted here');
+    m.push(m.options.persistentLoad!(pid));
+  }],
+]);
+
+function run(data: Uint8Array, options: UnpickleOptions, opcodeAt: (pos: number) => void): unknown {
+  const m = new Machine(data, options);
+  while (!m.result) {
+    opcodeAt(m.pos);
+    const op = m.u8();
+    const handler = opcodes.get(op);
+    if (!handler) m.fail(`unsupported or unsafe pickle opcode 0x${op.toString(16)} at offset ${m.pos - 1}`);
+    handler!(m, op);
+  }
+  return m.result.value;
 }

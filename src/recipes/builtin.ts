@@ -12,7 +12,7 @@ function alternating(epochs: number[]): PruneEvent[] {
 const seedSgd: SgdConfig = { name: 'sgd', momentum: 0.9, dampening: 0, weightDecay: 5e-4, nesterov: true };
 const seedEvents = alternating([101, 103, 105, 107, 109, 111, 151, 153, 155, 157, 159, 161]);
 
-/** SEED-SPEC section 3, left column: what the write-up describes. */
+/** What the write-up describes (docs/SPEC.md §4.1). */
 const micronetSeed: Recipe = {
   name: 'micronet-seed',
   description: 'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
@@ -33,7 +33,7 @@ const micronetSeed: Recipe = {
   quantization: null,
 };
 
-/** SEED-SPEC section 3, right column: what the entry's notebook actually ran. */
+/** What the entry's notebook actually ran (docs/SPEC.md §4.2). */
 const id56Notebook: Recipe = {
   ...micronetSeed,
   name: 'id56-notebook',

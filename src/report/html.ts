@@ -1,7 +1,7 @@
 // The report page: one self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched)
 // that leads with a run's summary beside the published entry, then its curves, per-layer density,
 // the score split by block under both rule sets and the recipe; several runs overlay.
-import { layerOps, publishedEntry, reference, type LayerScore, type ScoreReport } from '../score/index.js';
+import { publishedEntry, reference, referenceLabels, ruleSet, type LayerScore, type ScoreReport } from '../score/index.js';
 import { learningRate } from '../train/schedule.js';
 import type { Recipe } from '../recipes/index.js';
 import { barChart, escapeHtml as e, lineChart, palette, percent, type LineSeries, type Mark } from './charts.js';
@@ -113,11 +113,11 @@ const weightRows = (s: ScoreReport) => s.layers.filter((l) => l.weights > 0);
 function densitySection(runs: RunRecord[]): string {
   const scored = runs.filter((r) => r.summary);
   if (!scored.length) return '<h2>Per-layer density</h2><p class="muted">Not available: see what is missing above.</p>';
-  const layers = weightRows(scored[0]!.summary!.scores[0]).map((l) => l.name);
+  const layers = weightRows(scored[0]!.summary!.scores[0]!).map((l) => l.name);
   const chart = barChart({
     id: 'density', title: 'Weights kept per layer (non-zero / all)', categories: layers, format: percent, max: 1,
     series: scored.map((r, i) => {
-      const byName = new Map(weightRows(r.summary!.scores[0]).map((l) => [l.name, l]));
+      const byName = new Map(weightRows(r.summary!.scores[0]!).map((l) => [l.name, l]));
       return { name: r.name, color: colorOf(i), values: layers.map((n) => { const l = byName.get(n); return l ? l.nonzero / l.weights : 0; }) };
     }),
   });
@@ -136,23 +136,23 @@ function scoreSection(runs: RunRecord[]): string {
       const blocks = [...new Set(report.layers.map(blockOf))];
       const sum = (b: string, f: (l: LayerScore) => number) => report.layers.filter((l) => blockOf(l) === b).reduce((s, l) => s + f(l), 0);
       const storage = blocks.map((b) => sum(b, (l) => l.bits / 32 / reference.params));
-      const ops = blocks.map((b) => sum(b, (l) => layerOps(report.rules, l) / reference.ops));
+      const ops = blocks.map((b) => sum(b, (l) => ruleSet(report.rules).layerOps(l) / reference.ops));
       const keep = blocks.map((_, i) => storage[i]! + ops[i]! > 0);
       const width = report.bitWidth === 'mixed' ? 'quantized' : `${report.bitWidth}-bit`;
       parts.push(barChart({
         id: `score-${report.rules}`, title: `${r.name}: score ${report.score.toFixed(4)} by block, ${report.rules} rules (${width})`, stacked: true,
         format: (v) => v.toFixed(4), categories: blocks.filter((_, i) => keep[i]),
-        series: [{ name: 'storage (params / 36.5M)', color: colorOf(0), values: storage.filter((_, i) => keep[i]) },
-          { name: `operations (${report.rules === 'id56' ? 'mult-adds' : 'ops'} / 10.49G)`, color: colorOf(1), values: ops.filter((_, i) => keep[i]) }],
+        series: [{ name: `storage (params / ${referenceLabels.params})`, color: colorOf(0), values: storage.filter((_, i) => keep[i]) },
+          { name: `operations (${ruleSet(report.rules).opsName} / ${referenceLabels.ops})`, color: colorOf(1), values: ops.filter((_, i) => keep[i]) }],
       }));
     }
   }
   const tables = scored.flatMap((r) => r.summary!.scores.map((report) => `<details><summary>${e(`${r.name}: every layer under the ${report.rules} rules`)}</summary>`
     + `<table data-table="score-${e(report.rules)}"><tr><th>layer</th><th>type</th><th>weights</th><th>non-zero</th><th>bits</th><th>mults</th><th>adds</th><th>score share</th></tr>`
     + report.layers.map((l) => `<tr><td>${e(l.name)}</td><td>${e(l.type)}</td>${[l.weights, l.nonzero, l.bits, l.mults, l.adds].map((v) => `<td class="num">${Math.round(v).toLocaleString('en-US')}</td>`).join('')}`
-      + `<td class="num">${(l.bits / 32 / reference.params + layerOps(report.rules, l) / reference.ops).toFixed(6)}</td></tr>`).join('')
+      + `<td class="num">${(l.bits / 32 / reference.params + ruleSet(report.rules).layerOps(l) / reference.ops).toFixed(6)}</td></tr>`).join('')
     + '</table></details>'));
-  return `<h2>Score by block</h2><p class="muted">Each bar is a block's share of the MicroNet score: its storage over WideResNet-28-10's 36.5M parameters plus its operations over its 10.49G.</p>`
+  return `<h2>Score by block</h2><p class="muted">Each bar is a block's share of the MicroNet score: its storage over WideResNet-28-10's ${referenceLabels.params} parameters plus its operations over its ${referenceLabels.ops}.</p>`
     + `<div class="charts">${parts.join('')}</div>${tables.join('')}`;
 }
 

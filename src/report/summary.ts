@@ -2,7 +2,7 @@
 // accuracy, sparsity and the score under both rule sets, beside the seed entry's published figures.
 import type { Module } from '../nn/index.js';
 import { sparsity } from '../prune/prune.js';
-import { defaultBits, publishedEntry, scoreModel, type ScoreReport } from '../score/index.js';
+import { defaultBits, publishedEntry, ruleNames, ruleSet, scoreModel, type ScoreReport } from '../score/index.js';
 import type { EpochMetrics } from '../checkpoint/metrics.js';
 
 /** A run's final figures: its last epoch's accuracy, its model's sparsity and scores. */
@@ -16,8 +16,8 @@ export interface RunSummary {
   count: number | null;
   /** Zero fraction of the conv/linear weights. */
   sparsity: number;
-  /** The official rules' report, then the entry's own (id56). */
-  scores: [ScoreReport, ScoreReport];
+  /** One report per rule set, in the registry's order (the challenge's rules first). */
+  scores: ScoreReport[];
 }
 
 /** One line of the summary: what it is, this run's value, and the published entry's where it has one. */
@@ -33,7 +33,7 @@ export function summarise(model: Module, last: EpochMetrics, options: { epochs?:
   return {
     epoch: last.epoch, epochs: options.epochs ?? null, top1: last.testTop1, top5: last.testTop5, count: options.count ?? null,
     sparsity: s.zeros / s.total,
-    scores: [scoreModel(model, { rules: 'official', bits }), scoreModel(model, { rules: 'id56', bits })],
+    scores: ruleNames.map((rules) => scoreModel(model, { rules, bits })),
   };
 }
 
@@ -47,7 +47,7 @@ export function summaryRows(s: RunSummary): SummaryRow[] {
   ];
   for (const r of s.scores) {
     const width = r.bitWidth === 'mixed' ? 'quantized' : `${r.bitWidth}-bit`;
-    const ops = r.rules === 'id56' ? 'mult-adds' : 'ops';
+    const ops = ruleSet(r.rules).opsName;
     const own = r.rules === e.rules;
     rows.push({
       what: `MicroNet score (${r.rules} rules)`,

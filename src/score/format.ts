@@ -1,6 +1,7 @@
 // Human-readable score reports: a per-layer table and the totals.
 import { bitsLabel, type LayerPrecision } from './precision.js';
-import type { ScoreReport } from './report.js';
+import { referenceLabels, type ScoreReport } from './report.js';
+import { ruleSet } from './rules.js';
 
 const int = (n: number) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 }));
 
@@ -25,10 +26,8 @@ export function formatReport(r: ScoreReport, accuracy?: number): string {
   const mixed = r.bitWidth === 'mixed';
   out.push('', `rules: ${r.rules}, ${mixed ? 'each layer at its own bits (precision column; bias int32), other values 32-bit' : r.bitWidth === 16 ? '16-bit freebie parameters' : `${r.bitWidth}-bit parameters`}`);
   out.push(`params: ${int(r.params)} (${int(r.bits)} bits / 32)`);
-  out.push(r.rules === 'official'
-    ? `ops: ${int(r.ops)} (multiplies x ${mixed ? 'their bits' : r.bitWidth}/32 + additions)`
-    : `ops: ${int(r.ops)} (mult-adds: multiplies + additions)`);
-  out.push(`score: ${r.score} = ${int(r.params)} / 36.5e6 + ${int(r.ops)} / 10.49e9`);
+  out.push(`ops: ${int(r.ops)} (${ruleSet(r.rules).opsFormula(r.bitWidth)})`);
+  out.push(`score: ${r.score} = ${int(r.params)} / ${referenceLabels.params} + ${int(r.ops)} / ${referenceLabels.ops}`);
   if (accuracy !== undefined) out.push(`accuracy: ${accuracy}% top-1: ${accuracy >= 80 ? 'meets' : 'does NOT meet'} the 80% threshold`);
   for (const note of r.notes) out.push(`note: ${note}`);
   return out.join('\n');

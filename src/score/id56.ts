@@ -1,16 +1,16 @@
-// The entry's own scorer, reproduced with its quirks so that its published figures come out:
+// The entry's own scorer (ID56: its submission id in the challenge), reproduced with its quirks so that its published figures come out:
 // modules walked once each in registration order with a running (channels, resolution) that
 // starts at (3, 32); BatchNorm stored and counted per channel; pools counted on the running
 // shape (the inception pool sees the previous branch's channels, the shared top-level max pool
 // is counted once); multiplies and additions summed without weighting, whatever their width (the
 // entry's "mult-adds"): widths change storage only. An Identity (a folded BatchNorm) is nothing.
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer } from '../nn/index.js';
-import { reference, totals, type LayerScore, type ScoreReport } from './report.js';
+import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
 
-/** Counts a model the way the entry's own scorer did (SEED-SPEC 4b). */
+/** Counts a model the way the entry's own scorer did (docs/SPEC.md §6.4). */
 export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport {
   const b = floatWidth(options.bits);
   const firstCall = new Map(trace.calls.map((c) => [c.module, c] as const).reverse());
@@ -57,8 +57,10 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
     row.shape = [channels, res, res];
     layers.push(row);
   }
-  const report = totals('id56', uniformWidth(options.bits, layers), layers, 0, ['the entry\'s own counting, quirks included: see SEED-SPEC 4b']);
-  report.ops = report.mults + report.adds;
-  report.score = report.params / reference.params + report.ops / reference.ops;
-  return report;
+  return totals('id56', uniformWidth(options.bits, layers), layers, multAdds, ['the entry\'s own counting, quirks included: see docs/SPEC.md §6.4']);
+}
+
+/** A row's operations as the entry counted them: multiplies plus additions, unweighted ("mult-adds"). */
+export function multAdds(l: LayerScore): number {
+  return l.mults + l.adds;
 }

@@ -1,21 +1,21 @@
 // MicroNet scoring of any model built from micronet's layers.
 import type { Module } from '../nn/index.js';
-import { scoreId56 } from './id56.js';
-import { scoreOfficial } from './official.js';
 import { checkPrecision, precisionNotes, quantizedLayers, type PrecisionOptions } from './precision.js';
-import type { Rules, ScoreReport } from './report.js';
+import type { ScoreReport } from './report.js';
+import { ruleSet, type Rules } from './rules.js';
 import { traceForward } from './trace.js';
 
-export type { LayerScore, Rules, ScoreReport } from './report.js';
+export type { LayerScore, ScoreReport } from './report.js';
+export { ruleNames, ruleSet, type Rules, type RuleSet } from './rules.js';
 export type { LayerPrecision, PrecisionOptions } from './precision.js';
 export { bitsLabel, checkPrecision, quantizedLayers } from './precision.js';
-export { layerOps, publishedEntry, reference } from './report.js';
+export { publishedEntry, reference, referenceLabels } from './report.js';
 
 /** Storage, operations and score of a model under a rule set, at the widths the options give. */
 export function scoreModel(model: Module, options: PrecisionOptions & { rules: Rules; inputShape?: number[] }): ScoreReport {
   checkPrecision(model, options.bits);
   const trace = traceForward(model, options.inputShape);
-  const report = options.rules === 'official' ? scoreOfficial(trace, options) : scoreId56(trace, options);
+  const report = ruleSet(options.rules).score(trace, options);
   report.notes.push(...precisionNotes(model, options.bits));
   return report;
 }

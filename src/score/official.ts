@@ -9,7 +9,7 @@
 //  - max pooling is not defined by the organisers: (k*k-1) comparisons per output element, each
 //    counted as one addition.
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer, type Module } from '../nn/index.js';
-import { layerOps, totals, type LayerScore, type ScoreReport } from './report.js';
+import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { product, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
@@ -17,7 +17,6 @@ import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from
 /** Counts a traced forward pass under the challenge's rules. */
 export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreReport {
   const layers: LayerScore[] = [];
-  let weightedOps = 0;
   const calls = trace.calls;
   calls.forEach((call, i) => {
     const m: Module = call.module;
@@ -58,11 +57,15 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
     } else if (!(m instanceof Dropout2d)) {
       throw new Error(`cannot score layer '${call.name}' (${m.describe()}): no counting rule for it`);
     }
-    weightedOps += layerOps('official', row);
     layers.push(row);
   });
   const notes = ['max pooling counted as (k*k-1) comparisons per output element, each as one addition (not defined by the organisers)',
     'BatchNorm folded into the preceding convolution (scale into the weights, shift into the bias)'];
-  return totals('official', uniformWidth(options.bits, layers), layers, weightedOps, notes);
+  return totals('official', uniformWidth(options.bits, layers), layers, officialOps, notes);
+}
+
+/** A row's operations: multiplies weighted by their width (bits/32), additions at 32 bits. */
+export function officialOps(l: LayerScore): number {
+  return l.mults * ((l.precision?.mult ?? 32) / 32) + l.adds;
 }
 

@@ -1,9 +1,6 @@
 // What a scorer produces: per-layer rows and totals, under one rule set.
 import type { LayerPrecision } from './precision.js';
 
-/** The challenge's counting rules, or the entry's own scorer. */
-export type Rules = 'official' | 'id56';
-
 /** One leaf call (official) or module (id56) and what it costs. */
 export interface LayerScore {
   name: string;
@@ -24,7 +21,8 @@ export interface LayerScore {
 
 /** A model's storage, operations and score under one rule set. */
 export interface ScoreReport {
-  rules: Rules;
+  /** The rule set's name in the registry (rules.ts). */
+  rules: string;
   /** The width every parameter and multiply is counted at (16: the freebie), or 'mixed' for a quantized model's own bits. */
   bitWidth: number | 'mixed';
   bits: number;
@@ -39,22 +37,20 @@ export interface ScoreReport {
   notes: string[];
 }
 
-/** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100). */
+/** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100; docs/SPEC.md §1.3). */
 export const reference = { params: 36.5e6, ops: 10.49e9 };
+/** The reference figures as reports print them: 36.5M and 10.49G. */
+export const referenceLabels = { params: `${reference.params / 1e6}M`, ops: `${reference.ops / 1e9}G` };
 
 /** The seed entry's published figures: its checkpoint scored by its own (id56) rules with the 16-bit freebie. */
-export const publishedEntry = { top1: 0.8018, rules: 'id56' as Rules, bitWidth: 16, params: 1_845_672, ops: 1_627_530_482, score: 0.2057170217506562 };
+export const publishedEntry = { top1: 0.8018, rules: 'id56', bitWidth: 16, params: 1_845_672, ops: 1_627_530_482, score: 0.2057170217506562 };
 
-/** A row's operations under a rule set: official weights multiplies by their width, id56 counts mult-adds. */
-export function layerOps(rules: Rules, l: LayerScore): number {
-  return rules === 'official' ? l.mults * ((l.precision?.mult ?? 32) / 32) + l.adds : l.mults + l.adds;
-}
-
-/** Sums the rows; `ops` comes from the rule set (weighted or not). */
-export function totals(rules: Rules, bitWidth: number | 'mixed', layers: LayerScore[], ops: number, notes: string[]): ScoreReport {
+/** Sums the rows; each row's operations as the rule set counts them (`layerOps`). */
+export function totals(rules: string, bitWidth: number | 'mixed', layers: LayerScore[], layerOps: (l: LayerScore) => number, notes: string[]): ScoreReport {
   const sum = (f: (l: LayerScore) => number) => layers.reduce((s, l) => s + f(l), 0);
   const bits = sum((l) => l.bits);
   const params = bits / 32;
+  const ops = sum(layerOps);
   return {
     rules, bitWidth, bits, params, mults: sum((l) => l.mults), adds: sum((l) => l.adds), ops,
     score: params / reference.params + ops / reference.ops, layers, notes,

@@ -1,6 +1,6 @@
 // Operations over several tensors.
 import { op } from './ops.js';
-import { callTensor, Tensor, type TensorOrNumber } from './tensor.js';
+import { callTensor, type Tensor, type TensorOrNumber } from './tensor.js';
 
 /** Tensors joined along an existing dimension (same sizes elsewhere). */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {

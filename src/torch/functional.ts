@@ -1,6 +1,6 @@
 // Neural-network operations with torch.nn.functional's semantics.
 import { op } from './ops.js';
-import { callTensor, Tensor } from './tensor.js';
+import { callTensor, type Tensor } from './tensor.js';
 
 type Pair = number | readonly [number, number];
 

@@ -25,7 +25,7 @@ function releaseAll(r: unknown): void {
 
 function unexpected(o: Op, r: unknown, expected: string): never {
   releaseAll(r);
-  throw new Error(`${o.name}${o.overload ? '.' + o.overload : ''}: expected ${expected} as result`);
+  throw new Error(`${o.name}${o.overload ? `.${o.overload}` : ''}: expected ${expected} as result`);
 }
 
 /** Calls an operator whose result is one tensor. */

@@ -313,7 +313,7 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
   save(run, s);
   if (s.replicas.main) {
     if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.state(), state, s.device);
-    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(state.history.map(metricsLine).join('\n') + '\n'));
+    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(`${state.history.map(metricsLine).join('\n')}\n`));
   }
   s.events.epoch?.(metrics);
 }

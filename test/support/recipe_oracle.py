@@ -1,4 +1,4 @@
-# An independent PyTorch implementation of the two seed recipes (SEED-SPEC section 3) for the
+# An independent PyTorch implementation of the two seed recipes (docs/SPEC.md §4) for the
 # recipe oracle test, using torch.optim.SGD and torch.optim.lr_scheduler.MultiStepLR.
 #   python recipe_oracle.py RECIPE.json WEIGHTS.safetensors BATCHES.safetensors OUT.safetensors THREADS
 import json

@@ -1,6 +1,6 @@
 // A small masked conv net for recipe tests: two masked convs with BatchNorm, pooling and a
 // masked classifier; test/support/recipe_oracle.py builds the same network in PyTorch.
-import * as T from '../../src/torch/index.js';
+import type * as T from '../../src/torch/index.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, chain } from '../../src/nn/index.js';
 
 export class TinyNet extends Module {
