@@ -16,7 +16,9 @@ function cases(): [string, () => () => void][] {
   const w = T.keep(T.rand([4, 4, 3, 3]));
   const xs = Array.from({ length: 50 }, () => T.keep(T.rand([4, 4])));
   const ys = Array.from({ length: 50 }, () => T.keep(T.rand([4, 4])));
-  const loop = (call: () => void) => () => { for (let i = 0; i < CALLS; i++) call(); };
+  const loop = (call: () => void) => () => {
+    for (let i = 0; i < CALLS; i++) call();
+  };
   return [
     ['x.add(y)', () => loop(() => x.add(y).dispose())],
     ['x.mul_(2)', () => loop(() => x.mul_(2))],
@@ -41,7 +43,7 @@ export async function benchOps(options: { reps: number }): Promise<void> {
       const theirs: number[] = [];
       for (let round = 0; round < 3; round++) {
         ours.push(...timeSync(step, options.reps, round === 0 ? 2 : 1));
-        theirs.push(...await anchor.time('ops', { case: name, calls: CALLS }, options.reps, 1, round === 0 ? 2 : 1));
+        theirs.push(...(await anchor.time('ops', { case: name, calls: CALLS }, options.reps, 1, round === 0 ? 2 : 1)));
       }
       const a = (median(ours) / CALLS) * 1e9;
       const b = (median(theirs) / CALLS) * 1e9;
@@ -53,7 +55,9 @@ export async function benchOps(options: { reps: number }): Promise<void> {
     T.setNumThreads(threads);
   }
   process.stdout.write('\n');
-  console.log(`ops: host cost per operator call on tiny CPU tensors, 1 thread, ${CALLS} calls per repetition, median of `
-    + `${3 * options.reps} (ratio = PyTorch time / micronet time; >= 1 means micronet is as fast or faster)`);
+  console.log(
+    `ops: host cost per operator call on tiny CPU tensors, 1 thread, ${CALLS} calls per repetition, median of ` +
+      `${3 * options.reps} (ratio = PyTorch time / micronet time; >= 1 means micronet is as fast or faster)`,
+  );
   console.log(table(['call', 'micronet ns', 'PyTorch ns', 'ratio'], rows));
 }

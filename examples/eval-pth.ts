@@ -15,4 +15,6 @@ const loader = new Loader({ data: loadSplit(dataDir, 'test'), pipeline: 'microne
 const r = await evaluate(model, loader.epoch(0));
 await loader.close();
 console.log(note);
-console.log(`top-1 ${(100 * r.top1).toFixed(2)}% (${r.correct1}/${r.count}), top-5 ${(100 * r.top5).toFixed(2)}%, loss ${r.loss.toFixed(4)}`);
+console.log(
+  `top-1 ${(100 * r.top1).toFixed(2)}% (${r.correct1}/${r.count}), top-5 ${(100 * r.top5).toFixed(2)}%, loss ${r.loss.toFixed(4)}`,
+);

@@ -15,6 +15,8 @@ const before = scoreModel(model, { rules: 'official', bits: 16 });
 pruneByStd(model, 'all', Number(q));
 const after = scoreModel(model, { rules: 'official', bits: 16 });
 const { zeros, total } = sparsity(model);
-console.log(`sparsity ${(100 * zeros / total).toFixed(2)}% of ${total} weights`);
-console.log(`score ${before.score.toFixed(6)} -> ${after.score.toFixed(6)} (params ${Math.round(before.params)} -> ${Math.round(after.params)})`);
+console.log(`sparsity ${((100 * zeros) / total).toFixed(2)}% of ${total} weights`);
+console.log(
+  `score ${before.score.toFixed(6)} -> ${after.score.toFixed(6)} (params ${Math.round(before.params)} -> ${Math.round(after.params)})`,
+);
 if (out) saveModelCheckpoint(out, model, name, config, { prunedFrom: path, q: Number(q) }, dataset);

@@ -7,9 +7,19 @@ import { evaluate } from 'micronet/train';
 import { SGD } from 'micronet/optim';
 
 class SmallCnn extends Module {
-  readonly features = this.registerModule('features', new Sequential(
-    new Conv2d(3, 16, 3, { padding: 1 }), new BatchNorm2d(16), new ReLU(), new MaxPool2d(2),
-    new Conv2d(16, 32, 3, { padding: 1 }), new BatchNorm2d(32), new ReLU(), new AdaptiveAvgPool2d(1)));
+  readonly features = this.registerModule(
+    'features',
+    new Sequential(
+      new Conv2d(3, 16, 3, { padding: 1 }),
+      new BatchNorm2d(16),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Conv2d(16, 32, 3, { padding: 1 }),
+      new BatchNorm2d(32),
+      new ReLU(),
+      new AdaptiveAvgPool2d(1),
+    ),
+  );
   readonly classifier = this.registerModule('classifier', new Linear(32, 100));
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
@@ -33,19 +43,23 @@ for (let epoch = 1; epoch <= Number(epochsArg); epoch++) {
   let lossSum = 0;
   let seen = 0;
   for await (const { x, y, size } of trainLoader.epoch(epoch)) {
-    using _x = x;  // the batch is freed at the end of the step
+    using _x = x; // the batch is freed at the end of the step
     using _y = y;
-    lossSum += size * T.tidy(() => {
-      const loss = T.F.crossEntropy(model.forward(x, true), y);
-      loss.backward();
-      optimizer.step(0.05);
-      optimizer.zeroGrad();
-      return loss.item();
-    });
+    lossSum +=
+      size *
+      T.tidy(() => {
+        const loss = T.F.crossEntropy(model.forward(x, true), y);
+        loss.backward();
+        optimizer.step(0.05);
+        optimizer.zeroGrad();
+        return loss.item();
+      });
     seen += size;
   }
   const r = await evaluate(model, testLoader.epoch(epoch));
-  console.log(`epoch ${epoch}: train loss ${(lossSum / seen).toFixed(4)}, test top-1 ${(100 * r.top1).toFixed(2)}% of ${r.count}`);
+  console.log(
+    `epoch ${epoch}: train loss ${(lossSum / seen).toFixed(4)}, test top-1 ${(100 * r.top1).toFixed(2)}% of ${r.count}`,
+  );
 }
 await trainLoader.close();
 await testLoader.close();

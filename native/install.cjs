@@ -16,7 +16,10 @@ if (prebuilt) {
   fs.copyFileSync(prebuilt, target);
   process.stdout.write(`micronet install: using the addon ${prebuilt}\n`);
 } else {
-  const r = spawnSync('node-gyp', ['rebuild', '--directory', __dirname, '-j', '2'], { stdio: 'inherit', shell: process.platform === 'win32' });
+  const r = spawnSync('node-gyp', ['rebuild', '--directory', __dirname, '-j', '2'], {
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  });
   if (r.error) {
     process.stderr.write(`micronet install: cannot run node-gyp (${r.error.message})\n`);
     process.exit(1);

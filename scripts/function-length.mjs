@@ -26,7 +26,10 @@ function nameOf(node) {
   if (node.name) return node.name.getText();
   if (ts.isConstructorDeclaration(node)) return 'constructor';
   const parent = node.parent;
-  if (parent && (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))) {
+  if (
+    parent &&
+    (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))
+  ) {
     return parent.name.getText();
   }
   return '(anonymous)';
@@ -39,7 +42,11 @@ for (const file of sourceFiles(src)) {
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const line = (pos) => source.getLineAndCharacterOfPosition(pos).line;
       const start = line(node.getStart(source));
-      functions.push({ where: `${relative(src, file)}:${start + 1}`, name: nameOf(node), lines: line(node.end) - start + 1 });
+      functions.push({
+        where: `${relative(src, file)}:${start + 1}`,
+        name: nameOf(node),
+        lines: line(node.end) - start + 1,
+      });
     }
     ts.forEachChild(node, visit);
   };

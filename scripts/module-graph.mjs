@@ -11,7 +11,8 @@ const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 function sourceFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The src files a file imports or re-exports from, statically or dynamically. */
@@ -30,8 +31,7 @@ function importsOf(file) {
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return specifiers.filter((s) => s.startsWith('.'))
-    .map((s) => resolve(dirname(file), s).replace(/\.js$/, '.ts'));
+  return specifiers.filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s).replace(/\.js$/, '.ts'));
 }
 
 /** The folder a file belongs to; files directly in src/ are their own module. */

@@ -28,7 +28,7 @@ test('a failed write keeps the old file', () => {
   const dir = tempDir();
   const path = join(dir, 'a.bin');
   writeFileSync(path, 'old');
-  const bad = { byteLength: 3 } as unknown as Uint8Array;  // not writable data
+  const bad = { byteLength: 3 } as unknown as Uint8Array; // not writable data
   assert.throws(() => writeFileAtomic(path, bad));
   assert.equal(readFileSync(path, 'utf8'), 'old');
   assert.deepEqual(readdirSync(dir), ['a.bin']);
@@ -44,8 +44,8 @@ test('a write removes the temporaries of killed writers to the same file, and on
   const dead = deadPid();
   const staleFile = `.a.bin.${dead}.0badc0de.tmp`;
   const staleFolder = `.a.bin.${dead}.0ddba11a.tmp`;
-  const live = `.a.bin.${process.pid}.feedface.tmp`;  // a writer still running
-  const other = `.b.bin.${dead}.0badc0de.tmp`;  // another file's
+  const live = `.a.bin.${process.pid}.feedface.tmp`; // a writer still running
+  const other = `.b.bin.${dead}.0badc0de.tmp`; // another file's
   const lookalike = `.a.bin.${dead}.notours.tmp`;
   for (const f of [staleFile, live, other, lookalike]) writeFileSync(join(dir, f), 'part');
   mkdirSync(join(dir, staleFolder, 'sub'), { recursive: true });
@@ -57,29 +57,44 @@ test('a write removes the temporaries of killed writers to the same file, and on
 test('writing into a missing directory names the file and the directory', () => {
   const dir = join(tempDir(), 'out');
   const path = join(dir, 'x.safetensors');
-  assert.throws(() => writeFileAtomic(path, text('x')), (e: Error) => e.message === `cannot write ${path}: the directory ${dir} does not exist`);
-  assert.throws(() => writeFileAtomic(join(dir, 'deeper', 'x'), text('x')), /the directory .*out[/\\]deeper does not exist/);
+  assert.throws(
+    () => writeFileAtomic(path, text('x')),
+    (e: Error) => e.message === `cannot write ${path}: the directory ${dir} does not exist`,
+  );
+  assert.throws(
+    () => writeFileAtomic(join(dir, 'deeper', 'x'), text('x')),
+    /the directory .*out[/\\]deeper does not exist/,
+  );
 });
 
 test('writing below a file names the file that is not a directory', () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'out'), 'a file');
   const path = join(dir, 'out', 'x.safetensors');
-  assert.throws(() => writeFileAtomic(path, text('x')), (e: Error) => e.message === `cannot write ${path}: ${join(dir, 'out')} is not a directory`);
+  assert.throws(
+    () => writeFileAtomic(path, text('x')),
+    (e: Error) => e.message === `cannot write ${path}: ${join(dir, 'out')} is not a directory`,
+  );
 });
 
 test('writing over a directory says so and leaves no temporary', () => {
   const dir = tempDir();
   const path = join(dir, 'x.safetensors');
   mkdirSync(join(path, 'inside'), { recursive: true });
-  assert.throws(() => writeFileAtomic(path, text('x')), (e: Error) => e.message === `cannot write ${path}: it is a directory`);
+  assert.throws(
+    () => writeFileAtomic(path, text('x')),
+    (e: Error) => e.message === `cannot write ${path}: it is a directory`,
+  );
   assert.deepEqual(readdirSync(dir), ['x.safetensors']);
   const tmp = join(dir, 'done');
   writeFileSync(tmp, 'x');
-  assert.throws(() => commitTemporary(tmp, path), (e: Error) => e.message === `cannot write ${path}: it is a directory`);
+  assert.throws(
+    () => commitTemporary(tmp, path),
+    (e: Error) => e.message === `cannot write ${path}: it is a directory`,
+  );
 });
 
-test('error codes without a better diagnosis are put in words; others keep node\'s message', () => {
+test("error codes without a better diagnosis are put in words; others keep node's message", () => {
   const err = (code: string) => Object.assign(new Error(`${code}: raw message`), { code });
   assert.equal(writeProblem('d/x', err('EROFS')), 'read-only file system');
   assert.equal(writeProblem('d/x', err('ENOSPC')), 'no space left on device');
@@ -98,14 +113,18 @@ test('writing into a read-only directory says permission denied', (t) => {
   const path = join(ro, 'x.safetensors');
   const want = `cannot write ${path}: permission denied (is the directory read-only?)`;
   if (process.getuid?.() !== 0) {
-    assert.throws(() => writeFileAtomic(path, text('x')), (e: Error) => e.message === want);
+    assert.throws(
+      () => writeFileAtomic(path, text('x')),
+      (e: Error) => e.message === want,
+    );
   } else {
     // Root writes anywhere: try as an unprivileged user instead, if one can run this module.
     const module = fileURLToPath(new URL('../src/io/atomic.js', import.meta.url));
     const script = `import(${JSON.stringify(module)}).then((m) => { try { m.writeFileAtomic(process.argv[1], new Uint8Array(1)); console.log('written'); }
       catch (e) { console.log(e.message); } }, (e) => console.log('cannot import: ' + e.message));`;
     const r = spawnSync(process.execPath, ['-e', script, path], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: dir });
-    if (r.error || r.stdout.startsWith('cannot import')) return t.skip(`running as root and cannot run as another user (${r.error?.message ?? r.stdout.trim()})`);
+    if (r.error || r.stdout.startsWith('cannot import'))
+      return t.skip(`running as root and cannot run as another user (${r.error?.message ?? r.stdout.trim()})`);
     assert.equal(r.stdout.trim(), want);
   }
   assert.equal(existsSync(path), false);

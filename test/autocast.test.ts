@@ -11,25 +11,46 @@ const BF16 = { rtol: 1e-2, atol: 1e-2 };
 const inAutocast = (expr: string) => `with torch.autocast("cpu", dtype=torch.bfloat16):\n    out = ${expr}`;
 
 runCases([
-  { name: 'conv2d under autocast computes in bfloat16', inputs: (g) => ({ x: randn(g, [2, 8, 8, 8]), w: randn(g, [16, 8, 3, 3]), b: randn(g, [16]) }),
-    grad: ['x', 'w', 'b'], tol: BF16,
+  {
+    name: 'conv2d under autocast computes in bfloat16',
+    inputs: (g) => ({ x: randn(g, [2, 8, 8, 8]), w: randn(g, [16, 8, 3, 3]), b: randn(g, [16]) }),
+    grad: ['x', 'w', 'b'],
+    tol: BF16,
     ours: ({ x, w, b }) => T.autocast({ dtype: 'bfloat16' }, () => F.conv2d(x!, w!, b!, { padding: 1 })),
-    torch: inAutocast('F.conv2d(x, w, b, padding=1)') },
-  { name: 'linear under autocast computes in bfloat16', inputs: (g) => ({ x: randn(g, [4, 32]), w: randn(g, [10, 32]), b: randn(g, [10]) }),
-    grad: ['x', 'w', 'b'], tol: BF16,
-    ours: ({ x, w, b }) => T.autocast({}, () => F.linear(x!, w!, b!)), torch: inAutocast('F.linear(x, w, b)') },
-  { name: 'conv, batch norm, relu, pool, linear and loss under autocast', tol: BF16,
-    inputs: (g) => ({ x: randn(g, [4, 3, 8, 8]), w: randn(g, [8, 3, 3, 3]), rm: T.zeros([8]), rv: T.ones([8]), lw: randn(g, [5, 8]), t: T.randint(0, 5, [4], { generator: g }) }),
-    grad: ['x', 'w', 'lw'],
-    ours: ({ x, w, rm, rv, lw, t }) => T.autocast({}, () => {
-      const h = F.relu(F.batchNorm(F.conv2d(x!, w!, null, { padding: 1 }), rm!, rv!, { training: true }));
-      const logits = F.linear(F.adaptiveAvgPool2d(F.maxPool2d(h, 2), 1).flatten(1), lw!);
-      return [F.crossEntropy(logits, t!, { labelSmoothing: 0.1 }), logits];
+    torch: inAutocast('F.conv2d(x, w, b, padding=1)'),
+  },
+  {
+    name: 'linear under autocast computes in bfloat16',
+    inputs: (g) => ({ x: randn(g, [4, 32]), w: randn(g, [10, 32]), b: randn(g, [10]) }),
+    grad: ['x', 'w', 'b'],
+    tol: BF16,
+    ours: ({ x, w, b }) => T.autocast({}, () => F.linear(x!, w!, b!)),
+    torch: inAutocast('F.linear(x, w, b)'),
+  },
+  {
+    name: 'conv, batch norm, relu, pool, linear and loss under autocast',
+    tol: BF16,
+    inputs: (g) => ({
+      x: randn(g, [4, 3, 8, 8]),
+      w: randn(g, [8, 3, 3, 3]),
+      rm: T.zeros([8]),
+      rv: T.ones([8]),
+      lw: randn(g, [5, 8]),
+      t: T.randint(0, 5, [4], { generator: g }),
     }),
-    torch: 'with torch.autocast("cpu", dtype=torch.bfloat16):\n'
-      + '    h = F.relu(F.batch_norm(F.conv2d(x, w, None, padding=1), rm, rv, training=True))\n'
-      + '    logits = F.linear(F.adaptive_avg_pool2d(F.max_pool2d(h, 2), 1).flatten(1), lw)\n'
-      + '    out = (F.cross_entropy(logits, t, label_smoothing=0.1), logits)' },
+    grad: ['x', 'w', 'lw'],
+    ours: ({ x, w, rm, rv, lw, t }) =>
+      T.autocast({}, () => {
+        const h = F.relu(F.batchNorm(F.conv2d(x!, w!, null, { padding: 1 }), rm!, rv!, { training: true }));
+        const logits = F.linear(F.adaptiveAvgPool2d(F.maxPool2d(h, 2), 1).flatten(1), lw!);
+        return [F.crossEntropy(logits, t!, { labelSmoothing: 0.1 }), logits];
+      }),
+    torch:
+      'with torch.autocast("cpu", dtype=torch.bfloat16):\n' +
+      '    h = F.relu(F.batch_norm(F.conv2d(x, w, None, padding=1), rm, rv, training=True))\n' +
+      '    logits = F.linear(F.adaptive_avg_pool2d(F.max_pool2d(h, 2), 1).flatten(1), lw)\n' +
+      '    out = (F.cross_entropy(logits, t, label_smoothing=0.1), logits)',
+  },
 ]);
 
 test('autocast is scoped: state restored on exit and on throw, nesting works', () => {
@@ -44,7 +65,13 @@ test('autocast is scoped: state restored on exit and on throw, nesting works', (
     return F.linear(x, w);
   });
   assert.equal(inner.dtype, 'bfloat16');
-  assert.throws(() => T.autocast({}, () => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      T.autocast({}, () => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(T.isAutocastEnabled(), false);
   assert.equal(F.linear(x, w).dtype, 'float32');
 });

@@ -8,14 +8,18 @@ import { basename, join } from 'node:path';
 import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../src/io/safetensors.js';
+import {
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsMetadata,
+  writeSafetensors,
+} from '../src/io/safetensors.js';
 import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { materialize, readTorchFile } from '../src/checkpoint/torch-file.js';
 import { buildModel } from '../src/models/registry.js';
 import { scratchDir } from './support/scratch.js';
 import { torchPython } from './support/oracle.js';
 import { cli } from './support/cli.js';
-
 
 test('safetensors keep names, dtypes, shapes, values and metadata', () => {
   const tensors = new Map<string, T.Tensor>([
@@ -73,13 +77,18 @@ test('loading refuses a state dict that does not fit, listing every problem at o
   sd.delete('linear.bias');
   sd.set('linear.weight', T.zeros([10, 1024]));
   sd.set('extra.weight', T.zeros([1]));
-  assert.throws(() => model.loadStateDict(sd, { what: 'x.pth' }),
-    /cannot load state dict from x\.pth into GoogLeNet: wrong shape: linear\.weight: expected \[100, 1024\], got \[10, 1024\]\. missing: linear\.bias\. unexpected: extra\.weight/);
+  assert.throws(
+    () => model.loadStateDict(sd, { what: 'x.pth' }),
+    /cannot load state dict from x\.pth into GoogLeNet: wrong shape: linear\.weight: expected \[100, 1024\], got \[10, 1024\]\. missing: linear\.bias\. unexpected: extra\.weight/,
+  );
   model.dispose();
 });
 
 test('truncated and corrupted safetensors files fail with an error naming the file', () => {
-  const tensors = new Map([['w', T.randn([8, 8])], ['b', T.zeros([8])]]);
+  const tensors = new Map([
+    ['w', T.randn([8, 8])],
+    ['b', T.zeros([8])],
+  ]);
   const good = Buffer.concat(encodeSafetensors(tensors, { m: 'x' }));
   const path = join(scratchDir(), 'bad.safetensors');
   const attempt = (bytes: Uint8Array) => {
@@ -92,16 +101,24 @@ test('truncated and corrupted safetensors files fail with an error naming the fi
       return null;
     }
   };
-  for (let cut = 0; cut < good.length; cut += 7) assert.equal(attempt(good.subarray(0, cut)), null, `truncated at ${cut}`);
+  for (let cut = 0; cut < good.length; cut += 7)
+    assert.equal(attempt(good.subarray(0, cut)), null, `truncated at ${cut}`);
   const headerEnd = 8 + Number(good.readBigUInt64LE(0));
   for (const cut of [0, 5, 8, headerEnd - 1, headerEnd + 3]) {
     writeFileSync(path, good.subarray(0, cut));
-    assert.throws(() => readSafetensorsMetadata(path), (e: Error) => e.message.includes(path), `metadata of a file truncated at ${cut}`);
+    assert.throws(
+      () => readSafetensorsMetadata(path),
+      (e: Error) => e.message.includes(path),
+      `metadata of a file truncated at ${cut}`,
+    );
   }
-  assert.throws(() => { writeFileSync(path, good.subarray(0, good.length - 4)); readSafetensors(path); }, /truncated file\?|bytes after|spans/);
+  assert.throws(() => {
+    writeFileSync(path, good.subarray(0, good.length - 4));
+    readSafetensors(path);
+  }, /truncated file\?|bytes after|spans/);
   // Random byte flips: either a clean error or a file that still parses; never a crash or a hang.
   let seed = 1;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < 300; i++) {
     const bytes = Buffer.from(good);
     for (let k = 0; k < 3; k++) bytes[Math.floor(rand() * bytes.length)] = Math.floor(rand() * 256);
@@ -109,7 +126,7 @@ test('truncated and corrupted safetensors files fail with an error naming the fi
   }
 });
 
-test('the import command converts the entry\'s .pth layout; truncated or fuzzed .pth files fail cleanly', () => {
+test("the import command converts the entry's .pth layout; truncated or fuzzed .pth files fail cleanly", () => {
   const dir = scratchDir();
   const pth = join(dir, 'entry.pth');
   const densePth = join(dir, 'entry-dense.pth');
@@ -138,7 +155,8 @@ write_safetensors(${JSON.stringify(reference)}, sd)`;
   const expected = readSafetensors(reference).tensors;
   const loaded = loadModelCheckpoint(out);
   assert.deepEqual(loaded.info, { importedFrom: pth, epoch: 200 });
-  for (const [k, t] of loaded.model.stateDict()) assert.deepEqual(t.data(), expected.get(k)!.data(), `${k} imported exactly`);
+  for (const [k, t] of loaded.model.stateDict())
+    assert.deepEqual(t.data(), expected.get(k)!.data(), `${k} imported exactly`);
   loaded.model.dispose();
 
   // Without masks: the count is of the file's tensors; the masks become ones.
@@ -147,7 +165,11 @@ write_safetensors(${JSON.stringify(reference)}, sd)`;
   assert.match(dense.stdout, /imported 450 tensors from 'model_state_dict'; 65 absent masks set to ones as googlenet/);
   const denseLoaded = loadModelCheckpoint(out);
   for (const [k, t] of denseLoaded.model.stateDict()) {
-    if (k.endsWith('.mask')) assert.ok(t.data().every((v) => v === 1), `${k} is ones`);
+    if (k.endsWith('.mask'))
+      assert.ok(
+        t.data().every((v) => v === 1),
+        `${k} is ones`,
+      );
     else assert.deepEqual(t.data(), expected.get(k)!.data(), `${k} imported exactly`);
   }
   denseLoaded.model.dispose();
@@ -162,10 +184,14 @@ write_safetensors(${JSON.stringify(reference)}, sd)`;
   const bad = join(dir, 'bad.pth');
   for (const cut of [0, 3, 100, 1000, good.length >> 1, good.length - 30, good.length - 1]) {
     writeFileSync(bad, good.subarray(0, cut));
-    assert.throws(() => readTorchFile(bad), (e: Error) => e.message.includes(bad), `truncated at ${cut}`);
+    assert.throws(
+      () => readTorchFile(bad),
+      (e: Error) => e.message.includes(bad),
+      `truncated at ${cut}`,
+    );
   }
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < 40; i++) {
     const bytes = Buffer.from(good);
     for (let k = 0; k < 4; k++) {
@@ -173,18 +199,27 @@ write_safetensors(${JSON.stringify(reference)}, sd)`;
       bytes[at] = bytes[at]! ^ (1 + Math.floor(rand() * 255));
     }
     writeFileSync(bad, bytes);
-    try { T.tidy(() => { materialize(readTorchFile(bad)); }); } catch (e) { assert.ok((e as Error).message.includes(bad), (e as Error).message); }
+    try {
+      T.tidy(() => {
+        materialize(readTorchFile(bad));
+      });
+    } catch (e) {
+      assert.ok((e as Error).message.includes(bad), (e as Error).message);
+    }
   }
 });
 
 test('a pickle that would run code is refused', () => {
   const dir = scratchDir();
   const pth = join(dir, 'evil.pth');
-  execFileSync(torchPython, ['-c', `import torch, os
+  execFileSync(torchPython, [
+    '-c',
+    `import torch, os
 class Evil:
     def __reduce__(self):
         return (os.system, ('echo pwned',))
-torch.save({'x': Evil()}, ${JSON.stringify(pth)})`]);
+torch.save({'x': Evil()}, ${JSON.stringify(pth)})`,
+  ]);
   assert.throws(() => readTorchFile(pth), /refusing to load (posix|os)\.system/);
 });
 
@@ -198,15 +233,15 @@ function zipArchive(items: { name: string; data: Uint8Array; deflated?: { size: 
   for (const { name, data, deflated } of items) {
     const fields = Buffer.alloc(16);
     fields.writeUInt16LE(deflated ? 8 : 0, 0);
-    fields.writeUInt32LE(deflated ? 0 : crc32(data), 4);  // a bomb is refused before its CRC matters
+    fields.writeUInt32LE(deflated ? 0 : crc32(data), 4); // a bomb is refused before its CRC matters
     fields.writeUInt32LE(data.byteLength, 8);
     fields.writeUInt32LE(deflated ? deflated.size : data.byteLength, 12);
     const nameBytes = Buffer.from(name);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    fields.copy(local, 8, 0, 2);  // method
-    fields.copy(local, 14, 4, 16);  // crc, sizes
+    fields.copy(local, 8, 0, 2); // method
+    fields.copy(local, 14, 4, 16); // crc, sizes
     local.writeUInt16LE(nameBytes.length, 26);
     const entry = Buffer.alloc(46);
     entry.writeUInt32LE(0x02014b50, 0);
@@ -236,32 +271,57 @@ function deflateBomb(mib: number): Buffer {
   return Buffer.concat([...Array<Buffer>(mib).fill(block), deflateRawSync(Buffer.alloc(0))]);
 }
 
-interface RefSpec { storage: string; dtype?: 'float32' | 'int64'; numel: number; offset?: number; size: readonly number[]; stride: readonly number[] }
+interface RefSpec {
+  storage: string;
+  dtype?: 'float32' | 'int64';
+  numel: number;
+  offset?: number;
+  size: readonly number[];
+  stride: readonly number[];
+}
 
 /** A pickle (protocol 2) of a dict of tensors as torch.save writes it, with any layout. */
 function pickleTensors(tensors: [string, RefSpec][]): Buffer {
-  const out: Buffer[] = [Buffer.from([0x80, 2, 0x7d])];  // PROTO 2, EMPTY_DICT
+  const out: Buffer[] = [Buffer.from([0x80, 2, 0x7d])]; // PROTO 2, EMPTY_DICT
   const op = (...b: number[]) => out.push(Buffer.from(b));
-  const str = (s: string) => { const b = Buffer.from(s); const n = Buffer.alloc(5); n[0] = 0x58; n.writeUInt32LE(b.length, 1); out.push(n, b); };
+  const str = (s: string) => {
+    const b = Buffer.from(s);
+    const n = Buffer.alloc(5);
+    n[0] = 0x58;
+    n.writeUInt32LE(b.length, 1);
+    out.push(n, b);
+  };
   const global = (module: string, name: string) => out.push(Buffer.from(`c${module}\n${name}\n`));
   const int = (v: number) => {
     const b = Buffer.alloc(10);
-    b[0] = 0x8a; b[1] = 8;  // LONG1 of 8 bytes covers every case
+    b[0] = 0x8a;
+    b[1] = 8; // LONG1 of 8 bytes covers every case
     b.writeBigInt64LE(BigInt(v), 2);
     out.push(b);
   };
-  const tuple = (vs: readonly number[]) => { op(0x28); vs.forEach(int); op(0x74); };
+  const tuple = (vs: readonly number[]) => {
+    op(0x28);
+    vs.forEach(int);
+    op(0x74);
+  };
   for (const [name, t] of tensors) {
     str(name);
     global('torch._utils', '_rebuild_tensor_v2');
-    op(0x28);  // MARK: the arguments
-    op(0x28); str('storage'); global('torch', t.dtype === 'int64' ? 'LongStorage' : 'FloatStorage'); str(t.storage); str('cpu'); int(t.numel); op(0x74, 0x51);
+    op(0x28); // MARK: the arguments
+    op(0x28);
+    str('storage');
+    global('torch', t.dtype === 'int64' ? 'LongStorage' : 'FloatStorage');
+    str(t.storage);
+    str('cpu');
+    int(t.numel);
+    op(0x74, 0x51);
     int(t.offset ?? 0);
     tuple(t.size);
     tuple(t.stride);
-    op(0x89);  // requires_grad False
-    global('collections', 'OrderedDict'); op(0x29, 0x52);
-    op(0x74, 0x52, 0x73);  // TUPLE, REDUCE, SETITEM
+    op(0x89); // requires_grad False
+    global('collections', 'OrderedDict');
+    op(0x29, 0x52);
+    op(0x74, 0x52, 0x73); // TUPLE, REDUCE, SETITEM
   }
   op(0x2e);
   return Buffer.concat(out);
@@ -273,10 +333,16 @@ function pickleTensors(tensors: [string, RefSpec][]): Buffer {
  */
 function googlenetTensors(replace: Record<string, RefSpec>): [string, RefSpec][] {
   const { model } = buildModel('googlenet');
-  const specs = [...model.stateDict()].map(([k, t]): [string, RefSpec] => [k, replace[k] ?? {
-    storage: t.dtype === 'int64' ? 'i' : 'f', dtype: t.dtype === 'int64' ? 'int64' : 'float32', numel: 1,
-    size: t.shape, stride: t.shape.map(() => 0),
-  }]);
+  const specs = [...model.stateDict()].map(([k, t]): [string, RefSpec] => [
+    k,
+    replace[k] ?? {
+      storage: t.dtype === 'int64' ? 'i' : 'f',
+      dtype: t.dtype === 'int64' ? 'int64' : 'float32',
+      numel: 1,
+      size: t.shape,
+      stride: t.shape.map(() => 0),
+    },
+  ]);
   model.dispose();
   return specs;
 }
@@ -304,29 +370,55 @@ console.log(JSON.stringify({ message, maxRSS }));`;
 
 test('hostile .pth files are refused before they allocate: stride-0 giants and deflate bombs', () => {
   const dir = scratchDir();
-  const write = (name: string, bytes: Buffer) => { const p = join(dir, name); writeFileSync(p, bytes); return p; };
-  const linear = (spec: Partial<RefSpec>): Record<string, RefSpec> => ({ 'linear.weight': { storage: 'bomb', numel: 102400, size: [100, 1024], stride: [1024, 1], ...spec } });
+  const write = (name: string, bytes: Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const linear = (spec: Partial<RefSpec>): Record<string, RefSpec> => ({
+    'linear.weight': { storage: 'bomb', numel: 102400, size: [100, 1024], stride: [1024, 1], ...spec },
+  });
   const bomb = deflateBomb(1024);
   const cases: { file: string; expect: RegExp }[] = [
     {
       // 4 bytes of storage viewed as [50000, 10000]: 2 GB if it were materialised before the shape check.
-      file: write('stride0.pth', zipArchive([
-        { name: 'x/data.pkl', data: pickleTensors(googlenetTensors(linear({ storage: 'f', numel: 1, size: [50000, 10000], stride: [0, 0] }))) },
-        ...storedEntries(['f', 'i'])])),
+      file: write(
+        'stride0.pth',
+        zipArchive([
+          {
+            name: 'x/data.pkl',
+            data: pickleTensors(
+              googlenetTensors(linear({ storage: 'f', numel: 1, size: [50000, 10000], stride: [0, 0] })),
+            ),
+          },
+          ...storedEntries(['f', 'i']),
+        ]),
+      ),
       expect: /wrong shape: linear\.weight: expected \[100, 1024\], got \[50000, 10000\]/,
     },
     {
       // A storage whose directory truly declares 1 GiB, of which the tensor needs 400 KB.
-      file: write('bomb-declared.pth', zipArchive([
-        { name: 'x/data.pkl', data: pickleTensors(googlenetTensors(linear({ numel: 2 ** 28 }))) },
-        ...storedEntries(['f', 'i']), { name: 'x/data/bomb', data: bomb, deflated: { size: 2 ** 30 } }])),
-      expect: /storage 'bomb' is compressed to \d+ bytes and would inflate to 1073741824, more than the 409600 bytes its tensors need/,
+      file: write(
+        'bomb-declared.pth',
+        zipArchive([
+          { name: 'x/data.pkl', data: pickleTensors(googlenetTensors(linear({ numel: 2 ** 28 }))) },
+          ...storedEntries(['f', 'i']),
+          { name: 'x/data/bomb', data: bomb, deflated: { size: 2 ** 30 } },
+        ]),
+      ),
+      expect:
+        /storage 'bomb' is compressed to \d+ bytes and would inflate to 1073741824, more than the 409600 bytes its tensors need/,
     },
     {
       // The directory declares the 400 KB the tensor needs; the stream inflates to 1 GiB.
-      file: write('bomb-lying.pth', zipArchive([
-        { name: 'x/data.pkl', data: pickleTensors(googlenetTensors(linear({}))) },
-        ...storedEntries(['f', 'i']), { name: 'x/data/bomb', data: bomb, deflated: { size: 409600 } }])),
+      file: write(
+        'bomb-lying.pth',
+        zipArchive([
+          { name: 'x/data.pkl', data: pickleTensors(googlenetTensors(linear({}))) },
+          ...storedEntries(['f', 'i']),
+          { name: 'x/data/bomb', data: bomb, deflated: { size: 409600 } },
+        ]),
+      ),
       expect: /entry 'x\/data\/bomb' inflates to more than the 409600 bytes its directory declares/,
     },
     {
@@ -355,38 +447,72 @@ test('malformed layouts, impossible sizes and hostile pickles give errors naming
     writeFileSync(p, zipArchive([{ name: 'x/data.pkl', data: pickle }, ...entries]));
     return p;
   };
-  const tensor = (spec: Partial<RefSpec>) => file('t.pth', pickleTensors([['linear.weight', { storage: 'f', numel: 1, size: [1], stride: [1], ...spec }]]), ...storedEntries(['f']));
+  const tensor = (spec: Partial<RefSpec>) =>
+    file(
+      't.pth',
+      pickleTensors([['linear.weight', { storage: 'f', numel: 1, size: [1], stride: [1], ...spec }]]),
+      ...storedEntries(['f']),
+    );
   const refused = (path: string, expect: RegExp, read: (p: string) => unknown = readTorchFile) => {
-    assert.throws(() => T.tidy(() => { read(path); }), (e: Error) => {
-      assert.ok(e.message.includes(path), e.message);
-      assert.match(e.message, expect);
-      assert.doesNotMatch(e.message, /enforce fail|alloc_cpu|negative dimension|invalid storage offset|Maximum call stack|RangeError|TypeError/);
-      return true;
-    });
+    assert.throws(
+      () =>
+        T.tidy(() => {
+          read(path);
+        }),
+      (e: Error) => {
+        assert.ok(e.message.includes(path), e.message);
+        assert.match(e.message, expect);
+        assert.doesNotMatch(
+          e.message,
+          /enforce fail|alloc_cpu|negative dimension|invalid storage offset|Maximum call stack|RangeError|TypeError/,
+        );
+        return true;
+      },
+    );
   };
   refused(tensor({ size: [-5, 1024], stride: [1024, 1] }), /tensor size \[-5, 1024\] has a negative entry/);
   refused(tensor({ offset: -5 }), /tensor storage offset -5 is negative/);
   refused(tensor({ stride: [-1], size: [1] }), /tensor stride \[-1\] has a negative entry/);
   refused(tensor({ numel: -5 }), /storage 'f' has a negative element count -5/);
-  refused(tensor({ size: [2], stride: [1] }), /tensor of size \[2\], strides \[1\] at offset 0 reaches beyond its storage of 1 elements/);
+  refused(
+    tensor({ size: [2], stride: [1] }),
+    /tensor of size \[2\], strides \[1\] at offset 0 reaches beyond its storage of 1 elements/,
+  );
   refused(tensor({ size: [2 ** 20, 2 ** 20], stride: [1, 1] }), /reaches beyond its storage/);
-  refused(tensor({ size: [2 ** 40, 2 ** 20], stride: [0, 0] }), /tensor of size \[1099511627776, 1048576\].* is too large/);
+  refused(
+    tensor({ size: [2 ** 40, 2 ** 20], stride: [0, 0] }),
+    /tensor of size \[1099511627776, 1048576\].* is too large/,
+  );
   // Storage sizes are checked against the archive before anything is read.
-  refused(tensor({ numel: 2 ** 40 }), /storage 'f' of 1099511627776 float32 elements needs 4398046511104 bytes, its archive entry declares 4/);
+  refused(
+    tensor({ numel: 2 ** 40 }),
+    /storage 'f' of 1099511627776 float32 elements needs 4398046511104 bytes, its archive entry declares 4/,
+  );
   refused(tensor({ numel: 0, size: [0], stride: [1] }), /needs 0 bytes, its archive entry declares 4/);
   // A valid view of 4 TiB: loading into a model stops at the shape; reading it all is refused before allocating.
   const giant = tensor({ size: [2 ** 20, 2 ** 20], stride: [0, 0] });
-  refused(giant, /cannot read tensor of size \[1048576, 1048576\] \(4398046511104 bytes\) from storage 'f': more than this machine's memory/,
-    (p) => materialize(readTorchFile(p)));
-  refused(giant, /wrong shape: linear\.weight: expected \[100, 1024\], got \[1048576, 1048576\]/, (p) => loadAnyCheckpoint(p));
+  refused(
+    giant,
+    /cannot read tensor of size \[1048576, 1048576\] \(4398046511104 bytes\) from storage 'f': more than this machine's memory/,
+    (p) => materialize(readTorchFile(p)),
+  );
+  refused(giant, /wrong shape: linear\.weight: expected \[100, 1024\], got \[1048576, 1048576\]/, (p) =>
+    loadAnyCheckpoint(p),
+  );
 
   // 300,000 items in one APPENDS: read one at a time, not spread onto the call stack.
-  const appends = Buffer.concat([Buffer.from([0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x78, 0x5d, 0x28]),
-    Buffer.alloc(600000, Buffer.from([0x4b, 7])), Buffer.from([0x65, 0x73, 0x2e])]);
+  const appends = Buffer.concat([
+    Buffer.from([0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x78, 0x5d, 0x28]),
+    Buffer.alloc(600000, Buffer.from([0x4b, 7])),
+    Buffer.from([0x65, 0x73, 0x2e]),
+  ]);
   const long = readTorchFile(file('appends.pth', appends)) as Map<string, number[]>;
   assert.equal(long.get('x')!.length, 300000);
   assert.equal(long.get('x')![299999], 7);
   refused(join(dir, 'appends.pth'), /holds no state dict .* found keys x/, (p) => loadAnyCheckpoint(p));
   // Internal failures of the reader (here invalid UTF-8) come out as a malformed pickle in that file.
-  refused(file('utf8.pth', Buffer.from([0x80, 2, 0x58, 2, 0, 0, 0, 0xff, 0xfe, 0x2e])), /\(x\/data\.pkl\): malformed pickle \(at offset 2\)/);
+  refused(
+    file('utf8.pth', Buffer.from([0x80, 2, 0x58, 2, 0, 0, 0, 0xff, 0xfe, 0x2e])),
+    /\(x\/data\.pkl\): malformed pickle \(at offset 2\)/,
+  );
 });

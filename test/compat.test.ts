@@ -16,8 +16,15 @@ import { scratchDir } from './support/scratch.js';
 
 const fixture = fileURLToPath(new URL('../../test/fixtures/run-0.1.0', import.meta.url));
 /** What the fixture's run was started with (its README). */
-const sets = ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=4', 'schedule.warmupEpochs=1',
-  'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"}]'];
+const sets = [
+  'model.config.width=0.0625',
+  'data.batchSize=16',
+  'data.workers=0',
+  'epochs=4',
+  'schedule.warmupEpochs=1',
+  'schedule.milestones=[3]',
+  'pruning.events=[{"epoch":2,"layers":"conv"}]',
+];
 
 test('a run stopped by micronet 0.1.0 resumes to the same parameters as a run started today, and reports', () => {
   const dir = scratchDir();
@@ -25,7 +32,10 @@ test('a run stopped by micronet 0.1.0 resumes to the same parameters as a run st
   writeSynthetic(data, { train: 128, test: 32, seed: 7 });
   const old = join(dir, 'old');
   cpSync(fixture, old, { recursive: true });
-  const before = readFileSync(metricsFile(old), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const before = readFileSync(metricsFile(old), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(before[0]!.format, undefined, 'the fixture predates metrics formats');
 
   const resumed = runCli(['train', '--resume', old, '--data', data]);
@@ -33,19 +43,43 @@ test('a run stopped by micronet 0.1.0 resumes to the same parameters as a run st
   assert.match(resumed.stderr, /resuming smoke at epoch 3, batch 1/);
 
   const fresh = join(dir, 'fresh');
-  const started = runCli(['train', '--recipe', 'smoke', '--data', data, '--out', fresh, ...sets.flatMap((s) => ['--set', s])]);
+  const started = runCli([
+    'train',
+    '--recipe',
+    'smoke',
+    '--data',
+    data,
+    '--out',
+    fresh,
+    ...sets.flatMap((s) => ['--set', s]),
+  ]);
   assert.equal(started.status, 0, started.stderr);
   const ours = readSafetensors(lastCheckpoint(old)).tensors;
   const theirs = readSafetensors(lastCheckpoint(fresh)).tensors;
-  assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort(), 'the resumed checkpoint is in today\'s layout');
+  assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort(), "the resumed checkpoint is in today's layout");
   for (const [key, t] of theirs) {
     if (key.startsWith('#rng/')) continue;
     assert.deepEqual(ours.get(key)!.data(), t.data(), key);
   }
 
-  const after = readFileSync(metricsFile(old), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.deepEqual(after.map((m) => [m.epoch, m.format]), [[1, metricsFormat], [2, metricsFormat], [3, metricsFormat], [4, metricsFormat]]);
-  assert.deepEqual(after.slice(0, 2).map(({ format: _, ...m }) => m), before, 'the old epochs are carried over unchanged');
+  const after = readFileSync(metricsFile(old), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    after.map((m) => [m.epoch, m.format]),
+    [
+      [1, metricsFormat],
+      [2, metricsFormat],
+      [3, metricsFormat],
+      [4, metricsFormat],
+    ],
+  );
+  assert.deepEqual(
+    after.slice(0, 2).map(({ format: _, ...m }) => m),
+    before,
+    'the old epochs are carried over unchanged',
+  );
 
   const html = join(dir, 'report.html');
   const report = runCli(['report', old, '--out', html]);

@@ -6,16 +6,38 @@ import { Linear } from '../src/nn/index.js';
 import { EXACT, runCases } from './support/cases.js';
 
 runCases([
-  { name: 'zeros, ones, full', inputs: () => ({}), tol: EXACT,
+  {
+    name: 'zeros, ones, full',
+    inputs: () => ({}),
+    tol: EXACT,
     ours: () => [T.zeros([2, 3]), T.ones([4], { dtype: 'int64' }), T.full([2, 2], 0.25, { dtype: 'float64' })],
-    torch: '(torch.zeros(2, 3), torch.ones(4, dtype=torch.int64), torch.full((2, 2), 0.25, dtype=torch.float64))' },
-  { name: 'arange is int64 for integers, float32 otherwise', inputs: () => ({}), tol: EXACT,
+    torch: '(torch.zeros(2, 3), torch.ones(4, dtype=torch.int64), torch.full((2, 2), 0.25, dtype=torch.float64))',
+  },
+  {
+    name: 'arange is int64 for integers, float32 otherwise',
+    inputs: () => ({}),
+    tol: EXACT,
     ours: () => [T.arange(5), T.arange(2, 11, 3), T.arange(0, 1, 0.25)],
-    torch: '(torch.arange(5), torch.arange(2, 11, 3), torch.arange(0, 1, 0.25))' },
-  { name: 'eye', inputs: () => ({}), tol: EXACT, ours: () => [T.eye(3), T.eye(2, 4, { dtype: 'bool' })],
-    torch: '(torch.eye(3), torch.eye(2, 4, dtype=torch.bool))' },
-  { name: 'values from nested arrays', inputs: () => ({}), tol: EXACT,
-    ours: () => T.tensor([[1.5, -2], [3, 4.25]]), torch: 'torch.tensor([[1.5, -2], [3, 4.25]])' },
+    torch: '(torch.arange(5), torch.arange(2, 11, 3), torch.arange(0, 1, 0.25))',
+  },
+  {
+    name: 'eye',
+    inputs: () => ({}),
+    tol: EXACT,
+    ours: () => [T.eye(3), T.eye(2, 4, { dtype: 'bool' })],
+    torch: '(torch.eye(3), torch.eye(2, 4, dtype=torch.bool))',
+  },
+  {
+    name: 'values from nested arrays',
+    inputs: () => ({}),
+    tol: EXACT,
+    ours: () =>
+      T.tensor([
+        [1.5, -2],
+        [3, 4.25],
+      ]),
+    torch: 'torch.tensor([[1.5, -2], [3, 4.25]])',
+  },
 ]);
 
 test('TypedArrays round-trip in every dtype', () => {
@@ -38,8 +60,14 @@ test('TypedArrays round-trip in every dtype', () => {
 });
 
 test('16-bit floats convert to float32 through libtorch', () => {
-  assert.deepEqual(T.tensor(new Uint16Array([0x3f80, 0xc000]), { dtype: 'bfloat16' }).toFloat32Array(), new Float32Array([1, -2]));
-  assert.deepEqual(T.tensor(new Uint16Array([0x3c00, 0x3800]), { dtype: 'float16' }).toFloat32Array(), new Float32Array([1, 0.5]));
+  assert.deepEqual(
+    T.tensor(new Uint16Array([0x3f80, 0xc000]), { dtype: 'bfloat16' }).toFloat32Array(),
+    new Float32Array([1, -2]),
+  );
+  assert.deepEqual(
+    T.tensor(new Uint16Array([0x3c00, 0x3800]), { dtype: 'float16' }).toFloat32Array(),
+    new Float32Array([1, 0.5]),
+  );
 });
 
 test('a TypedArray view is read from its offset, and the tensor owns a copy', () => {
@@ -71,7 +99,10 @@ test('requiresGrad and device options', () => {
 });
 
 test('item, numel, size and ndim', () => {
-  const t = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  const t = T.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.equal(t.numel, 6);
   assert.equal(t.ndim, 2);
   assert.equal(t.size(-1), 3);
@@ -79,13 +110,16 @@ test('item, numel, size and ndim', () => {
   assert.equal(T.tensor(new BigInt64Array([7n])).item(), 7);
 });
 
-test('`using` frees a tensor, and a module\'s tensors, at the end of the block', () => {
+test("`using` frees a tensor, and a module's tensors, at the end of the block", () => {
   const before = T.liveTensors();
   {
     using x = T.ones([4, 4]);
     using y = x.mul(2);
     assert.equal(T.liveTensors(), before + 2);
-    assert.equal(T.tidy(() => y.sum().item()), 32);
+    assert.equal(
+      T.tidy(() => y.sum().item()),
+      32,
+    );
   }
   assert.equal(T.liveTensors(), before, 'both freed when the block ends');
   {

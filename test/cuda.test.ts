@@ -30,13 +30,14 @@ test('conv2d forward and backward agree with the CPU', { skip }, () => {
   const g = new T.Generator(0);
   const x = T.randn([4, 8, 16, 16], { generator: g });
   const w = T.randn([16, 8, 3, 3], { generator: g }).mul(0.1);
-  const run = (device: T.Device) => T.tidy(() => {
-    const xd = x.to(device).detach().requiresGrad_();
-    const wd = w.to(device).detach().requiresGrad_();
-    const y = F.relu(F.conv2d(xd, wd, null, { padding: 1 }));
-    y.pow(2).mean().backward();
-    return { y: y.detach(), gx: xd.grad!, gw: wd.grad! };
-  });
+  const run = (device: T.Device) =>
+    T.tidy(() => {
+      const xd = x.to(device).detach().requiresGrad_();
+      const wd = w.to(device).detach().requiresGrad_();
+      const y = F.relu(F.conv2d(xd, wd, null, { padding: 1 }));
+      y.pow(2).mean().backward();
+      return { y: y.detach(), gx: xd.grad!, gw: wd.grad! };
+    });
   const cpu = run('cpu');
   const gpu = run('cuda');
   // cuDNN may use TF32 and other summation orders.
@@ -59,10 +60,13 @@ test('float16 and bfloat16 autocast on the GPU', { skip }, () => {
 });
 
 test('errors on the GPU are JS errors too', { skip }, () => {
-  assert.throws(() => T.ones([2], { device: 'cuda' }).add(T.ones([2])), /Expected all tensors to be on the same device/);
+  assert.throws(
+    () => T.ones([2], { device: 'cuda' }).add(T.ones([2])),
+    /Expected all tensors to be on the same device/,
+  );
 });
 
-test('the CUDA generator\'s state is saved in training checkpoints and restored on resume', { skip }, async () => {
+test("the CUDA generator's state is saved in training checkpoints and restored on resume", { skip }, async () => {
   const { generatedSplit } = await import('../src/data/index.js');
   const { applyOverrides, findRecipe } = await import('../src/recipes/index.js');
   const { readSafetensors } = await import('../src/io/safetensors.js');
@@ -73,21 +77,43 @@ test('the CUDA generator\'s state is saved in training checkpoints and restored 
   T.manualSeed(3);
   const generator = T.Generator.default('cuda');
   const saved = generator.getState();
-  const draw = () => T.noGrad(() => F.dropout(T.ones([1000], { device: 'cuda' }), 0.5, true).cpu().data());
+  const draw = () =>
+    T.noGrad(() =>
+      F.dropout(T.ones([1000], { device: 'cuda' }), 0.5, true)
+        .cpu()
+        .data(),
+    );
   const first = draw();
   generator.setState(saved);
   assert.deepEqual(draw(), first);
 
-  const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=16', 'data.workers=0', 'epochs=1',
-    'schedule.warmupEpochs=0', 'schedule.milestones=[1]', 'pruning.events=[]']);
+  const recipe = applyOverrides(findRecipe('smoke'), [
+    'model.config.width=0.0625',
+    'data.batchSize=16',
+    'data.workers=0',
+    'epochs=1',
+    'schedule.warmupEpochs=0',
+    'schedule.milestones=[1]',
+    'pruning.events=[]',
+  ]);
   const outDir = scratchDir();
-  const run = await train(recipe, { dataDir: '', outDir, device: 'cuda', data: { train: generatedSplit(32, 1, 'train'), test: generatedSplit(16, 1, 'test') } });
+  const run = await train(recipe, {
+    dataDir: '',
+    outDir,
+    device: 'cuda',
+    data: { train: generatedSplit(32, 1, 'train'), test: generatedSplit(16, 1, 'test') },
+  });
   run.model.dispose();
   const keys = [...readSafetensors(lastCheckpoint(outDir)).tensors.keys()];
-  assert.ok(keys.includes('#rng/default') && keys.includes('#rng/cuda:0'), keys.filter((k) => k.startsWith('#rng')).join(', '));
+  assert.ok(
+    keys.includes('#rng/default') && keys.includes('#rng/cuda:0'),
+    keys.filter((k) => k.startsWith('#rng')).join(', '),
+  );
 });
 
-test('a captured training step trains exactly as the eager one: warm-up lr changes, a pruning event, an optimizer reset', { skip }, async () => {
+test('a captured training step trains exactly as the eager one: warm-up lr changes, a pruning event, an optimizer reset', {
+  skip,
+}, async () => {
   const { buildModel } = await import('../src/models/registry.js');
   const { findRecipe } = await import('../src/recipes/index.js');
   const { SGD } = await import('../src/optim/sgd.js');
@@ -96,14 +122,20 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
   const { StepMeter } = await import('../src/train/step-meter.js');
   const { applyMasks, pruneByStd } = await import('../src/prune/prune.js');
   const recipe = findRecipe('micronet-seed');
-  const steps = 50, pruneAt = 20, batch = 16;
-  const lrAt = (i: number) => 0.1 * Math.min(1, (i + 1) / 30);  // a warm-up: a new rate every step up to step 30
+  const steps = 50,
+    pruneAt = 20,
+    batch = 16;
+  const lrAt = (i: number) => 0.1 * Math.min(1, (i + 1) / 30); // a warm-up: a new rate every step up to step 30
   const g = new T.Generator(7);
   const xs = Array.from({ length: steps }, () => T.keep(T.randn([batch, 3, 32, 32], { generator: g })));
   const ys = Array.from({ length: steps }, () => T.keep(T.randint(0, 100, [batch], { generator: g })));
   const run = (capture: boolean) => {
-    T.manualSeed(11);  // the same dropout draws in both runs
-    const { model } = buildModel('googlenet', { ...recipe.model.config, width: 0.125 }, { generator: new T.Generator(3) });
+    T.manualSeed(11); // the same dropout draws in both runs
+    const { model } = buildModel(
+      'googlenet',
+      { ...recipe.model.config, width: 0.125 },
+      { generator: new T.Generator(3) },
+    );
     model.to({ device: 'cuda' });
     const optimizer = new SGD(model.namedParameters(), recipe.optimizer as SgdConfig);
     const stream = new T.CudaStream();
@@ -118,7 +150,13 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
           applyMasks(model, optimizer);
           step.invalidate();
         }
-        T.tidy(() => meter.record(step.run(model, optimizer, recipe, xs[i]!, ys[i]!, lrAt(i)), { batch: i, size: batch, lr: lrAt(i) }));
+        T.tidy(() =>
+          meter.record(step.run(model, optimizer, recipe, xs[i]!, ys[i]!, lrAt(i)), {
+            batch: i,
+            size: batch,
+            lr: lrAt(i),
+          }),
+        );
       }
       return meter.read().steps.map((s) => s.loss);
     });
@@ -138,8 +176,14 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
   } finally {
     T.setDeterministic(false);
   }
-  captured.losses.forEach((l, i) => assert.ok(Math.abs(l - eager.losses[i]!) <= 1e-5 * Math.abs(eager.losses[i]!) + 1e-6, `step ${i}: loss ${l} vs eager ${eager.losses[i]}`));
-  let worst = 0, worstKey = '';
+  captured.losses.forEach((l, i) =>
+    assert.ok(
+      Math.abs(l - eager.losses[i]!) <= 1e-5 * Math.abs(eager.losses[i]!) + 1e-6,
+      `step ${i}: loss ${l} vs eager ${eager.losses[i]}`,
+    ),
+  );
+  let worst = 0,
+    worstKey = '';
   for (const [key, ours] of captured.model.stateDict()) {
     const theirs = eager.model.stateDict().get(key)!;
     if (key.endsWith('mask')) {
@@ -147,8 +191,13 @@ test('a captured training step trains exactly as the eager one: warm-up lr chang
       continue;
     }
     const rel = T.tidy(() => maxDiff(ours, theirs) / Math.max(theirs.float().abs().max().item(), 1e-12));
-    if (rel > worst) { worst = rel; worstKey = key; }
+    if (rel > worst) {
+      worst = rel;
+      worstKey = key;
+    }
   }
-  console.log(`captured vs eager after ${steps} steps: largest relative difference ${worst.toExponential(2)} (${worstKey})`);
+  console.log(
+    `captured vs eager after ${steps} steps: largest relative difference ${worst.toExponential(2)} (${worstKey})`,
+  );
   assert.ok(worst <= 1e-5, `${worstKey}: ${worst}`);
 });

@@ -73,8 +73,13 @@ test('a checksum mismatch keeps nothing', async () => {
 test('offline: an unreachable server fails fast, saying which file to put where', async () => {
   const dir = tempDir();
   const t0 = Date.now();
-  await assert.rejects(download({ dir, url: 'http://127.0.0.1:9/cifar-100-binary.tar.gz', ...quiet }),
-    (e: Error) => e.message.includes(dir) && e.message.includes('cifar-100-binary.tar.gz') && e.message.includes('03b5dce01913d631647c71ecec9e9cb8'));
+  await assert.rejects(
+    download({ dir, url: 'http://127.0.0.1:9/cifar-100-binary.tar.gz', ...quiet }),
+    (e: Error) =>
+      e.message.includes(dir) &&
+      e.message.includes('cifar-100-binary.tar.gz') &&
+      e.message.includes('03b5dce01913d631647c71ecec9e9cb8'),
+  );
   assert.ok(Date.now() - t0 < 5000);
   assert.deepEqual(readdirSync(dir), []);
 });
@@ -134,23 +139,33 @@ test('a folder extracted elsewhere is verified by reading it', async () => {
   writeSynthetic(dir, { train: 120, test: 30, seed: 2 });
   const before = hits;
   const lines: string[] = [];
-  assert.equal((await download({ dir, url, md5, counts, progress: false, log: (l) => lines.push(l) })).status, 'present');
+  assert.equal(
+    (await download({ dir, url, md5, counts, progress: false, log: (l) => lines.push(l) })).status,
+    'present',
+  );
   assert.equal(hits, before);
   assert.match(lines.join('\n'), /already there \(extracted elsewhere; read, 120 training and 30 test images/);
   // Other expected counts: the binary sizes differ, so it is fetched again.
   lines.length = 0;
-  assert.equal((await download({ dir, url, md5, counts: { train: 100, test: 30 }, progress: false, log: (l) => lines.push(l) })).status, 'downloaded');
+  assert.equal(
+    (await download({ dir, url, md5, counts: { train: 100, test: 30 }, progress: false, log: (l) => lines.push(l) }))
+      .status,
+    'downloaded',
+  );
   assert.match(lines.join('\n'), new RegExp(`train\\.bin has ${trainBytes} bytes, ${100 * 3074} expected`));
 });
 
 test('a truncated folder extracted elsewhere, or with an older marker, is replaced', async () => {
   const { dir, folder } = await downloaded();
   rmSync(join(dir, 'cifar-100-binary.tar.gz'));
-  writeFileSync(join(folder, '.micronet-md5'), `${md5}\n`);  // older markers held only the MD5
+  writeFileSync(join(folder, '.micronet-md5'), `${md5}\n`); // older markers held only the MD5
   assert.equal((await download({ dir, url, md5, counts, ...quiet })).status, 'present', 'read and found complete');
   truncateSync(join(folder, 'train.bin'), 0);
   const lines: string[] = [];
-  assert.equal((await download({ dir, url, md5, counts, progress: false, log: (l) => lines.push(l) })).status, 'downloaded');
+  assert.equal(
+    (await download({ dir, url, md5, counts, progress: false, log: (l) => lines.push(l) })).status,
+    'downloaded',
+  );
   assert.match(lines.join('\n'), new RegExp(`train\\.bin has 0 bytes, ${trainBytes} expected`));
   assert.equal(loadDataset(dir).train.count, 120);
 });
@@ -161,7 +176,15 @@ test('a python folder extracted elsewhere with an empty split is downloaded agai
   const python = readFileSync(join(source, 'cifar-100-python.tar.gz'));
   const pyUrl = await serve((_req, res) => res.end(python));
   const lines: string[] = [];
-  const got = await download({ dir, url: pyUrl, version: 'python', md5: createHash('md5').update(python).digest('hex'), counts, progress: false, log: (l) => lines.push(l) });
+  const got = await download({
+    dir,
+    url: pyUrl,
+    version: 'python',
+    md5: createHash('md5').update(python).digest('hex'),
+    counts,
+    progress: false,
+    log: (l) => lines.push(l),
+  });
   assert.equal(got.status, 'downloaded');
   assert.match(lines.join('\n'), /cifar-100-python[/\\]train: no images \(the train split is empty/);
   assert.equal(loadDataset(dir).train.count, 120);
@@ -185,8 +208,13 @@ test('a data directory that cannot be made is reported in words', async () => {
   const dir = tempDir();
   writeFileSync(join(dir, 'file'), '');
   const target = join(dir, 'file', 'data');
-  await assert.rejects(download({ dir: target, url, md5, ...quiet }),
-    (e: Error) => e.message === `cannot create the directory ${target}: ${join(dir, 'file')} is not a directory`);
-  await assert.rejects(download({ dir: join(dir, 'file'), url, md5, ...quiet }),
-    (e: Error) => e.message === `cannot create the directory ${join(dir, 'file')}: ${join(dir, 'file')} is not a directory`);
+  await assert.rejects(
+    download({ dir: target, url, md5, ...quiet }),
+    (e: Error) => e.message === `cannot create the directory ${target}: ${join(dir, 'file')} is not a directory`,
+  );
+  await assert.rejects(
+    download({ dir: join(dir, 'file'), url, md5, ...quiet }),
+    (e: Error) =>
+      e.message === `cannot create the directory ${join(dir, 'file')}: ${join(dir, 'file')} is not a directory`,
+  );
 });

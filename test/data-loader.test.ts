@@ -48,22 +48,37 @@ test('the same seed gives the same epoch; another epoch or seed gives another or
   assert.notDeepEqual(nextEpoch[0]!.indices, a[0]!.indices);
   assert.notDeepEqual((await collect(make(2), 0))[0]!.indices, a[0]!.indices);
   // sample 0 is augmented differently in the next epoch
-  const sample0 = (bs: RawBatch[]) => { for (const b of bs) { const i = b.indices.indexOf(0); if (i >= 0) return b.x.slice(i * 3072, (i + 1) * 3072); } throw new Error('no sample 0'); };
+  const sample0 = (bs: RawBatch[]) => {
+    for (const b of bs) {
+      const i = b.indices.indexOf(0);
+      if (i >= 0) return b.x.slice(i * 3072, (i + 1) * 3072);
+    }
+    throw new Error('no sample 0');
+  };
   assert.notDeepEqual(sample0(nextEpoch), sample0(a));
   // every sample appears once per epoch, with its own label
   const seen = a.flatMap((b) => [...b.indices]).sort((x, y) => x - y);
-  assert.deepEqual(seen, Array.from({ length: 300 }, (_, i) => i));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 300 }, (_, i) => i),
+  );
   for (const b of a) b.indices.forEach((idx, i) => assert.equal(b.labels[i], split.fine[idx]));
 });
 
 test('the last partial batch is kept by default and dropped with dropLast', async () => {
   const kept = new Loader({ data, pipeline: 'micronet-seed/test', batchSize: 128 });
   assert.equal(kept.length, 3);
-  assert.deepEqual((await collect(kept, 0)).map((b) => b.size), [128, 128, 44]);
+  assert.deepEqual(
+    (await collect(kept, 0)).map((b) => b.size),
+    [128, 128, 44],
+  );
   const dropped = new Loader({ data, pipeline: 'micronet-seed/test', batchSize: 128, dropLast: true, workers: 2 });
   try {
     assert.equal(dropped.length, 2);
-    assert.deepEqual((await collect(dropped, 0)).map((b) => b.size), [128, 128]);
+    assert.deepEqual(
+      (await collect(dropped, 0)).map((b) => b.size),
+      [128, 128],
+    );
   } finally {
     await dropped.close();
   }
@@ -72,7 +87,10 @@ test('the last partial batch is kept by default and dropped with dropLast', asyn
 test('test pipelines keep the data order and are deterministic', async () => {
   const loader = new Loader({ data, pipeline: 'id56-notebook/test', batchSize: 50 });
   const [first] = await collect(loader, 0);
-  assert.deepEqual([...first!.indices], Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    [...first!.indices],
+    Array.from({ length: 50 }, (_, i) => i),
+  );
   assert.deepEqual((await collect(loader, 7))[0]!.x, first!.x);
 });
 
@@ -109,36 +127,81 @@ test('tensors: float32 [n, 3, 32, 32] in NCHW or channels_last memory, int64 lab
 
 test('an abandoned epoch does not disturb the next one, and close() stops the workers', async () => {
   const loader = new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 32, seed: 4, workers: 2, prefetch: 3 });
-  for await (const b of loader.raw(0)) { assert.equal(b.size, 32); break; }
+  for await (const b of loader.raw(0)) {
+    assert.equal(b.size, 32);
+    break;
+  }
   const again = await collect(loader, 0);
   const reference = await collect(new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 32, seed: 4 }), 0);
-  assert.deepEqual(again.map((b) => b.x), reference.map((b) => b.x));
+  assert.deepEqual(
+    again.map((b) => b.x),
+    reference.map((b) => b.x),
+  );
   await loader.close();
-  await assert.rejects(async () => { for await (const _ of loader.raw(1)) break; }, /used after close/);
+  await assert.rejects(async () => {
+    for await (const _ of loader.raw(1)) break;
+  }, /used after close/);
 });
 
 test('bad options are refused', () => {
   assert.throws(() => new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 0 }), /batchSize/);
   assert.throws(() => new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 8, workers: -1 }), /workers/);
-  assert.throws(() => new Loader({ data: { ...data, count: 301 }, pipeline: 'micronet-seed/train', batchSize: 8 }), /301 samples/);
-  assert.throws(() => new Loader({ data, pipeline: 'nope' as 'micronet-seed/train', batchSize: 8 }), /unknown pipeline 'nope'/);
+  assert.throws(
+    () => new Loader({ data: { ...data, count: 301 }, pipeline: 'micronet-seed/train', batchSize: 8 }),
+    /301 samples/,
+  );
+  assert.throws(
+    () => new Loader({ data, pipeline: 'nope' as 'micronet-seed/train', batchSize: 8 }),
+    /unknown pipeline 'nope'/,
+  );
 });
 
-test('shards deal an epoch as torch\'s DistributedSampler does, and together hold the whole batches of one process', async () => {
-  for (const [n, replicas] of [[10, 3], [12, 4], [7, 2], [5, 8]] as const) {
-    const python = spawnSync(torchPython, ['-c', `import json, torch.utils.data as d
-print(json.dumps([list(d.DistributedSampler(range(${n}), num_replicas=${replicas}, rank=r, shuffle=False)) for r in range(${replicas})]))`], { encoding: 'utf8' });
+test("shards deal an epoch as torch's DistributedSampler does, and together hold the whole batches of one process", async () => {
+  for (const [n, replicas] of [
+    [10, 3],
+    [12, 4],
+    [7, 2],
+    [5, 8],
+  ] as const) {
+    const python = spawnSync(
+      torchPython,
+      [
+        '-c',
+        `import json, torch.utils.data as d
+print(json.dumps([list(d.DistributedSampler(range(${n}), num_replicas=${replicas}, rank=r, shuffle=False)) for r in range(${replicas})]))`,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(python.status, 0, python.stderr);
     const identity = Int32Array.from({ length: n }, (_, i) => i);
-    const ours = Array.from({ length: replicas }, (_, rank) => [...shardOrder(identity, { rank, count: replicas, pad: true })]);
+    const ours = Array.from({ length: replicas }, (_, rank) => [
+      ...shardOrder(identity, { rank, count: replicas, pad: true }),
+    ]);
     assert.deepEqual(ours, JSON.parse(python.stdout), `${n} samples over ${replicas} replicas`);
   }
   // Batch b of every shard together is batch b of one loader with the whole batch.
   const whole = await collect(new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 60, seed: 5 }), 3);
-  const shards = await Promise.all([0, 1, 2].map((rank) => collect(new Loader({ data, pipeline: 'micronet-seed/train', batchSize: 20, seed: 5, shard: { rank, count: 3, pad: true } }), 3)));
+  const shards = await Promise.all(
+    [0, 1, 2].map((rank) =>
+      collect(
+        new Loader({
+          data,
+          pipeline: 'micronet-seed/train',
+          batchSize: 20,
+          seed: 5,
+          shard: { rank, count: 3, pad: true },
+        }),
+        3,
+      ),
+    ),
+  );
   assert.equal(shards[0]!.length, whole.length);
   whole.forEach((b, i) => {
-    assert.deepEqual(shards.flatMap((s) => [...s[i]!.indices]).sort((p, q) => p - q), [...b.indices].sort((p, q) => p - q), `batch ${i}`);
+    assert.deepEqual(
+      shards.flatMap((s) => [...s[i]!.indices]).sort((p, q) => p - q),
+      [...b.indices].sort((p, q) => p - q),
+      `batch ${i}`,
+    );
     // The same sample gets the same augmentation in either: transforms draw from (seed, epoch, index).
     const first = shards[0]![i]!;
     const at = [...b.indices].indexOf(first.indices[0]!);

@@ -23,8 +23,11 @@ function chiBound(k: number): number {
 /** Two-sample Kolmogorov-Smirnov statistic. */
 function ks(a: number[], b: number[]): number {
   const xs = [...new Set([...a, ...b])].sort((x, y) => x - y);
-  const sa = [...a].sort((x, y) => x - y), sb = [...b].sort((x, y) => x - y);
-  let i = 0, j = 0, d = 0;
+  const sa = [...a].sort((x, y) => x - y),
+    sb = [...b].sort((x, y) => x - y);
+  let i = 0,
+    j = 0,
+    d = 0;
   for (const x of xs) {
     while (i < sa.length && sa[i]! <= x) i++;
     while (j < sb.length && sb[j]! <= x) j++;
@@ -34,7 +37,8 @@ function ks(a: number[], b: number[]): number {
 }
 
 test('random crop offsets are uniform over the 9 x 9 placements in a 40 x 40 padded image', () => {
-  const tops = new Array(9).fill(0), lefts = new Array(9).fill(0);
+  const tops = new Array(9).fill(0),
+    lefts = new Array(9).fill(0);
   for (let i = 0; i < 45000; i++) {
     const b = randomCropParams(sampleRng(0, 0, i), 40, 40, 32, 32);
     tops[b.top]++;
@@ -54,7 +58,8 @@ test('flip happens with probability 0.5', () => {
 });
 
 test('cutout centres are uniform over the 32 x 32 grid', () => {
-  const ys = new Array(32).fill(0), xs = new Array(32).fill(0);
+  const ys = new Array(32).fill(0),
+    xs = new Array(32).fill(0);
   for (let i = 0; i < 64000; i++) {
     const { cy, cx } = cutoutParams(sampleRng(2, 0, i), 32, 32);
     ys[cy]++;
@@ -65,7 +70,7 @@ test('cutout centres are uniform over the 32 x 32 grid', () => {
   assert.ok(chiSquare(xs) < chiBound(31), `columns ${xs}`);
 });
 
-test('RandomResizedCrop boxes follow torchvision\'s distribution (area, aspect, position)', () => {
+test("RandomResizedCrop boxes follow torchvision's distribution (area, aspect, position)", () => {
   const n = 20000;
   const theirs = runPython<number[][]>('data-rrc.py', { n, height: 40, width: 40, seed: 0 });
   const ours = Array.from({ length: n }, (_, i) => {
@@ -74,14 +79,18 @@ test('RandomResizedCrop boxes follow torchvision\'s distribution (area, aspect, 
   });
   // KS bound for two samples of 20000 at p ~ 1e-6: 2.69 * sqrt(2 / 20000) = 0.027
   const features: [string, (b: number[]) => number][] = [
-    ['area', (b) => b[2]! * b[3]!], ['log aspect', (b) => Math.log(b[3]! / b[2]!)],
-    ['top', (b) => b[0]!], ['left', (b) => b[1]!], ['height', (b) => b[2]!],
+    ['area', (b) => b[2]! * b[3]!],
+    ['log aspect', (b) => Math.log(b[3]! / b[2]!)],
+    ['top', (b) => b[0]!],
+    ['left', (b) => b[1]!],
+    ['height', (b) => b[2]!],
   ];
   for (const [name, f] of features) {
     const d = ks(ours.map(f), theirs.map(f));
     assert.ok(d < 0.027, `${name}: KS distance ${d.toFixed(4)} from torchvision`);
   }
-  for (const b of ours) assert.ok(b[0]! + b[2]! <= 40 && b[1]! + b[3]! <= 40 && b[2]! >= 1 && b[3]! >= 1, `box inside the image: ${b}`);
+  for (const b of ours)
+    assert.ok(b[0]! + b[2]! <= 40 && b[1]! + b[3]! <= 40 && b[2]! >= 1 && b[3]! >= 1, `box inside the image: ${b}`);
 });
 
 test('RandomResizedCrop falls back to the centred box after ten misses', () => {
@@ -96,13 +105,16 @@ test('RandomResizedCrop falls back to the centred box after ten misses', () => {
   assert.deepEqual(centreFallback(10, 40, [3 / 4, 4 / 3]), { top: 0, left: 13, height: 10, width: 13 });
 });
 
-test('rounding follows Python\'s round (halves to even), as torchvision computes box sides', () => {
+test("rounding follows Python's round (halves to even), as torchvision computes box sides", () => {
   assert.deepEqual([0.5, 1.5, 2.5, 3.5, 2.4, 2.6].map(roundHalfEven), [0, 2, 2, 4, 2, 3]);
 });
 
 test('epoch order is a permutation, differs between epochs, and is the same for the same seed', () => {
   const a = epochOrder(1000, 5, 0);
-  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...a].sort((x, y) => x - y),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(epochOrder(1000, 5, 0), a);
   assert.notDeepEqual(epochOrder(1000, 5, 1), a);
   assert.notDeepEqual(epochOrder(1000, 6, 0), a);
@@ -115,7 +127,8 @@ test('epoch order is a permutation, differs between epochs, and is the same for 
 test('Rng.int is uniform and Rng.float stays in [0, 1)', () => {
   const r = new Rng(11);
   const counts = new Array(7).fill(0);
-  let lo = 1, hi = 0;
+  let lo = 1,
+    hi = 0;
   for (let i = 0; i < 70000; i++) {
     counts[r.int(0, 7)]++;
     const f = r.float();

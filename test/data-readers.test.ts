@@ -8,7 +8,10 @@ import { loadDataset, loadSplit, locate, readPickle, writeSynthetic } from '../s
 import { runPython } from './support/data-python.js';
 import { scratchDir } from './support/scratch.js';
 
-type Contents = Record<'cifar100' | 'cifar10', Record<'train' | 'test', { images: string; fine: string; coarse: string }>>;
+type Contents = Record<
+  'cifar100' | 'cifar10',
+  Record<'train' | 'test', { images: string; fine: string; coarse: string }>
+>;
 
 const root = scratchDir('micronet-data-readers-');
 const written = runPython<Contents>('data-write.py', null, [root]);
@@ -21,20 +24,27 @@ for (const dataset of ['cifar100', 'cifar10'] as const) {
       const found = locate(dir, dataset);
       assert.equal(found.kind, layout.endsWith('archive') ? 'archive' : 'folder');
       const { train, test: testSplit } = loadDataset(dir, { dataset });
-      for (const [split, got] of [['train', train], ['test', testSplit]] as const) {
+      for (const [split, got] of [
+        ['train', train],
+        ['test', testSplit],
+      ] as const) {
         const want = written[dataset][split];
         assert.deepEqual(got.images, bytes(want.images), `${split} images`);
         assert.deepEqual(got.labels, bytes(want.fine), `${split} labels`);
         assert.equal(got.count, got.labels.length);
         assert.equal(got.classes, dataset === 'cifar100' ? 100 : 10);
       }
-      if (dataset === 'cifar100') assert.deepEqual(loadSplit(dir, 'train', { labels: 'coarse' }).labels, bytes(written.cifar100.train.coarse));
+      if (dataset === 'cifar100')
+        assert.deepEqual(loadSplit(dir, 'train', { labels: 'coarse' }).labels, bytes(written.cifar100.train.coarse));
     });
   }
 }
 
 test('CIFAR-10 has no coarse labels', () => {
-  assert.throws(() => loadSplit(join(root, 'cifar10', 'binary'), 'train', { dataset: 'cifar10', labels: 'coarse' }), /CIFAR-10 has no coarse labels/);
+  assert.throws(
+    () => loadSplit(join(root, 'cifar10', 'binary'), 'train', { dataset: 'cifar10', labels: 'coarse' }),
+    /CIFAR-10 has no coarse labels/,
+  );
 });
 
 /** A scratch copy of one layout, to damage. */
@@ -48,17 +58,23 @@ test('a .bin file whose size is not a whole number of records is refused, naming
   const dir = copy('binary');
   const file = join(dir, 'cifar-100-binary', 'train.bin');
   truncateSync(file, 3074 * 7 - 1);
-  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(file) && /not a whole number of 3074-byte records/.test(e.message));
+  assert.throws(
+    () => loadSplit(dir, 'train'),
+    (e: Error) => e.message.includes(file) && /not a whole number of 3074-byte records/.test(e.message),
+  );
 });
 
 test('a label out of range is refused with the file, record and label', () => {
   const dir = copy('binary');
   const file = join(dir, 'cifar-100-binary', 'test.bin');
   const b = readFileSync(file);
-  b[3 * 3074 + 1] = 140;  // fine label of record 3
+  b[3 * 3074 + 1] = 140; // fine label of record 3
   writeFileSync(file, b);
-  assert.throws(() => loadSplit(dir, 'test'), (e: Error) => e.message.includes(file) && /record 3 has fine label 140, outside 0..99/.test(e.message));
-  b[3 * 3074] = 20;  // coarse label of record 3
+  assert.throws(
+    () => loadSplit(dir, 'test'),
+    (e: Error) => e.message.includes(file) && /record 3 has fine label 140, outside 0..99/.test(e.message),
+  );
+  b[3 * 3074] = 20; // coarse label of record 3
   writeFileSync(file, b);
   assert.throws(() => loadSplit(dir, 'test', { labels: 'coarse' }), /record 3 has coarse label 20, outside 0..19/);
 });
@@ -66,7 +82,11 @@ test('a label out of range is refused with the file, record and label', () => {
 test('a missing split is reported with the file it looked for', () => {
   const dir = copy('binary');
   rmSync(join(dir, 'cifar-100-binary', 'test.bin'));
-  assert.throws(() => loadDataset(dir), (e: Error) => e.message.includes(join(dir, 'cifar-100-binary', 'test.bin')) && /missing \(the test split\)/.test(e.message));
+  assert.throws(
+    () => loadDataset(dir),
+    (e: Error) =>
+      e.message.includes(join(dir, 'cifar-100-binary', 'test.bin')) && /missing \(the test split\)/.test(e.message),
+  );
   assert.equal(loadSplit(dir, 'train').count, 7, 'the train split still reads');
 });
 
@@ -75,19 +95,31 @@ test('a truncated archive is reported as such, naming it', () => {
   const file = join(dir, 'cifar-100-binary.tar.gz');
   const b = readFileSync(file);
   writeFileSync(file, b.subarray(0, b.length >> 1));
-  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(file) && /truncated archive/.test(e.message));
+  assert.throws(
+    () => loadSplit(dir, 'train'),
+    (e: Error) => e.message.includes(file) && /truncated archive/.test(e.message),
+  );
 });
 
 test('a directory without the data says where to put it and how to download it', () => {
   const dir = scratchDir('micronet-data-empty-');
-  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(dir) && e.message.includes('cifar-100-binary.tar.gz')
-    && e.message.includes('micronet data download'));
+  assert.throws(
+    () => loadSplit(dir, 'train'),
+    (e: Error) =>
+      e.message.includes(dir) &&
+      e.message.includes('cifar-100-binary.tar.gz') &&
+      e.message.includes('micronet data download'),
+  );
 });
 
-test('a pickle calling anything but numpy\'s array reconstruction is refused, and nothing runs', () => {
+test("a pickle calling anything but numpy's array reconstruction is refused, and nothing runs", () => {
   const dir = join(root, 'evil');
-  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.includes(join(dir, 'cifar-100-python', 'train'))
-    && /refusing pickle global 'posix.system'/.test(e.message));
+  assert.throws(
+    () => loadSplit(dir, 'train'),
+    (e: Error) =>
+      e.message.includes(join(dir, 'cifar-100-python', 'train')) &&
+      /refusing pickle global 'posix.system'/.test(e.message),
+  );
 });
 
 test('a truncated pickle is refused, naming the file', () => {
@@ -99,14 +131,25 @@ test('a split without images is refused, naming its files, in every layout', () 
   const dir = scratchDir('micronet-data-empty-split-');
   writeSynthetic(dir, { train: 0, test: 5, versions: ['binary', 'python'], archives: true });
   const binary = join(dir, 'cifar-100-binary', 'train.bin');
-  assert.throws(() => loadSplit(dir, 'train'), (e: Error) => e.message.startsWith(`${binary}: no images (the train split is empty`));
+  assert.throws(
+    () => loadSplit(dir, 'train'),
+    (e: Error) => e.message.startsWith(`${binary}: no images (the train split is empty`),
+  );
   assert.equal(loadSplit(dir, 'test').count, 5, 'the test split still reads');
   rmSync(join(dir, 'cifar-100-binary'), { recursive: true });
   const pickle = join(dir, 'cifar-100-python', 'train');
-  assert.throws(() => loadDataset(dir), (e: Error) => e.message.startsWith(`${pickle}: no images (the train split is empty`));
+  assert.throws(
+    () => loadDataset(dir),
+    (e: Error) => e.message.startsWith(`${pickle}: no images (the train split is empty`),
+  );
   rmSync(join(dir, 'cifar-100-python'), { recursive: true });
   for (const archive of ['cifar-100-binary.tar.gz', 'cifar-100-python.tar.gz']) {
-    assert.throws(() => loadDataset(dir), (e: Error) => e.message.includes(`${join(dir, archive)}:${archive.replace('.tar.gz', '')}/train`) && /no images/.test(e.message));
+    assert.throws(
+      () => loadDataset(dir),
+      (e: Error) =>
+        e.message.includes(`${join(dir, archive)}:${archive.replace('.tar.gz', '')}/train`) &&
+        /no images/.test(e.message),
+    );
     rmSync(join(dir, archive));
   }
 });
@@ -115,6 +158,10 @@ test('CIFAR-10 batches without any images are refused, naming all of them', () =
   const dir = scratchDir('micronet-data-empty-split-');
   writeSynthetic(dir, { dataset: 'cifar10', train: 10, test: 5 });
   for (let i = 1; i <= 5; i++) writeFileSync(join(dir, 'cifar-10-batches-bin', `data_batch_${i}.bin`), '');
-  assert.throws(() => loadSplit(dir, 'train', { dataset: 'cifar10' }),
-    (e: Error) => [1, 2, 3, 4, 5].every((i) => e.message.includes(`data_batch_${i}.bin`)) && /no images \(the train split is empty/.test(e.message));
+  assert.throws(
+    () => loadSplit(dir, 'train', { dataset: 'cifar10' }),
+    (e: Error) =>
+      [1, 2, 3, 4, 5].every((i) => e.message.includes(`data_batch_${i}.bin`)) &&
+      /no images \(the train split is empty/.test(e.message),
+  );
 });

@@ -24,20 +24,29 @@ test('classes are learnable: a nearest-class-mean classifier on colour features 
   const train = syntheticSplit('cifar10', 2000, 0, 'train');
   const test_ = syntheticSplit('cifar10', 500, 0, 'test');
   // feature: mean of each channel
-  const feature = (images: Uint8Array, i: number) => [0, 1, 2].map((c) => {
-    let s = 0;
-    for (let p = 0; p < 1024; p++) s += images[i * 3072 + c * 1024 + p]!;
-    return s / 1024;
-  });
+  const feature = (images: Uint8Array, i: number) =>
+    [0, 1, 2].map((c) => {
+      let s = 0;
+      for (let p = 0; p < 1024; p++) s += images[i * 3072 + c * 1024 + p]!;
+      return s / 1024;
+    });
   const means = Array.from({ length: 10 }, () => [0, 0, 0, 0]);
-  for (let i = 0; i < 2000; i++) feature(train.images, i).forEach((v, c) => { means[train.fine[i]!]![c]! += v; means[train.fine[i]!]![3]! += c === 0 ? 1 : 0; });
+  for (let i = 0; i < 2000; i++)
+    feature(train.images, i).forEach((v, c) => {
+      means[train.fine[i]!]![c]! += v;
+      means[train.fine[i]!]![3]! += c === 0 ? 1 : 0;
+    });
   let right = 0;
   for (let i = 0; i < 500; i++) {
     const f = feature(test_.images, i);
-    let best = -1, bestD = Infinity;
+    let best = -1,
+      bestD = Infinity;
     means.forEach((m, k) => {
       const d = f.reduce((s, v, c) => s + (v - m[c]! / m[3]!) ** 2, 0);
-      if (d < bestD) { bestD = d; best = k; }
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
     });
     if (best === test_.fine[i]) right++;
   }

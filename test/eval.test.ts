@@ -21,7 +21,9 @@ after(() => oracle.close());
 
 /** A model whose input already is the logits. */
 class GivenLogits extends Module {
-  forward(x: T.Tensor): T.Tensor { return x.mul(1); }
+  forward(x: T.Tensor): T.Tensor {
+    return x.mul(1);
+  }
 }
 
 /** Batches of `size` rows of x and y, copied so that evaluate() can dispose them. */
@@ -33,7 +35,10 @@ async function* batchesOf(x: T.Tensor, y: T.Tensor, size: number) {
 }
 
 /** PyTorch's top-1 and top-5 counts and mean cross-entropy of the same logits and labels. */
-async function torchEval(logits: T.Tensor, labels: T.Tensor): Promise<{ correct1: number; correct5: number; loss: number }> {
+async function torchEval(
+  logits: T.Tensor,
+  labels: T.Tensor,
+): Promise<{ correct1: number; correct5: number; loss: number }> {
   const { outputs } = await oracle.run({
     code: `hits = logits.topk(5, 1).indices == y[:, None]
 out = (hits[:, 0].sum(), hits.sum(), F.cross_entropy(logits.double(), y))`,
@@ -44,12 +49,16 @@ out = (hits[:, 0].sum(), hits.sum(), F.cross_entropy(logits.double(), y))`,
 }
 
 test('evaluate() agrees with PyTorch on counts and mean loss, over uneven batches, and frees every batch', async () => {
-  const n = 200, classes = 100;
+  const n = 200,
+    classes = 100;
   const logits = T.randn([n, classes], { generator: new T.Generator(1) });
   // Sample i's label is its (i mod 7)-th highest logit: ranks 0 count for top-1, ranks 0..4 for top-5.
   const rank = (i: number) => i % 7;
   const order = T.tidy(() => logits.topk(classes, 1).indices.data<'int64'>());
-  const labels = T.tensor(BigInt64Array.from({ length: n }, (_, i) => order[i * classes + rank(i)]!), { shape: [n] });
+  const labels = T.tensor(
+    BigInt64Array.from({ length: n }, (_, i) => order[i * classes + rank(i)]!),
+    { shape: [n] },
+  );
   const ranks = Array.from({ length: n }, (_, i) => rank(i));
 
   const live = T.liveTensors();
@@ -95,7 +104,9 @@ out = (hits[:, 0].sum(), hits.sum(), F.cross_entropy(z.double(), y))`,
 
 test('evaluate() frees the batches when the model fails, and refuses an empty stream', async () => {
   class Broken extends Module {
-    forward(): T.Tensor { throw new Error('broken model'); }
+    forward(): T.Tensor {
+      throw new Error('broken model');
+    }
   }
   const x = T.zeros([4, 10]);
   const y = T.zeros([4], { dtype: 'int64' });
@@ -138,7 +149,7 @@ test('micronet eval --json reports what evaluate() computes, normalising with th
   assert.equal(defaultNorm.count, 64);
 });
 
-test('micronet eval --norm test normalises with the test statistics (the id56 notebook\'s transform)', async () => {
+test("micronet eval --norm test normalises with the test statistics (the id56 notebook's transform)", async () => {
   const out = run('--checkpoint', checkpoint, '--data', data, '--norm', 'test', '--json');
   assert.equal(out.status, 0, out.stderr);
   const got = JSON.parse(out.stdout) as EvalResult;
@@ -183,7 +194,12 @@ test('micronet eval errors name the missing data, the bad checkpoint, or the bad
   const empty = join(root, 'empty');
   const noData = run('--checkpoint', checkpoint, '--data', empty);
   assert.equal(noData.status, 1);
-  assert.ok(noData.stderr.includes(empty) && noData.stderr.includes('cifar-100-binary.tar.gz') && noData.stderr.includes('micronet data download'), noData.stderr);
+  assert.ok(
+    noData.stderr.includes(empty) &&
+      noData.stderr.includes('cifar-100-binary.tar.gz') &&
+      noData.stderr.includes('micronet data download'),
+    noData.stderr,
+  );
 
   const junk = join(root, 'junk.safetensors');
   writeFileSync(junk, 'not a checkpoint at all');
@@ -196,8 +212,11 @@ test('micronet eval errors name the missing data, the bad checkpoint, or the bad
   assert.equal(absent.status, 1);
   assert.ok(absent.stderr.includes(missing), absent.stderr);
 
-  for (const [args, message] of [[['--batch', '0'], /--batch needs a positive integer/], [['--norm', 'imagenet'], /--norm must be one of train, test/],
-    [[], /needs --checkpoint/]] as const) {
+  for (const [args, message] of [
+    [['--batch', '0'], /--batch needs a positive integer/],
+    [['--norm', 'imagenet'], /--norm must be one of train, test/],
+    [[], /needs --checkpoint/],
+  ] as const) {
     const r = run(...(args.length ? ['--checkpoint', checkpoint, '--data', data, ...args] : ['--data', data]));
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, message);
@@ -208,7 +227,12 @@ test('the eval fast path (micronet eval --fast): BatchNorm folded, each conv and
   const g = new T.Generator(8);
   const { model: m, config: c } = buildModel('googlenet', { width: 0.25 }, { generator: g });
   // Running statistics away from their initial 0 and 1, as a trained model has them.
-  T.noGrad(() => { for (let i = 0; i < 3; i++) T.tidy(() => { m.forward(T.randn([16, 3, 32, 32], { generator: g }).mul(1.5).add(0.3), true); }); });
+  T.noGrad(() => {
+    for (let i = 0; i < 3; i++)
+      T.tidy(() => {
+        m.forward(T.randn([16, 3, 32, 32], { generator: g }).mul(1.5).add(0.3), true);
+      });
+  });
   const trained = join(root, 'statistics.safetensors');
   saveModelCheckpoint(trained, m, 'googlenet', c);
   const x = T.randn([16, 3, 32, 32], { generator: g });
@@ -221,7 +245,11 @@ test('the eval fast path (micronet eval --fast): BatchNorm folded, each conv and
   const modules = m.namedModules().map(([, k]) => k);
   assert.equal(modules.filter((k) => k instanceof FusedConv2d).length, convs, 'every convolution fused');
   assert.equal(modules.filter((k) => k instanceof FusedConv2d && k.relu).length, convs, 'with the ReLU after it');
-  assert.equal(modules.filter((k) => k instanceof ReLU || k instanceof BatchNorm2d).length, 0, 'no ReLU nor BatchNorm left');
+  assert.equal(
+    modules.filter((k) => k instanceof ReLU || k instanceof BatchNorm2d).length,
+    0,
+    'no ReLU nor BatchNorm left',
+  );
   const fast = T.noGrad(() => m.forward(x.contiguous('channels_last'), false));
   const rel = T.tidy(() => fast.sub(plain).abs().max().item() / plain.abs().max().item());
   assert.ok(rel <= 1e-4, `folded logits differ by ${rel} of their scale`);
@@ -229,9 +257,13 @@ test('the eval fast path (micronet eval --fast): BatchNorm folded, each conv and
   // In bfloat16 (weights cast once, as autocast casts them per call) the fast path stays within
   // bfloat16's rounding of autocast's logits: measured 3.6e-3 of their scale; bound 2e-2.
   prepareFastEval(copy, { dtype: 'bfloat16' });
-  const fastBf16 = T.noGrad(() => T.autocast({ deviceType: 'cpu' }, () => copy.forward(x.contiguous('channels_last'), false)).to('float32'));
+  const fastBf16 = T.noGrad(() =>
+    T.autocast({ deviceType: 'cpu' }, () => copy.forward(x.contiguous('channels_last'), false)).to('float32'),
+  );
   const relBf16 = T.tidy(() => fastBf16.sub(plainBf16).abs().max().item() / plainBf16.abs().max().item());
-  console.log(`# fast path vs plain: float32 ${rel.toExponential(2)}, bfloat16 ${relBf16.toExponential(2)} of the logits' scale`);
+  console.log(
+    `# fast path vs plain: float32 ${rel.toExponential(2)}, bfloat16 ${relBf16.toExponential(2)} of the logits' scale`,
+  );
   assert.ok(relBf16 <= 2e-2, `bfloat16 fast logits differ by ${relBf16} of their scale`);
   copy.dispose();
 

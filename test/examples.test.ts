@@ -23,7 +23,10 @@ writeSynthetic(data, { train: 640, test: 128, seed: 4 });
 test('examples/train-small-cnn trains a custom CNN with the loader and SGD, and it learns', () => {
   const r = run(example('train-small-cnn'), data, '3');
   assert.equal(r.status, 0, r.stderr);
-  const epochs = [...r.stdout.matchAll(/epoch (\d): train loss ([\d.]+), test top-1 ([\d.]+)% of 128/g)].map((m) => ({ loss: Number(m[2]), top1: Number(m[3]) }));
+  const epochs = [...r.stdout.matchAll(/epoch (\d): train loss ([\d.]+), test top-1 ([\d.]+)% of 128/g)].map((m) => ({
+    loss: Number(m[2]),
+    top1: Number(m[3]),
+  }));
   assert.equal(epochs.length, 3, r.stdout);
   assert.ok(epochs[2]!.loss < epochs[0]!.loss, `train loss falls: ${r.stdout}`);
   assert.ok(epochs[2]!.top1 > 5, `above chance (1%): ${r.stdout}`);
@@ -40,7 +43,7 @@ test('examples/prune-and-score prunes a checkpoint, scores it before and after, 
   assert.equal(r.status, 0, r.stderr);
   const pruned = loadModelCheckpoint(out).model;
   const s = sparsity(pruned);
-  assert.match(r.stdout, new RegExp(`sparsity ${(100 * s.zeros / s.total).toFixed(2)}% of ${s.total} weights`));
+  assert.match(r.stdout, new RegExp(`sparsity ${((100 * s.zeros) / s.total).toFixed(2)}% of ${s.total} weights`));
   const [, before, after] = /score ([\d.]+) -> ([\d.]+)/.exec(r.stdout)!;
   assert.ok(Number(after) < Number(before), r.stdout);
   pruned.dispose();
@@ -48,14 +51,20 @@ test('examples/prune-and-score prunes a checkpoint, scores it before and after, 
 
 test('examples/eval-pth evaluates a torch.save checkpoint as micronet eval does', () => {
   const pth = join(dir, 'entry.pth');
-  execFileSync(torchPython, ['-c', `import torch, sys
+  execFileSync(torchPython, [
+    '-c',
+    `import torch, sys
 sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../python/', import.meta.url)))})
 from googlenet import GoogLeNet
 torch.manual_seed(0)
-torch.save({'epoch': 1, 'model_state_dict': GoogLeNet().state_dict()}, ${JSON.stringify(pth)})`]);
+torch.save({'epoch': 1, 'model_state_dict': GoogLeNet().state_dict()}, ${JSON.stringify(pth)})`,
+  ]);
   const r = run(example('eval-pth'), pth, data);
   assert.equal(r.status, 0, r.stderr);
-  const cliRun = JSON.parse(run(cli, 'eval', '--checkpoint', pth, '--data', data, '--json').stdout) as { correct1: number; count: number };
+  const cliRun = JSON.parse(run(cli, 'eval', '--checkpoint', pth, '--data', data, '--json').stdout) as {
+    correct1: number;
+    count: number;
+  };
   assert.match(r.stdout, /515 tensors from 'model_state_dict'/);
   assert.match(r.stdout, new RegExp(`top-1 [\\d.]+% \\(${cliRun.correct1}/${cliRun.count}\\)`));
 });

@@ -19,15 +19,23 @@ function relativeError(a: T.Tensor, b: T.Tensor): number {
   });
 }
 
-test('the network has the entry\'s 6,258,500 parameters and PyTorch state_dict names', () => {
+test("the network has the entry's 6,258,500 parameters and PyTorch state_dict names", () => {
   const model = new GoogLeNet();
   assert.equal(model.numParameters(), 6_258_500);
   const keys = [...model.stateDict().keys()];
-  assert.deepEqual(keys.slice(0, 8), ['prelayer.0.weight', 'prelayer.0.mask', 'prelayer.0.bias', 'prelayer.1.weight',
-    'prelayer.1.bias', 'prelayer.1.running_mean', 'prelayer.1.running_var', 'prelayer.1.num_batches_tracked']);
+  assert.deepEqual(keys.slice(0, 8), [
+    'prelayer.0.weight',
+    'prelayer.0.mask',
+    'prelayer.0.bias',
+    'prelayer.1.weight',
+    'prelayer.1.bias',
+    'prelayer.1.running_mean',
+    'prelayer.1.running_var',
+    'prelayer.1.num_batches_tracked',
+  ]);
   assert.ok(keys.includes('b5.b4.1.mask') && keys.includes('linear.mask') && keys.at(-1) === 'linear.bias');
   const weights = model.namedModules().filter(([, m]) => m instanceof Conv2d || m instanceof Linear);
-  assert.equal(weights.length, 65);  // 1 prelayer conv + 9 inceptions x 7 convs + the classifier
+  assert.equal(weights.length, 65); // 1 prelayer conv + 9 inceptions x 7 convs + the classifier
   assert.ok(weights.every(([, m]) => (m as Conv2d | Linear).masked));
   model.dispose();
 });
@@ -54,18 +62,28 @@ test('initialisation is uniform within 1/sqrt(fan_in), BatchNorm at identity', (
     assert.ok(Math.abs(conv.weight.std().item() - bound / Math.sqrt(3)) < 0.05 * bound);
   });
   const bn = model.stateDict();
-  assert.deepEqual([...bn.get('prelayer.1.weight')!.data()].every((v) => v === 1), true);
-  assert.deepEqual([...bn.get('prelayer.1.running_var')!.data()].every((v) => v === 1), true);
+  assert.deepEqual(
+    [...bn.get('prelayer.1.weight')!.data()].every((v) => v === 1),
+    true,
+  );
+  assert.deepEqual(
+    [...bn.get('prelayer.1.running_var')!.data()].every((v) => v === 1),
+    true,
+  );
   model.dispose();
 });
 
-test('same weights give PyTorch\'s logits (eval and train), gradients and running stats', () => {
+test("same weights give PyTorch's logits (eval and train), gradients and running stats", () => {
   const model = new GoogLeNet(undefined, { generator: new T.Generator(2) });
   const g = new T.Generator(3);
   const x = T.randn([4, 3, 32, 32], { generator: g });
   const upstream = T.randn([4, 100], { generator: g });
   const seed = 17;
-  const theirs = runGoogLeNetOracle('parity', model.stateDict(), { x, upstream, seed: T.tensor(new BigInt64Array([BigInt(seed)])) });
+  const theirs = runGoogLeNetOracle('parity', model.stateDict(), {
+    x,
+    upstream,
+    seed: T.tensor(new BigInt64Array([BigInt(seed)])),
+  });
 
   const evalLogits = T.noGrad(() => model.forward(x, false));
   T.manualSeed(seed);
@@ -82,15 +100,24 @@ test('same weights give PyTorch\'s logits (eval and train), gradients and runnin
     // both sides compute rounding noise, which is held to the scale of the layer's weight gradient.
     const weight = params.get(name.replace(/\.bias$/, '.weight'))!;
     const scale = name.endsWith('.bias') && weight.ndim === 4 ? T.tidy(() => weight.grad!.abs().max().item()) : null;
-    const err = scale === null ? relativeError(p.grad!, theirs.get(`grad.${name}`)!)
-      : T.tidy(() => p.grad!.sub(theirs.get(`grad.${name}`)!).abs().max().item() / scale);
+    const err =
+      scale === null
+        ? relativeError(p.grad!, theirs.get(`grad.${name}`)!)
+        : T.tidy(
+            () =>
+              p
+                .grad!.sub(theirs.get(`grad.${name}`)!)
+                .abs()
+                .max()
+                .item() / scale,
+          );
     assert.ok(err < 1e-4, `gradient of ${name}: relative error ${err}`);
     compared++;
   }
-  assert.equal(compared, 65 * 2 + 64 * 2);  // weights and biases of 65 layers, affine of 64 BatchNorms
+  assert.equal(compared, 65 * 2 + 64 * 2); // weights and biases of 65 layers, affine of 64 BatchNorms
   let buffers = 0;
   for (const [name, b] of model.namedBuffers()) {
-    if (name.endsWith('.mask')) continue;  // a non-trainable Parameter on the PyTorch side
+    if (name.endsWith('.mask')) continue; // a non-trainable Parameter on the PyTorch side
     const expected = theirs.get(`buffer.${name}`)!;
     buffers++;
     if (name.endsWith('num_batches_tracked')) assert.equal(b.item(), expected.item(), name);
@@ -100,7 +127,7 @@ test('same weights give PyTorch\'s logits (eval and train), gradients and runnin
   model.dispose();
 });
 
-test('a .pth saved by PyTorch in the entry\'s layout imports and reproduces its logits', () => {
+test("a .pth saved by PyTorch in the entry's layout imports and reproduces its logits", () => {
   const model = new GoogLeNet(undefined, { generator: new T.Generator(4) });
   const g = new T.Generator(5);
   const x = T.randn([2, 3, 32, 32], { generator: g });
@@ -117,7 +144,7 @@ test('a .pth saved by PyTorch in the entry\'s layout imports and reproduces its 
   assert.equal((optimizer.get('state') as Map<number, unknown>).size, 65 * 2 + 64 * 2);
 
   const { stateDict, from } = extractStateDict(loaded, pth);
-  assert.equal(from, '\'model_state_dict\'');
+  assert.equal(from, "'model_state_dict'");
   const imported = new GoogLeNet();
   const tensors = loadTensors(stateDict);
   imported.loadStateDict(tensors);

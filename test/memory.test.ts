@@ -36,11 +36,15 @@ test('nested scopes hand returned tensors to the enclosing scope', () => {
 test('keep() lets a tensor outlive its scope; a throw frees the rest', () => {
   const before = T.liveTensors();
   let kept: T.Tensor | undefined;
-  assert.throws(() => T.tidy(() => {
-    kept = T.keep(T.zeros([4]));
-    T.ones([4]);
-    throw new Error('inside');
-  }), /inside/);
+  assert.throws(
+    () =>
+      T.tidy(() => {
+        kept = T.keep(T.zeros([4]));
+        T.ones([4]);
+        throw new Error('inside');
+      }),
+    /inside/,
+  );
   assert.equal(kept!.isDisposed, false);
   assert.equal(T.liveTensors(), before + 1);
   kept!.dispose();
@@ -57,7 +61,9 @@ test('tensors dropped without dispose are freed by the garbage collector', async
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const before = T.liveTensors();
-  (() => { for (let i = 0; i < 200; i++) T.ones([1000]); })();
+  (() => {
+    for (let i = 0; i < 200; i++) T.ones([1000]);
+  })();
   assert.ok(T.liveTensors() >= before + 200);
   for (let i = 0; i < 10 && T.liveTensors() > before; i++) {
     gc();
@@ -83,27 +89,37 @@ test('10,000 training steps of a small conv net keep live tensors and RSS flat',
   const x = T.keep(T.randn([16, 3, 8, 8], { generator: g }));
   const y = T.keep(T.tidy(() => x.mean([2, 3]).argmax(1)));
 
-  const step = (): number => T.tidy(() => {
-    const h = F.relu(F.batchNorm(F.conv2d(x, params.convW, params.convB, { padding: 1 }), runningMean, runningVar,
-      { weight: params.bnW, bias: params.bnB, training: true }));
-    const logits = F.linear(F.adaptiveAvgPool2d(F.maxPool2d(h, 2), 1).flatten(1), params.fcW, params.fcB);
-    const loss = F.crossEntropy(logits, y, { labelSmoothing: 0.1 });
-    loss.backward();
-    T.noGrad(() => {
-      for (const [k, p] of Object.entries(params)) {
-        const grad = p.grad!;
-        momentum[k]!.mul_(0.9).add_(grad);
-        p.sub_(momentum[k]!, 0.05);
-        p.grad = null;
-      }
+  const step = (): number =>
+    T.tidy(() => {
+      const h = F.relu(
+        F.batchNorm(F.conv2d(x, params.convW, params.convB, { padding: 1 }), runningMean, runningVar, {
+          weight: params.bnW,
+          bias: params.bnB,
+          training: true,
+        }),
+      );
+      const logits = F.linear(F.adaptiveAvgPool2d(F.maxPool2d(h, 2), 1).flatten(1), params.fcW, params.fcB);
+      const loss = F.crossEntropy(logits, y, { labelSmoothing: 0.1 });
+      loss.backward();
+      T.noGrad(() => {
+        for (const [k, p] of Object.entries(params)) {
+          const grad = p.grad!;
+          momentum[k]!.mul_(0.9).add_(grad);
+          p.sub_(momentum[k]!, 0.05);
+          p.grad = null;
+        }
+      });
+      return loss.item();
     });
-    return loss.item();
-  });
 
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   // Memory outside V8's heap after a full collection: JS garbage and V8's own heap sizing are not leaks.
-  const settledRss = () => { gc(); const m = process.memoryUsage(); return m.rss - m.heapTotal; };
+  const settledRss = () => {
+    gc();
+    const m = process.memoryUsage();
+    return m.rss - m.heapTotal;
+  };
   const first = step();
   let live = 0;
   let rssAt2000 = 0;
@@ -116,6 +132,9 @@ test('10,000 training steps of a small conv net keep live tensors and RSS flat',
   }
   // Flat: less than 1 KiB per step over these 8,000 steps (tensor leaks are caught exactly above).
   const growth = settledRss() - rssAt2000;
-  assert.ok(growth < 8 * 2 ** 20, `RSS outside the JS heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 8,000 steps`);
+  assert.ok(
+    growth < 8 * 2 ** 20,
+    `RSS outside the JS heap grew by ${(growth / 2 ** 20).toFixed(1)} MiB over 8,000 steps`,
+  );
   assert.ok(last < first * 0.5, `the net learns: loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
 });

@@ -10,19 +10,38 @@ import { scratchDir } from './support/scratch.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  name: string; version: string; exports: Record<string, string | { types: string; default: string }>; bin: Record<string, string>;
+  name: string;
+  version: string;
+  exports: Record<string, string | { types: string; default: string }>;
+  bin: Record<string, string>;
   dependencies: Record<string, string>;
 };
 
 test('the packed file list holds the built code, its types and the native sources; no tests or benches', () => {
   // --ignore-scripts: the list only (prepack would rebuild dist/ under the running tests).
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as [{ files: { path: string }[] }];
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
+  ) as [{ files: { path: string }[] }];
   const files = new Set(packed.files.map((f) => f.path));
-  assert.deepEqual([...files].filter((f) => /^(dist\/)?(test|bench)\//.test(f)), []);
-  for (const f of ['package.json', 'README.md', 'native/binding.gyp', 'native/libtorch.cjs', 'native/src/addon.cc', 'python/anchor.py', 'python/googlenet.py', pkg.bin.micronet!.replace(/^\.\//, '')]) assert.ok(files.has(f), f);
+  assert.deepEqual(
+    [...files].filter((f) => /^(dist\/)?(test|bench)\//.test(f)),
+    [],
+  );
+  for (const f of [
+    'package.json',
+    'README.md',
+    'native/binding.gyp',
+    'native/libtorch.cjs',
+    'native/src/addon.cc',
+    'python/anchor.py',
+    'python/googlenet.py',
+    pkg.bin.micronet!.replace(/^\.\//, ''),
+  ])
+    assert.ok(files.has(f), f);
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') continue;
-    for (const f of [target.types, target.default]) assert.ok(files.has(f.replace(/^\.\//, '')), `${subpath}: ${f} is packed`);
+    for (const f of [target.types, target.default])
+      assert.ok(files.has(f.replace(/^\.\//, '')), `${subpath}: ${f} is packed`);
   }
 });
 
@@ -40,30 +59,63 @@ test('the entry points import by name; nothing else is reachable', async () => {
 
 test('the tarball installs into a fresh project: TypeScript compiles against it, a GoogLeNet forward pass runs, the installed CLI answers', () => {
   const dir = scratchDir();
-  execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' });  // dist/ is built already
+  execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' }); // dist/ is built already
   const project = join(dir, 'app');
   mkdirSync(project);
   // npm 11 runs a dependency's install script once the project approves it.
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { micronet: true } }));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { micronet: true } }),
+  );
   // Offline, from npm's cache; the install script copies this checkout's addon (built against the same libtorch) instead of compiling.
   const addon = join(root, 'native', 'build', 'Release', 'micronet_native.node');
   // Its dependencies from this checkout too, packed, so that nothing is fetched.
-  const dependencies = Object.keys(pkg.dependencies).map((name) => join(dir, execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, join(root, 'node_modules', name)],
-    { cwd: dir, encoding: 'utf8' }).trim().split('\n').at(-1)!));
-  execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', ...dependencies, join(dir, `${pkg.name}-${pkg.version}.tgz`)],
-    { cwd: project, env: { ...process.env, MICRONET_ADDON: addon }, stdio: 'pipe' });
-  writeFileSync(join(project, 'main.ts'), `import * as T from 'micronet/torch';
+  const dependencies = Object.keys(pkg.dependencies).map((name) =>
+    join(
+      dir,
+      execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, join(root, 'node_modules', name)], {
+        cwd: dir,
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .at(-1)!,
+    ),
+  );
+  execFileSync(
+    'npm',
+    ['install', '--offline', '--no-audit', '--no-fund', ...dependencies, join(dir, `${pkg.name}-${pkg.version}.tgz`)],
+    { cwd: project, env: { ...process.env, MICRONET_ADDON: addon }, stdio: 'pipe' },
+  );
+  writeFileSync(
+    join(project, 'main.ts'),
+    `import * as T from 'micronet/torch';
 import { buildModel } from 'micronet/models';
 using model = buildModel('googlenet').model;
 using x = T.zeros([2, 3, 32, 32]);
 using logits = T.noGrad(() => model.forward(x, false));
 const shape: readonly number[] = logits.shape;
 console.log(JSON.stringify({ shape, parameters: model.numParameters() }));
-`);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: {
-    target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, lib: ['ES2022', 'DOM', 'ESNext.Disposable'], types: [],
-  }, files: ['main.ts'] }));
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8' });
+`,
+  );
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        skipLibCheck: true,
+        lib: ['ES2022', 'DOM', 'ESNext.Disposable'],
+        types: [],
+      },
+      files: ['main.ts'],
+    }),
+  );
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], {
+    encoding: 'utf8',
+  });
   assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
   const ran = spawnSync(process.execPath, [join(project, 'main.js')], { encoding: 'utf8' });
   assert.equal(ran.status, 0, ran.stderr);
@@ -76,5 +128,8 @@ console.log(JSON.stringify({ shape, parameters: model.numParameters() }));
   rmSync(join(project, 'node_modules', 'micronet', 'native', 'build'), { recursive: true });
   const bare = spawnSync(process.execPath, [join(project, 'main.js')], { encoding: 'utf8' });
   assert.notEqual(bare.status, 0);
-  assert.match(bare.stderr, /cannot load the native engine .*`npm rebuild micronet`.*`npm install-scripts approve micronet`/);
+  assert.match(
+    bare.stderr,
+    /cannot load the native engine .*`npm rebuild micronet`.*`npm install-scripts approve micronet`/,
+  );
 });

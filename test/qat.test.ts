@@ -16,10 +16,15 @@ class ConvBnReluLinear extends Module {
   readonly fc: MaskedLinear;
   constructor(generator: T.Generator) {
     super();
-    this.features = this.registerModule('features', new Sequential(new MaskedConv2d(3, 8, 3, { padding: 1, generator }), new BatchNorm2d(8), new ReLU()));
+    this.features = this.registerModule(
+      'features',
+      new Sequential(new MaskedConv2d(3, 8, 3, { padding: 1, generator }), new BatchNorm2d(8), new ReLU()),
+    );
     this.fc = this.registerModule('fc', new MaskedLinear(8 * 6 * 6, 10, { generator }));
   }
-  get conv(): MaskedConv2d { return this.features.layers[0] as MaskedConv2d; }
+  get conv(): MaskedConv2d {
+    return this.features.layers[0] as MaskedConv2d;
+  }
   forward(x: T.Tensor, training: boolean): T.Tensor {
     return T.tidy(() => this.fc.forward(this.features.forward(x, training).flatten(1), training));
   }
@@ -78,9 +83,19 @@ async function compare(bits: { conv: LayerBits; fc: LayerBits }): Promise<void> 
   const sd = model.stateDict();
   const bn = model.features.layers[1] as BatchNorm2d;
   const inputs = {
-    xs, ys, conv_w: sd.get('features.0.weight')!, conv_b: sd.get('features.0.bias')!, conv_mask: sd.get('features.0.mask')!,
-    bn_w: sd.get('features.1.weight')!, bn_b: sd.get('features.1.bias')!, bn_mean: sd.get('features.1.running_mean')!, bn_var: sd.get('features.1.running_var')!,
-    eps: T.tensor([bn.eps]), fc_w: sd.get('fc.weight')!, fc_b: sd.get('fc.bias')!, fc_mask: sd.get('fc.mask')!,
+    xs,
+    ys,
+    conv_w: sd.get('features.0.weight')!,
+    conv_b: sd.get('features.0.bias')!,
+    conv_mask: sd.get('features.0.mask')!,
+    bn_w: sd.get('features.1.weight')!,
+    bn_b: sd.get('features.1.bias')!,
+    bn_mean: sd.get('features.1.running_mean')!,
+    bn_var: sd.get('features.1.running_var')!,
+    eps: T.tensor([bn.eps]),
+    fc_w: sd.get('fc.weight')!,
+    fc_b: sd.get('fc.bias')!,
+    fc_mask: sd.get('fc.mask')!,
     bits: T.tensor(new Int32Array([bits.conv.weight, bits.conv.input, bits.fc.weight, bits.fc.input])),
   };
   const { outputs } = await oracle.run({ code: pytorchQat, inputs });
@@ -99,32 +114,60 @@ async function compare(bits: { conv: LayerBits; fc: LayerBits }): Promise<void> 
       const sdl = layer.stateDict();
       // torch.ao keeps per-tensor qparams as 1-element tensors.
       assertClose(sdl.get('input_scale')!.reshape([1]), outputs[at++] as never, exact, `step ${k} input scale`);
-      assertClose(sdl.get('input_zero_point')!.reshape([1]), outputs[at++] as never, exact, `step ${k} input zero point`);
+      assertClose(
+        sdl.get('input_zero_point')!.reshape([1]),
+        outputs[at++] as never,
+        exact,
+        `step ${k} input zero point`,
+      );
       assertClose(sdl.get('input_min')!, outputs[at++] as never, exact, `step ${k} input range min`);
       assertClose(sdl.get('input_max')!, outputs[at++] as never, exact, `step ${k} input range max`);
       assertClose(sdl.get('weight_scale')!, outputs[at++] as never, exact, `step ${k} weight scales`);
       assertClose(sdl.get('weight_zero_point')!, outputs[at++] as never, exact, `step ${k} weight zero points`);
     }
-    T.noGrad(() => { for (const p of params) { p.copy_(p.sub(p.grad!.mul(0.5))); p.grad!.zero_(); } });
+    T.noGrad(() => {
+      for (const p of params) {
+        p.copy_(p.sub(p.grad!.mul(0.5)));
+        p.grad!.zero_();
+      }
+    });
   }
   // Frozen observers (torch.ao's disable_observer): eval, then a training step, with the last ranges.
   setObserving(model, false);
-  assertClose(T.noGrad(() => model.forward(xs.narrow(0, 0, 1).squeeze(0), false)), outputs[at++] as never, exact, 'eval logits');
+  assertClose(
+    T.noGrad(() => model.forward(xs.narrow(0, 0, 1).squeeze(0), false)),
+    outputs[at++] as never,
+    exact,
+    'eval logits',
+  );
   const logits = model.forward(xs.narrow(0, 1, 1).squeeze(0), true);
   T.F.crossEntropy(logits, ys.narrow(0, 1, 1).squeeze(0)).backward();
   assertClose(logits, outputs[at++] as never, exact, 'frozen-range step logits');
   assertClose(model.conv.weight.grad!, outputs[at++] as never, exact, 'frozen-range conv gradient');
   assertClose(model.fc.weight.grad!, outputs[at++] as never, exact, 'frozen-range linear gradient');
   // Pruned weights are exactly zero after quantization: symmetric grids keep 0 at 0.
-  const wq = T.noGrad(() => T.F.fakeQuantizePerChannelAffine(model.conv.effectiveWeight(), model.conv.stateDict().get('weight_scale')!,
-    model.conv.stateDict().get('weight_zero_point')!, 0, -(2 ** (bits.conv.weight - 1)), 2 ** (bits.conv.weight - 1) - 1));
-  assert.equal(T.tidy(() => wq.eq(0).logicalAnd(model.conv.mask!.eq(0)).sum().item()), T.tidy(() => model.conv.mask!.eq(0).sum().item()));
+  const wq = T.noGrad(() =>
+    T.F.fakeQuantizePerChannelAffine(
+      model.conv.effectiveWeight(),
+      model.conv.stateDict().get('weight_scale')!,
+      model.conv.stateDict().get('weight_zero_point')!,
+      0,
+      -(2 ** (bits.conv.weight - 1)),
+      2 ** (bits.conv.weight - 1) - 1,
+    ),
+  );
+  assert.equal(
+    T.tidy(() => wq.eq(0).logicalAnd(model.conv.mask!.eq(0)).sum().item()),
+    T.tidy(() => model.conv.mask!.eq(0).sum().item()),
+  );
   model.dispose();
 }
 
-test('8-bit QAT equals torch.ao FakeQuantize: logits, gradients, ranges and qparams through 3 steps', () => compare({ conv: { weight: 8, input: 8 }, fc: { weight: 8, input: 8 } }));
+test('8-bit QAT equals torch.ao FakeQuantize: logits, gradients, ranges and qparams through 3 steps', () =>
+  compare({ conv: { weight: 8, input: 8 }, fc: { weight: 8, input: 8 } }));
 test('4-bit weights with 8-bit inputs, and 3/5 bits, equal torch.ao FakeQuantize', async () => {
   await compare({ conv: { weight: 4, input: 8 }, fc: { weight: 4, input: 8 } });
   await compare({ conv: { weight: 3, input: 5 }, fc: { weight: 6, input: 4 } });
 });
-test('12-bit weights and 10-bit inputs (wider than int8) equal torch.ao FakeQuantize', () => compare({ conv: { weight: 12, input: 10 }, fc: { weight: 12, input: 10 } }));
+test('12-bit weights and 10-bit inputs (wider than int8) equal torch.ao FakeQuantize', () =>
+  compare({ conv: { weight: 12, input: 10 }, fc: { weight: 12, input: 10 } }));

@@ -22,14 +22,29 @@ const tensorboardReader = fileURLToPath(new URL('../../test/support/tensorboard_
 const python = process.env.MICRONET_TENSORBOARD_PYTHON ?? 'python3';
 const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encoding: 'utf8' }).status === 0;
 
-const recipe = applyOverrides(findRecipe('smoke'), ['model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'epochs=3',
-  'schedule.warmupEpochs=1', 'schedule.milestones=[3]', 'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]']);
-const batches = 5;  // 160 images in batches of 32
+const recipe = applyOverrides(findRecipe('smoke'), [
+  'model.config.width=0.0625',
+  'data.batchSize=32',
+  'data.workers=0',
+  'epochs=3',
+  'schedule.warmupEpochs=1',
+  'schedule.milestones=[3]',
+  'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]',
+]);
+const batches = 5; // 160 images in batches of 32
 const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
 const data = { train: split(160, 'train'), test: split(32, 'test') };
 
-const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => parseMetricsLine(l)!);
-const eventFiles = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).sort().map((f) => join(dir, f));
+const readMetrics = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => parseMetricsLine(l)!);
+const eventFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.startsWith('events.out.tfevents.'))
+    .sort()
+    .map((f) => join(dir, f));
 
 /** A run stopped at epoch 2, batch 1 and resumed to its end, shared by the tests below. */
 let resumed: string | undefined;
@@ -46,7 +61,11 @@ async function resumedRun(): Promise<string> {
 }
 
 test('event files are TFRecords of Event protobufs with masked CRC32C checksums, as an independent reader reads them', () => {
-  assert.equal(crc32cBitwise(new TextEncoder().encode('123456789')), 0xe3069283, 'the reader\'s CRC-32C gives the standard check value');
+  assert.equal(
+    crc32cBitwise(new TextEncoder().encode('123456789')),
+    0xe3069283,
+    "the reader's CRC-32C gives the standard check value",
+  );
   const dir = scratchDir();
   const writer = new EventFileWriter(dir);
   writer.scalars(1, { 'loss/train': 0.5, lr: 1 / 3 }, 1000.25);
@@ -58,7 +77,14 @@ test('event files are TFRecords of Event protobufs with masked CRC32C checksums,
   const events = readEventFile(writer.path);
   assert.equal(events.length, 4);
   assert.equal(events[0]!.fileVersion, 'brain.Event:2');
-  assert.deepEqual(events[1], { wallTime: 1000.25, step: 1, scalars: new Map([['loss/train', 0.5], ['lr', Math.fround(1 / 3)]]) });
+  assert.deepEqual(events[1], {
+    wallTime: 1000.25,
+    step: 1,
+    scalars: new Map([
+      ['loss/train', 0.5],
+      ['lr', Math.fround(1 / 3)],
+    ]),
+  });
   assert.deepEqual(events[2], { wallTime: 1001, step: 2, sessionStatus: 1 }, 'a SessionLog START');
   assert.deepEqual(events[3]!.scalars, new Map([['loss/train', -2]]), 'non-numbers are left out');
 
@@ -74,44 +100,76 @@ test('event files are TFRecords of Event protobufs with masked CRC32C checksums,
   assert.ok(first.path < second.path, `${first.path} sorts before ${second.path}`);
 });
 
-test('train logs every epoch\'s metrics.jsonl figures and every step once, across an interruption, as TensorBoard files', async () => {
+test("train logs every epoch's metrics.jsonl figures and every step once, across an interruption, as TensorBoard files", async () => {
   const dir = await resumedRun();
   const files = eventFiles(dir);
   assert.equal(files.length, 2, 'one event file per process');
   const [first, second] = files.map(readEventFile) as [ReadEvent[], ReadEvent[]];
   assert.equal(first[0]!.fileVersion, 'brain.Event:2');
   // The resumed process restarts at the step after the saved position (epoch 2, batch 1): TensorBoard drops anything logged after it.
-  assert.deepEqual(second.filter((e) => e.sessionStatus !== undefined).map((e) => [e.step, e.sessionStatus]), [[batches + 2, 1]]);
+  assert.deepEqual(
+    second.filter((e) => e.sessionStatus !== undefined).map((e) => [e.step, e.sessionStatus]),
+    [[batches + 2, 1]],
+  );
 
   const events = [...first, ...second].filter((e) => e.scalars);
   const stepped = events.filter((e) => e.scalars!.has(stepTags.loss)).map((e) => e.step);
-  assert.deepEqual(stepped, Array.from({ length: 3 * batches }, (_, i) => i + 1), 'each of the 15 steps logged once');
+  assert.deepEqual(
+    stepped,
+    Array.from({ length: 3 * batches }, (_, i) => i + 1),
+    'each of the 15 steps logged once',
+  );
   const metrics = readMetrics(dir);
   assert.equal(metrics.length, 3);
   for (const m of metrics) {
     const logged = events.filter((e) => e.scalars!.get(metricTags.epoch) === m.epoch);
     assert.equal(logged.length, 1, `epoch ${m.epoch} logged once`);
-    assert.equal(logged[0]!.step, m.epoch * batches, 'at the epoch\'s last step');
-    for (const [key, tag] of Object.entries(metricTags)) assert.equal(logged[0]!.scalars!.get(tag), Math.fround(m[key as keyof EpochMetrics]), `${tag} of epoch ${m.epoch}`);
+    assert.equal(logged[0]!.step, m.epoch * batches, "at the epoch's last step");
+    for (const [key, tag] of Object.entries(metricTags))
+      assert.equal(
+        logged[0]!.scalars!.get(tag),
+        Math.fround(m[key as keyof EpochMetrics]),
+        `${tag} of epoch ${m.epoch}`,
+      );
   }
 });
 
-test('TensorBoard\'s own event reader gives the same scalars as metrics.jsonl', { skip: hasTensorBoard ? false : `${python} has no tensorboard package` }, async () => {
+test("TensorBoard's own event reader gives the same scalars as metrics.jsonl", {
+  skip: hasTensorBoard ? false : `${python} has no tensorboard package`,
+}, async () => {
   const dir = await resumedRun();
   const run = spawnSync(python, [tensorboardReader, dir], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
   const scalars = JSON.parse(run.stdout) as Record<string, [number, number][]>;
   const metrics = readMetrics(dir);
   for (const [key, tag] of Object.entries(metricTags)) {
-    assert.deepEqual(scalars[tag], metrics.map((m) => [m.epoch * batches, Math.fround(m[key as keyof EpochMetrics])]), tag);
+    assert.deepEqual(
+      scalars[tag],
+      metrics.map((m) => [m.epoch * batches, Math.fround(m[key as keyof EpochMetrics])]),
+      tag,
+    );
   }
-  assert.deepEqual(scalars[stepTags.lr]!.map(([step]) => step), Array.from({ length: 3 * batches }, (_, i) => i + 1));
+  assert.deepEqual(
+    scalars[stepTags.lr]!.map(([step]) => step),
+    Array.from({ length: 3 * batches }, (_, i) => i + 1),
+  );
 });
 
 test('the report of a run in progress renders what there is and says what is still missing', async () => {
   const outDir = scratchDir();
   let during: RunRecord | undefined;
-  (await train(recipe, { dataDir: '', outDir, data, events: { epoch: (m) => { if (m.epoch === 1) during = readRun(outDir); } } })).model.dispose();
+  (
+    await train(recipe, {
+      dataDir: '',
+      outDir,
+      data,
+      events: {
+        epoch: (m) => {
+          if (m.epoch === 1) during = readRun(outDir);
+        },
+      },
+    })
+  ).model.dispose();
   assert.match(during!.status, /^in progress: 1 epoch of 3 done \(process \d+ on /);
   assert.deepEqual(during!.problems, ['epochs 2 to 3 have not finished']);
   assert.equal(during!.metrics.length, 1);
@@ -135,14 +193,14 @@ test('a damaged metrics line, then an unreadable checkpoint: the report still re
   const dir = scratchDir();
   for (const f of ['last.safetensors', 'metrics.jsonl']) copyFileSync(join(source, f), join(dir, f));
   const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n');
-  lines[1] = lines[1]!.slice(0, 25);  // a line cut short
+  lines[1] = lines[1]!.slice(0, 25); // a line cut short
   writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n'));
 
   const damaged = readRun(dir);
   assert.equal(damaged.problems.length, 2, damaged.problems.join('; '));
   assert.match(damaged.problems[0]!, /^metrics\.jsonl line 2 is damaged \(.+\) and left out$/);
   assert.equal(damaged.problems[1], 'metrics.jsonl lacks epoch 2: taken from last.safetensors');
-  assert.deepEqual(damaged.metrics, readMetrics(source), 'the checkpoint\'s own history fills the gap');
+  assert.deepEqual(damaged.metrics, readMetrics(source), "the checkpoint's own history fills the gap");
 
   const run = spawnSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8' });
   assert.equal(run.status, 0, run.stderr);
@@ -156,8 +214,14 @@ test('a damaged metrics line, then an unreadable checkpoint: the report still re
   const unreadable = readRun(dir);
   assert.equal(unreadable.recipe, null);
   assert.equal(unreadable.summary, null);
-  assert.deepEqual(unreadable.metrics.map((m) => m.epoch), [1, 3]);
-  assert.match(unreadable.problems.join('\n'), /last\.safetensors cannot be read \(.+\): the recipe, schedule and position are missing/);
+  assert.deepEqual(
+    unreadable.metrics.map((m) => m.epoch),
+    [1, 3],
+  );
+  assert.match(
+    unreadable.problems.join('\n'),
+    /last\.safetensors cannot be read \(.+\): the recipe, schedule and position are missing/,
+  );
   assert.match(unreadable.problems.join('\n'), /no metrics for epoch 2/);
   const html = renderReport([unreadable]);
   assert.match(html, /Per-layer density<\/h2><p class="muted">Not available/);

@@ -29,7 +29,10 @@ function checkpointWith(key: string, replace: (t: T.Tensor) => T.Tensor): string
 
 test('non-finite weights are refused on load, naming the tensor; prune and eval write and print nothing', () => {
   const path = checkpointWith('a3.b2.3.weight', (t) => T.noGrad(() => t.clone().fill_(Number.NaN)));
-  assert.throws(() => loadModelCheckpoint(path), new RegExp(`cannot load state dict from ${path}: non-finite values \\(NaN or infinity\\) in a3\\.b2\\.3\\.weight`));
+  assert.throws(
+    () => loadModelCheckpoint(path),
+    new RegExp(`cannot load state dict from ${path}: non-finite values \\(NaN or infinity\\) in a3\\.b2\\.3\\.weight`),
+  );
   const inf = checkpointWith('linear.bias', (t) => T.tensor(new Float32Array(t.numel).fill(Number.POSITIVE_INFINITY)));
   assert.throws(() => loadModelCheckpoint(inf), /non-finite values \(NaN or infinity\) in linear\.bias/);
 
@@ -58,19 +61,31 @@ test('a tensor of another dtype kind is refused like a wrong shape', () => {
 
 test('long lists of missing keys are summarised', () => {
   const { model } = buildModel('googlenet', { width: 0.0625 });
-  assert.throws(() => model.loadStateDict(new Map()), (e: Error) =>
-    /missing: prelayer\.0\.weight, prelayer\.0\.mask, prelayer\.0\.bias, .* and 509 more \(515 in all\)$/.test(e.message) && e.message.length < 400);
+  assert.throws(
+    () => model.loadStateDict(new Map()),
+    (e: Error) =>
+      /missing: prelayer\.0\.weight, prelayer\.0\.mask, prelayer\.0\.bias, .* and 509 more \(515 in all\)$/.test(
+        e.message,
+      ) && e.message.length < 400,
+  );
   model.dispose();
 });
 
 test('checkpoint metadata is checked against sane bounds before any model is built', () => {
   const path = checkpointWith('linear.bias', (t) => t);
   const file = readSafetensors(path);
-  for (const [config, problem] of [[{ width: 10000 }, /width must be in \(0, 4\], got 10000/], [{ numClasses: -1 }, /numClasses must be an integer/],
-    [{ widht: 1 }, /model googlenet has no option 'widht'/]] as const) {
+  for (const [config, problem] of [
+    [{ width: 10000 }, /width must be in \(0, 4\], got 10000/],
+    [{ numClasses: -1 }, /numClasses must be an integer/],
+    [{ widht: 1 }, /model googlenet has no option 'widht'/],
+  ] as const) {
     writeSafetensors(path, file.tensors, { ...file.metadata, config: JSON.stringify(config) });
     const before = process.memoryUsage().rss;
-    assert.throws(() => loadModelCheckpoint(path), (e: Error) => e.message.startsWith(`${path}: its metadata describes no buildable model`) && problem.test(e.message));
+    assert.throws(
+      () => loadModelCheckpoint(path),
+      (e: Error) =>
+        e.message.startsWith(`${path}: its metadata describes no buildable model`) && problem.test(e.message),
+    );
     assert.ok(process.memoryUsage().rss - before < 100 * 2 ** 20, 'nothing large was allocated');
   }
 });

@@ -9,7 +9,13 @@ export class TorchAnchor {
 
   /** Seconds per repetition of `bench` under `config`, after warm-up. */
   async time(bench: string, config: object, reps: number, threads: number, warmup = 2): Promise<number[]> {
-    const answer = await this.#process.request<{ seconds?: number[]; error?: string }>({ bench, config, reps, threads, warmup });
+    const answer = await this.#process.request<{ seconds?: number[]; error?: string }>({
+      bench,
+      config,
+      reps,
+      threads,
+      warmup,
+    });
     if (!answer.seconds) throw new Error(answer.error ?? 'PyTorch anchor gave no timings');
     return answer.seconds;
   }

@@ -57,7 +57,10 @@ export interface BenchOptions {
   progress?: (what: string) => void;
 }
 
-interface Layout { channelsLast: boolean; bf16: boolean }
+interface Layout {
+  channelsLast: boolean;
+  bf16: boolean;
+}
 type Mode = 'train' | 'eval';
 
 const layouts: [string, Layout][] = [
@@ -69,9 +72,19 @@ const layouts: [string, Layout][] = [
 const seedRecipe = () => findRecipe('micronet-seed');
 
 /** A timed unit of micronet work: `steps` steps, finished on the device. */
-interface Work { run: () => void; steps: number; dispose: () => void }
+interface Work {
+  run: () => void;
+  steps: number;
+  dispose: () => void;
+}
 
-function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mode, variant: 'eager' | 'captured' | 'folded'): Work {
+function micronetWork(
+  device: T.Device,
+  batch: number,
+  layout: Layout,
+  mode: Mode,
+  variant: 'eager' | 'captured' | 'folded',
+): Work {
   const cuda = device !== 'cpu';
   const recipe = seedRecipe();
   const { model } = buildModel('googlenet', recipe.model.config, { generator: new T.Generator(0) });
@@ -82,32 +95,73 @@ function micronetWork(device: T.Device, batch: number, layout: Layout, mode: Mod
   const x = T.keep(T.randn([batch, 3, 32, 32], { generator: g }).contiguous(format).to(device));
   const y = T.keep(T.randint(0, 100, [batch], { generator: g }).to(device));
   const steps = cuda ? 20 : 1;
-  const disposeData = () => { model.dispose(); x.dispose(); y.dispose(); };
-  const finish = () => { if (cuda) T.cuda.synchronize(); };
+  const disposeData = () => {
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  };
+  const finish = () => {
+    if (cuda) T.cuda.synchronize();
+  };
   const deviceType = cuda ? 'cuda' : 'cpu';
   if (mode === 'eval') {
-    const forward = () => T.tidy(() => T.noGrad(() => { T.autocast({ deviceType, enabled: layout.bf16 }, () => model.forward(x, false)); }));
-    return { run: () => { for (let i = 0; i < steps; i++) forward(); finish(); }, steps, dispose: disposeData };
+    const forward = () =>
+      T.tidy(() =>
+        T.noGrad(() => {
+          T.autocast({ deviceType, enabled: layout.bf16 }, () => model.forward(x, false));
+        }),
+      );
+    return {
+      run: () => {
+        for (let i = 0; i < steps; i++) forward();
+        finish();
+      },
+      steps,
+      dispose: disposeData,
+    };
   }
   const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
-  const stepRecipe = { ...recipe, precision: layout.bf16 ? 'bfloat16' as const : 'float32' as const };
+  const stepRecipe = { ...recipe, precision: layout.bf16 ? ('bfloat16' as const) : ('float32' as const) };
   if (!cuda) {
     // The trainer's CPU step: figures read after every step.
-    return { run: () => { T.tidy(() => readStep(trainStep(model, optimizer, stepRecipe, x, y, 0.1))); }, steps, dispose: () => { disposeData(); optimizer.reset(); } };
+    return {
+      run: () => {
+        T.tidy(() => readStep(trainStep(model, optimizer, stepRecipe, x, y, 0.1)));
+      },
+      steps,
+      dispose: () => {
+        disposeData();
+        optimizer.reset();
+      },
+    };
   }
   // The trainer's CUDA step: on a side stream, figures gathered on the device and read once per repetition.
   const stream = new T.CudaStream();
-  const cudaStep = new CudaStep(device, batch, variant === 'captured', (why) => { throw new Error(`capture failed: ${why}`); });
-  const run = () => stream.run(() => {
-    const meter = new StepMeter(device, steps);
-    try {
-      for (let i = 0; i < steps; i++) T.tidy(() => meter.record(cudaStep.run(model, optimizer, stepRecipe, x, y, 0.1), { batch: i, size: batch, lr: 0.1 }));
-      meter.read();
-    } finally {
-      meter.dispose();
-    }
+  const cudaStep = new CudaStep(device, batch, variant === 'captured', (why) => {
+    throw new Error(`capture failed: ${why}`);
   });
-  return { run, steps, dispose: () => { stream.run(() => cudaStep.dispose()); disposeData(); optimizer.reset(); } };
+  const run = () =>
+    stream.run(() => {
+      const meter = new StepMeter(device, steps);
+      try {
+        for (let i = 0; i < steps; i++)
+          T.tidy(() =>
+            meter.record(cudaStep.run(model, optimizer, stepRecipe, x, y, 0.1), { batch: i, size: batch, lr: 0.1 }),
+          );
+        meter.read();
+      } finally {
+        meter.dispose();
+      }
+    });
+  return {
+    run,
+    steps,
+    dispose: () => {
+      stream.run(() => cudaStep.dispose());
+      disposeData();
+      optimizer.reset();
+    },
+  };
 }
 
 function timeMicronet(work: Work, reps: number, batch: number): number {
@@ -119,7 +173,15 @@ function timeMicronet(work: Work, reps: number, batch: number): number {
   }
 }
 
-async function timePytorch(anchor: TorchAnchor, device: T.Device, batch: number, layout: Layout, mode: Mode, capture: 'eager' | 'graph' | 'compile', reps: number): Promise<number> {
+async function timePytorch(
+  anchor: TorchAnchor,
+  device: T.Device,
+  batch: number,
+  layout: Layout,
+  mode: Mode,
+  capture: 'eager' | 'graph' | 'compile',
+  reps: number,
+): Promise<number> {
   const cuda = device !== 'cpu';
   const steps = cuda ? 20 : 1;
   const config = { batch, ...layout, mode, device: cuda ? 'cuda' : 'cpu', steps, capture };
@@ -128,10 +190,29 @@ async function timePytorch(anchor: TorchAnchor, device: T.Device, batch: number,
 }
 
 /** One training epoch of generated images through `micronet train`'s loop (the second epoch's rate: the first warms up). */
-async function micronetEpoch(device: T.Device, images: number, batch: number, workers: number, layout: Layout, outDir: string): Promise<number> {
-  const recipe = applyOverrides(seedRecipe(), [`data.batchSize=${batch}`, `data.workers=${workers}`, 'epochs=2', 'schedule.milestones=[2]',
-    'pruning.events=[]', `precision=${layout.bf16 ? 'bfloat16' : 'float32'}`, `channelsLast=${layout.channelsLast}`]);
-  const run = await train(recipe, { dataDir: '', outDir, device, data: { train: generatedSplit(images, 1, 'train'), test: generatedSplit(batch, 1, 'test') } });
+async function micronetEpoch(
+  device: T.Device,
+  images: number,
+  batch: number,
+  workers: number,
+  layout: Layout,
+  outDir: string,
+): Promise<number> {
+  const recipe = applyOverrides(seedRecipe(), [
+    `data.batchSize=${batch}`,
+    `data.workers=${workers}`,
+    'epochs=2',
+    'schedule.milestones=[2]',
+    'pruning.events=[]',
+    `precision=${layout.bf16 ? 'bfloat16' : 'float32'}`,
+    `channelsLast=${layout.channelsLast}`,
+  ]);
+  const run = await train(recipe, {
+    dataDir: '',
+    outDir,
+    device,
+    data: { train: generatedSplit(images, 1, 'train'), test: generatedSplit(batch, 1, 'test') },
+  });
   run.model.dispose();
   return run.history.at(-1)!.imagesPerSecond;
 }
@@ -145,15 +226,27 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
   try {
     for (const [name, layout] of layouts) {
       say(name);
-      const row: ConfigFigures = { name, train_img_s: null, train_img_s_pytorch: null, eval_img_s: null, eval_img_s_pytorch: null };
+      const row: ConfigFigures = {
+        name,
+        train_img_s: null,
+        train_img_s_pytorch: null,
+        eval_img_s: null,
+        eval_img_s_pytorch: null,
+      };
       row.train_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
       row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
       row.eval_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
       row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
       if (o.compile && !cuda) {
         say(`${name}, torch.compile`);
-        row.train_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps), say);
-        row.eval_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'eval', 'compile', o.reps), say);
+        row.train_img_s_pytorch_compile = await compiled(
+          () => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps),
+          say,
+        );
+        row.eval_img_s_pytorch_compile = await compiled(
+          () => timePytorch(anchor, o.device, o.batch, layout, 'eval', 'compile', o.reps),
+          say,
+        );
       }
       configs.push(row);
     }
@@ -161,34 +254,60 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
     const fastLayout = layouts.find(([n]) => n === fastest.name)![1];
     say('eval fast path (BatchNorm folded; on the CPU each conv and its ReLU one prepacked oneDNN call)');
     configs.push({
-      name: `${fastest.name}, eval fast path`, train_img_s: null, train_img_s_pytorch: null,
+      name: `${fastest.name}, eval fast path`,
+      train_img_s: null,
+      train_img_s_pytorch: null,
       eval_img_s: timeMicronet(micronetWork(o.device, o.batch, fastLayout, 'eval', 'folded'), o.reps, o.batch),
       eval_img_s_pytorch: fastest.eval_img_s_pytorch,
-      ...(fastest.eval_img_s_pytorch_compile !== undefined ? { eval_img_s_pytorch_compile: fastest.eval_img_s_pytorch_compile } : {}),
+      ...(fastest.eval_img_s_pytorch_compile !== undefined
+        ? { eval_img_s_pytorch_compile: fastest.eval_img_s_pytorch_compile }
+        : {}),
     });
     if (cuda) {
       const [name, layout] = layouts[2]!;
       say(`${name}, captured`);
       const row: ConfigFigures = {
-        name: `${name}, captured step`, train_img_s: timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'captured'), o.reps, o.batch),
-        train_img_s_pytorch: configs[2]!.train_img_s_pytorch, eval_img_s: null, eval_img_s_pytorch: null,
+        name: `${name}, captured step`,
+        train_img_s: timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'captured'), o.reps, o.batch),
+        train_img_s_pytorch: configs[2]!.train_img_s_pytorch,
+        eval_img_s: null,
+        eval_img_s_pytorch: null,
         train_img_s_pytorch_graph: await timePytorch(anchor, o.device, o.batch, layout, 'train', 'graph', o.reps),
       };
       if (o.compile) {
         say('torch.compile');
-        row.train_img_s_pytorch_compile = await compiled(() => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps), say);
+        row.train_img_s_pytorch_compile = await compiled(
+          () => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps),
+          say,
+        );
       }
       configs.push(row);
     }
-    let epoch: number | null = null, epochPytorch: number | null = null;
+    let epoch: number | null = null,
+      epochPytorch: number | null = null;
     if (o.epochImages > 0) {
       const layout = cuda ? layouts[2]![1] : layouts[0]![1];
       say(`epoch of ${o.epochImages} images`);
       epoch = await micronetEpoch(o.device, o.epochImages, o.batch, o.workers, layout, scratch());
-      const seconds = await anchor.time('epoch', { n: o.epochImages, batch: o.batch, workers: o.workers, device: cuda ? 'cuda' : 'cpu', ...layout }, 1, T.getNumThreads(), 1);
-      epochPytorch = Math.floor(o.epochImages / o.batch) * o.batch / median(seconds);
+      const seconds = await anchor.time(
+        'epoch',
+        { n: o.epochImages, batch: o.batch, workers: o.workers, device: cuda ? 'cuda' : 'cpu', ...layout },
+        1,
+        T.getNumThreads(),
+        1,
+      );
+      epochPytorch = (Math.floor(o.epochImages / o.batch) * o.batch) / median(seconds);
     }
-    return { device: deviceName(o.device), pytorch_version: await anchor.version(), libtorch_version: T.engineVersions().libtorch, batch: o.batch, configs, epoch_img_s: epoch, epoch_img_s_pytorch: epochPytorch, epoch_images: o.epochImages };
+    return {
+      device: deviceName(o.device),
+      pytorch_version: await anchor.version(),
+      libtorch_version: T.engineVersions().libtorch,
+      batch: o.batch,
+      configs,
+      epoch_img_s: epoch,
+      epoch_img_s_pytorch: epochPytorch,
+      epoch_images: o.epochImages,
+    };
   } finally {
     anchor.close();
   }

@@ -5,19 +5,27 @@ import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 
 /** The python whose torch the addon is built against (native/torch-python.cjs holds the rule). */
-export const torchPython: string = (createRequire(import.meta.url)('../../../native/torch-python.cjs') as { torchPython(): string }).torchPython();
+export const torchPython: string = (
+  createRequire(import.meta.url)('../../../native/torch-python.cjs') as { torchPython(): string }
+).torchPython();
 
 export class PythonProcess {
   #child: ChildProcessWithoutNullStreams;
   #waiting: ((line: string) => void)[] = [];
   #stderr = '';
 
-  constructor(script: string, readonly name: string) {
+  constructor(
+    script: string,
+    readonly name: string,
+  ) {
     this.#child = spawn(torchPython, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stderr.on('data', (d: Buffer) => { this.#stderr += d.toString(); });
+    this.#child.stderr.on('data', (d: Buffer) => {
+      this.#stderr += d.toString();
+    });
     createInterface({ input: this.#child.stdout }).on('line', (line) => this.#waiting.shift()?.(line));
     this.#child.on('exit', (code) => {
-      for (const w of this.#waiting.splice(0)) w(JSON.stringify({ error: `${name} exited (${code}): ${this.#stderr.trim()}` }));
+      for (const w of this.#waiting.splice(0))
+        w(JSON.stringify({ error: `${name} exited (${code}): ${this.#stderr.trim()}` }));
     });
   }
 

@@ -24,8 +24,20 @@ export function quantizationMetadata(model: Module): Record<string, string> {
 }
 
 /** The metadata that rebuilds a model: the format, the model's name and configuration, its plan if quantized, its data set. */
-export function modelMetadata(format: string, model: Module, name: string, config: object, dataset?: DatasetName): Record<string, string> {
-  return { format, model: name, config: JSON.stringify(config), ...quantizationMetadata(model), ...(dataset ? { dataset } : {}) };
+export function modelMetadata(
+  format: string,
+  model: Module,
+  name: string,
+  config: object,
+  dataset?: DatasetName,
+): Record<string, string> {
+  return {
+    format,
+    model: name,
+    config: JSON.stringify(config),
+    ...quantizationMetadata(model),
+    ...(dataset ? { dataset } : {}),
+  };
 }
 
 /** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */
@@ -33,9 +45,14 @@ export function planFromMetadata(metadata: Record<string, string>, path: string)
   const text = metadata[quantizationKey];
   if (text === undefined) return null;
   let value: unknown;
-  try { value = JSON.parse(text); } catch { throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`); }
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`);
+  }
   const problems = checkQuantizationPlan(value);
-  if (problems.length) throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
+  if (problems.length)
+    throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
   const plan = value as QuantizationPlan;
   // Only the fields a plan has, whatever else the file added.
   return {

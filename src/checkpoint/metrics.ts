@@ -22,8 +22,16 @@ export interface EpochMetrics {
 
 /** Each metric's TensorBoard tag: the scalars a run logs once per epoch. */
 export const metricTags: Readonly<Record<keyof EpochMetrics, string>> = {
-  epoch: 'epoch', lr: 'lr', trainLoss: 'loss/train', trainTop1: 'top1/train', testLoss: 'loss/test', testTop1: 'top1/test',
-  testTop5: 'top5/test', sparsity: 'sparsity', seconds: 'time/epoch_seconds', imagesPerSecond: 'time/img_per_s',
+  epoch: 'epoch',
+  lr: 'lr',
+  trainLoss: 'loss/train',
+  trainTop1: 'top1/train',
+  testLoss: 'loss/test',
+  testTop1: 'top1/test',
+  testTop5: 'top5/test',
+  sparsity: 'sparsity',
+  seconds: 'time/epoch_seconds',
+  imagesPerSecond: 'time/img_per_s',
 };
 /** The TensorBoard tags of the loss and learning rate logged at every step. */
 export const stepTags = { loss: 'step/loss', lr: 'step/lr' } as const;
@@ -37,7 +45,9 @@ const metricNames = Object.keys(metricTags) as (keyof EpochMetrics)[];
 export function isEpochMetrics(m: unknown): m is EpochMetrics {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) return false;
   const fields = m as Record<string, unknown>;
-  return metricNames.every((k) => typeof fields[k] === 'number' || fields[k] === null) && Number.isInteger(fields.epoch);
+  return (
+    metricNames.every((k) => typeof fields[k] === 'number' || fields[k] === null) && Number.isInteger(fields.epoch)
+  );
 }
 
 /** One line of metrics.jsonl (without its newline). */

@@ -8,7 +8,15 @@ import { buildModel } from '../models/registry.js';
 import { datasets, type DatasetName } from '../data/cifar.js';
 import { prepareQuantized } from '../quant/prepare.js';
 import { restoreQuantized } from './quantized-file.js';
-import { checkpointFormat, modelFormats, modelMetadata, planFromMetadata, quantizationKey, quantizedCheckpointFormat, trainStatePrefix } from './metadata.js';
+import {
+  checkpointFormat,
+  modelFormats,
+  modelMetadata,
+  planFromMetadata,
+  quantizationKey,
+  quantizedCheckpointFormat,
+  trainStatePrefix,
+} from './metadata.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
 
 /** A model rebuilt from a checkpoint, with what its metadata says about it. */
@@ -25,8 +33,18 @@ export interface ModelCheckpoint {
 }
 
 /** Writes a model checkpoint: the state dict, with metadata that rebuilds the model (and its quantization plan) and free-form info. */
-export function saveModelCheckpoint(path: string, model: Module, name: string, config: object, info: Record<string, unknown> = {}, dataset?: DatasetName): void {
-  writeSafetensors(path, model.stateDict(), { ...modelMetadata(checkpointFormat, model, name, config, dataset), info: JSON.stringify(info) });
+export function saveModelCheckpoint(
+  path: string,
+  model: Module,
+  name: string,
+  config: object,
+  info: Record<string, unknown> = {},
+  dataset?: DatasetName,
+): void {
+  writeSafetensors(path, model.stateDict(), {
+    ...modelMetadata(checkpointFormat, model, name, config, dataset),
+    info: JSON.stringify(info),
+  });
 }
 
 /**
@@ -41,7 +59,8 @@ function loadModelState(model: Module, tensors: Map<string, T.Tensor>, quantized
     if (!key.endsWith('.input_min')) continue;
     const maxKey = `${key.slice(0, -'min'.length)}max`;
     const max = tensors.get(maxKey);
-    if (min.numel === 1 && max?.numel === 1 && min.item() === Infinity && max.item() === -Infinity) skipped.add(key).add(maxKey);
+    if (min.numel === 1 && max?.numel === 1 && min.item() === Infinity && max.item() === -Infinity)
+      skipped.add(key).add(maxKey);
   }
   model.loadStateDict(new Map([...tensors].filter(([k]) => !skipped.has(k))), { what: path, strict: false });
 }
@@ -56,15 +75,23 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
   try {
     const { format, model: name, config, info, dataset } = file.metadata;
     if (!modelFormats.includes(format!) || !name) {
-      throw new Error(`${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); `
-        + 'import foreign weights with `micronet import`');
+      throw new Error(
+        `${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); ` +
+          'import foreign weights with `micronet import`',
+      );
     }
     const parse = (s: string | undefined, field: string) => {
-      try { return s ? JSON.parse(s) as Record<string, unknown> : {}; } catch { throw new Error(`${path}: metadata '${field}' is not JSON`); }
+      try {
+        return s ? (JSON.parse(s) as Record<string, unknown>) : {};
+      } catch {
+        throw new Error(`${path}: metadata '${field}' is not JSON`);
+      }
     };
-    if (dataset !== undefined && !(dataset in datasets)) throw new Error(`${path}: metadata names an unknown data set ${JSON.stringify(dataset)}`);
+    if (dataset !== undefined && !(dataset in datasets))
+      throw new Error(`${path}: metadata names an unknown data set ${JSON.stringify(dataset)}`);
     const plan = planFromMetadata(file.metadata, path);
-    if (format === quantizedCheckpointFormat && !plan) throw new Error(`${path}: a quantized checkpoint without its metadata '${quantizationKey}'`);
+    if (format === quantizedCheckpointFormat && !plan)
+      throw new Error(`${path}: a quantized checkpoint without its metadata '${quantizationKey}'`);
     let built: ReturnType<typeof buildModel>;
     try {
       built = buildModel(name, parse(config, 'config'));
@@ -80,12 +107,24 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
         }
       }
       if (format === quantizedCheckpointFormat) restoreQuantized(built.model, file, path);
-      else loadModelState(built.model, new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))), plan !== null, path);
+      else
+        loadModelState(
+          built.model,
+          new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))),
+          plan !== null,
+          path,
+        );
     } catch (e) {
       built.model.dispose();
       throw e;
     }
-    return { model: built.model, name, config: built.config, info: parse(info, 'info'), ...(dataset ? { dataset: dataset as DatasetName } : {}) };
+    return {
+      model: built.model,
+      name,
+      config: built.config,
+      info: parse(info, 'info'),
+      ...(dataset ? { dataset: dataset as DatasetName } : {}),
+    };
   } finally {
     for (const t of file.tensors.values()) t.dispose();
   }
@@ -131,7 +170,9 @@ export function loadAnyCheckpoint(path: string, modelName = 'googlenet'): ModelC
   }
   const epoch = loaded instanceof Map && typeof loaded.get('epoch') === 'number' ? loaded.get('epoch') : undefined;
   return {
-    model, name: modelName, config: config as Record<string, unknown>,
+    model,
+    name: modelName,
+    config: config as Record<string, unknown>,
     info: { importedFrom: path, ...(epoch !== undefined ? { epoch } : {}) },
     note: `${refs.size} tensors from ${from}${masks.size ? `; ${masks.size} absent masks set to ones` : ''}`,
   };

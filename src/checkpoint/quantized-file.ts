@@ -22,7 +22,12 @@ import { roundHalfEven } from '../math.js';
 const packedShapesKey = 'packed_shapes';
 const int32Max = 2 ** 31 - 1;
 /** A quantized layer's input quantization: scalars stored as the layer holds them. */
-const inputTensors = { input_scale: 'float32', input_zero_point: 'int32', input_min: 'float32', input_max: 'float32' } as const;
+const inputTensors = {
+  input_scale: 'float32',
+  input_zero_point: 'int32',
+  input_min: 'float32',
+  input_max: 'float32',
+} as const;
 
 /** How b-bit integer weights are stored: bytes or 16-bit words, or packed below a byte. */
 function storage(bits: number): 'packed' | 'int8' | 'int16' {
@@ -42,7 +47,7 @@ const i32 = new Int32Array(f32.buffer);
 function nextFloat32(x: number, dir: 1 | -1): number {
   if (x === 0) return dir * 2 ** -149;
   f32[0] = x;
-  i32[0]! += (x > 0) === (dir > 0) ? 1 : -1;
+  i32[0]! += x > 0 === dir > 0 ? 1 : -1;
   return f32[0]!;
 }
 
@@ -63,13 +68,15 @@ function biasFor(n: number, s: number): number | null {
 
 /** What a quantized layer's integer simulation computes with: its integer weights (float64, exact), weight scale and bias integers. */
 function layerIntegers(layer: WeightLayer): { weight: T.Tensor; weightScale: T.Tensor; bias: T.Tensor | null } {
-  return T.noGrad(() => T.tidy(() => {
-    const stored = layer.storedWeight();  // also brings the weight scale up to date while observing
-    const own = layer.stateDict();
-    const weightScale = own.get('weight_scale')!;
-    const bias = layer.bias && Q.biasIntegers(layer.bias, own.get('input_scale')!, weightScale);
-    return { weight: Q.integersOf(stored, weightScale), weightScale: weightScale.clone(), bias };
-  }));
+  return T.noGrad(() =>
+    T.tidy(() => {
+      const stored = layer.storedWeight(); // also brings the weight scale up to date while observing
+      const own = layer.stateDict();
+      const weightScale = own.get('weight_scale')!;
+      const bias = layer.bias && Q.biasIntegers(layer.bias, own.get('input_scale')!, weightScale);
+      return { weight: Q.integersOf(stored, weightScale), weightScale: weightScale.clone(), bias };
+    }),
+  );
 }
 
 /**
@@ -77,7 +84,13 @@ function layerIntegers(layer: WeightLayer): { weight: T.Tensor; weightScale: T.T
  * (format micronet-quantized/1), with the metadata that rebuilds it. Refuses a layer whose input
  * range was never observed and a bias beyond int32.
  */
-export function saveQuantizedCheckpoint(path: string, model: Module, name: string, config: object, dataset?: DatasetName): void {
+export function saveQuantizedCheckpoint(
+  path: string,
+  model: Module,
+  name: string,
+  config: object,
+  dataset?: DatasetName,
+): void {
   const owned = new Set<string>();
   const tensors = new Map<string, T.Tensor>();
   const packedShapes: Record<string, number[]> = {};
@@ -88,17 +101,26 @@ export function saveQuantizedCheckpoint(path: string, model: Module, name: strin
       const own = layer.stateDict();
       for (const k of own.keys()) owned.add(key(k));
       const [min, max] = [own.get('input_min')!.item(), own.get('input_max')!.item()];
-      if (!Number.isFinite(min) || !Number.isFinite(max)) throw new Error(`${layerName}: its input range was never observed (run training forwards before saving)`);
+      if (!Number.isFinite(min) || !Number.isFinite(max))
+        throw new Error(`${layerName}: its input range was never observed (run training forwards before saving)`);
       const kind = storage(bits.weight);
       if (kind === 'packed') packedShapes[key('weight')] = [...layer.weight.shape];
       const stored = T.tidy(() => {
         const q = layerIntegers(layer);
         const out = new Map<string, T.Tensor>();
-        out.set(key('weight'), kind === 'packed' ? T.tensor(packSigned(q.weight.data<'float64'>(), bits.weight), { dtype: 'uint8' }) : q.weight.to(kind));
+        out.set(
+          key('weight'),
+          kind === 'packed'
+            ? T.tensor(packSigned(q.weight.data<'float64'>(), bits.weight), { dtype: 'uint8' })
+            : q.weight.to(kind),
+        );
         out.set(key('weight_scale'), q.weightScale);
         if (q.bias) {
           const largest = q.bias.abs().max().item();
-          if (largest > int32Max) throw new Error(`${layerName}: a bias of ${largest} units of input_scale*weight_scale does not fit int32 (weights and inputs this wide need a wider accumulator than the 32 bits the counting assumes)`);
+          if (largest > int32Max)
+            throw new Error(
+              `${layerName}: a bias of ${largest} units of input_scale*weight_scale does not fit int32 (weights and inputs this wide need a wider accumulator than the 32 bits the counting assumes)`,
+            );
           out.set(key('bias'), q.bias.to('int32'));
         }
         for (const n of Object.keys(inputTensors)) out.set(key(n), own.get(n)!.clone());
@@ -117,25 +139,41 @@ export function saveQuantizedCheckpoint(path: string, model: Module, name: strin
 }
 
 /** The integer weights of a layer from the file's tensor, every check naming the file. */
-function readIntegers(t: T.Tensor | undefined, key: string, bits: number, shape: readonly number[], packedShape: unknown, path: string): Int32Array {
+function readIntegers(
+  t: T.Tensor | undefined,
+  key: string,
+  bits: number,
+  shape: readonly number[],
+  packedShape: unknown,
+  path: string,
+): Int32Array {
   const bad = (problem: string) => new Error(`${path}: ${key} ${problem}`);
   if (!t) throw bad('is missing');
   const count = shape.reduce((a, b) => a * b, 1);
   const kind = storage(bits);
   if (kind === 'packed') {
-    if (!Array.isArray(packedShape) || packedShape.length !== shape.length || !packedShape.every((d, i) => d === shape[i])) {
-      throw bad(`is packed with recorded shape ${JSON.stringify(packedShape)} in metadata '${packedShapesKey}', the model's is [${shape.join(', ')}]`);
+    if (
+      !Array.isArray(packedShape) ||
+      packedShape.length !== shape.length ||
+      !packedShape.every((d, i) => d === shape[i])
+    ) {
+      throw bad(
+        `is packed with recorded shape ${JSON.stringify(packedShape)} in metadata '${packedShapesKey}', the model's is [${shape.join(', ')}]`,
+      );
     }
     const bytes = packedBytes(count, bits);
-    if (t.dtype !== 'uint8' || t.ndim !== 1) throw bad(`must be ${bits}-bit integers packed as uint8 [${bytes}], got ${t.dtype} [${t.shape.join(', ')}]`);
-    if (t.numel !== bytes) throw bad(`has ${t.numel} packed bytes, ${count} ${bits}-bit weights take ${bytes} (wrong packed size)`);
+    if (t.dtype !== 'uint8' || t.ndim !== 1)
+      throw bad(`must be ${bits}-bit integers packed as uint8 [${bytes}], got ${t.dtype} [${t.shape.join(', ')}]`);
+    if (t.numel !== bytes)
+      throw bad(`has ${t.numel} packed bytes, ${count} ${bits}-bit weights take ${bytes} (wrong packed size)`);
     try {
       return unpackSigned(t.data<'uint8'>(), bits, count);
     } catch (e) {
       throw bad((e as Error).message);
     }
   }
-  if (t.dtype !== kind || !T.sameShape(t.shape, shape)) throw bad(`must be ${kind} [${shape.join(', ')}] for ${bits}-bit weights, got ${t.dtype} [${t.shape.join(', ')}]`);
+  if (t.dtype !== kind || !T.sameShape(t.shape, shape))
+    throw bad(`must be ${kind} [${shape.join(', ')}] for ${bits}-bit weights, got ${t.dtype} [${t.shape.join(', ')}]`);
   const ints = Int32Array.from(t.data<typeof kind>());
   const { min, max } = Q.signedRange(bits);
   const outside = ints.findIndex((v) => v < min || v > max);
@@ -155,56 +193,74 @@ export function restoreQuantized(model: Module, file: TensorFile, path: string):
   const layers = quantizedLayers(model);
   const packedShapes = packedShapesOf(metadata, path);
   const consumed = new Set<string>();
-  T.noGrad(() => T.tidy(() => {
-    const values = new Map<string, T.Tensor>();
-    for (const [layerName, layer] of layers) {
-      const bits = layer.bits!;
-      const key = (n: string) => `${layerName}.${n}`;
-      const get = (n: string, dtype: T.DType, shape: number[]) => {
-        const t = tensors.get(key(n));
-        if (!t) throw new Error(`${path}: ${key(n)} is missing`);
-        if (t.dtype !== dtype || !T.sameShape(t.shape, shape)) throw new Error(`${path}: ${key(n)} must be ${dtype} [${shape.join(', ')}], got ${t.dtype} [${t.shape.join(', ')}]`);
-        consumed.add(key(n));
-        return t;
-      };
-      const shape = layer.weight.shape;
-      const c = shape[0]!;
-      const ints = readIntegers(tensors.get(key('weight')), key('weight'), bits.weight, shape, packedShapes[key('weight')], path);
-      consumed.add(key('weight'));
-      const weightScale = get('weight_scale', 'float32', [c]);
-      const input = Object.fromEntries(Object.entries(inputTensors).map(([n, dtype]) => [n, get(n, dtype, [])])) as Record<keyof typeof inputTensors, T.Tensor>;
-      const scales = weightScale.data<'float32'>();
-      const s = input.input_scale.item();
-      if (![...scales, s].every((v) => Number.isFinite(v) && v > 0)) throw new Error(`${path}: ${layerName}'s scales must be positive and finite`);
-      const z = input.input_zero_point.item();
-      const { min: zMin, max: zMax } = Q.unsignedRange(bits.input);
-      if (z < zMin || z > zMax) throw new Error(`${path}: ${key('input_zero_point')} ${z} is outside the unsigned ${bits.input}-bit range`);
-      const [lo, hi] = [input.input_min.item(), input.input_max.item()];
-      if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new Error(`${path}: ${layerName}'s input range [${lo}, ${hi}] is not a finite range`);
+  T.noGrad(() =>
+    T.tidy(() => {
+      const values = new Map<string, T.Tensor>();
+      for (const [layerName, layer] of layers) {
+        const bits = layer.bits!;
+        const key = (n: string) => `${layerName}.${n}`;
+        const get = (n: string, dtype: T.DType, shape: number[]) => {
+          const t = tensors.get(key(n));
+          if (!t) throw new Error(`${path}: ${key(n)} is missing`);
+          if (t.dtype !== dtype || !T.sameShape(t.shape, shape))
+            throw new Error(
+              `${path}: ${key(n)} must be ${dtype} [${shape.join(', ')}], got ${t.dtype} [${t.shape.join(', ')}]`,
+            );
+          consumed.add(key(n));
+          return t;
+        };
+        const shape = layer.weight.shape;
+        const c = shape[0]!;
+        const ints = readIntegers(
+          tensors.get(key('weight')),
+          key('weight'),
+          bits.weight,
+          shape,
+          packedShapes[key('weight')],
+          path,
+        );
+        consumed.add(key('weight'));
+        const weightScale = get('weight_scale', 'float32', [c]);
+        const input = Object.fromEntries(
+          Object.entries(inputTensors).map(([n, dtype]) => [n, get(n, dtype, [])]),
+        ) as Record<keyof typeof inputTensors, T.Tensor>;
+        const scales = weightScale.data<'float32'>();
+        const s = input.input_scale.item();
+        if (![...scales, s].every((v) => Number.isFinite(v) && v > 0))
+          throw new Error(`${path}: ${layerName}'s scales must be positive and finite`);
+        const z = input.input_zero_point.item();
+        const { min: zMin, max: zMax } = Q.unsignedRange(bits.input);
+        if (z < zMin || z > zMax)
+          throw new Error(`${path}: ${key('input_zero_point')} ${z} is outside the unsigned ${bits.input}-bit range`);
+        const [lo, hi] = [input.input_min.item(), input.input_max.item()];
+        if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi))
+          throw new Error(`${path}: ${layerName}'s input range [${lo}, ${hi}] is not a finite range`);
 
-      const integers = T.tensor(Float32Array.from(ints), { shape: [...shape] });
-      values.set(key('weight'), integers.mul(weightScale.reshape([c, ...Array(shape.length - 1).fill(1)])));
-      if (layer.masked) values.set(key('mask'), integers.ne(0).to('float32'));
-      if (layer.bias) {
-        const biasInts = get('bias', 'int32', [c]).data<'int32'>();
-        const bias = Float32Array.from(biasInts, (n, i) => {
-          const b = biasFor(n, s * scales[i]!);
-          if (b === null) throw new Error(`${path}: ${key('bias')}[${i}] = ${n} units of ${s * scales[i]!} has no float32 value`);
-          return b;
-        });
-        values.set(key('bias'), T.tensor(bias));
+        const integers = T.tensor(Float32Array.from(ints), { shape: [...shape] });
+        values.set(key('weight'), integers.mul(weightScale.reshape([c, ...Array(shape.length - 1).fill(1)])));
+        if (layer.masked) values.set(key('mask'), integers.ne(0).to('float32'));
+        if (layer.bias) {
+          const biasInts = get('bias', 'int32', [c]).data<'int32'>();
+          const bias = Float32Array.from(biasInts, (n, i) => {
+            const b = biasFor(n, s * scales[i]!);
+            if (b === null)
+              throw new Error(`${path}: ${key('bias')}[${i}] = ${n} units of ${s * scales[i]!} has no float32 value`);
+            return b;
+          });
+          values.set(key('bias'), T.tensor(bias));
+        }
+        for (const [n, t] of Object.entries({ weight_scale: weightScale, ...input })) values.set(key(n), t);
+        values.set(key('weight_zero_point'), T.zeros([c], { dtype: 'int32' })); // symmetric weights
       }
-      for (const [n, t] of Object.entries({ weight_scale: weightScale, ...input })) values.set(key(n), t);
-      values.set(key('weight_zero_point'), T.zeros([c], { dtype: 'int32' }));  // symmetric weights
-    }
-    // The model's other tensors, stored as they are; a key a quantized layer derives is not taken from the file.
-    for (const [k, t] of tensors) {
-      if (consumed.has(k)) continue;
-      if (values.has(k)) throw new Error(`${path}: unexpected tensor ${k} (a quantized checkpoint derives it)`);
-      values.set(k, t);
-    }
-    model.loadStateDict(values, { what: path });
-  }));
+      // The model's other tensors, stored as they are; a key a quantized layer derives is not taken from the file.
+      for (const [k, t] of tensors) {
+        if (consumed.has(k)) continue;
+        if (values.has(k)) throw new Error(`${path}: unexpected tensor ${k} (a quantized checkpoint derives it)`);
+        values.set(k, t);
+      }
+      model.loadStateDict(values, { what: path });
+    }),
+  );
   setObserving(model, false);
   setIntegerSimulation(model, true);
 }
@@ -216,6 +272,8 @@ function packedShapesOf(metadata: Record<string, string>, path: string): Record<
   try {
     const value = JSON.parse(text) as unknown;
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch { /* reported below */ }
+  } catch {
+    /* reported below */
+  }
   throw new Error(`${path}: metadata '${packedShapesKey}' is not a JSON object of shapes`);
 }

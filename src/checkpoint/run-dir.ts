@@ -2,7 +2,17 @@
 // time: an exclusive lock file holds the owner's pid and host, a lock whose process has gone is
 // stale and taken over, and a directory that this process created is removed again when the run
 // fails before writing anything into it.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { processAlive, temporaryPath, writeError } from '../io/atomic.js';
@@ -22,7 +32,11 @@ export const lockFileName = '.lock';
 /** Another live process holds the run directory's lock. */
 export class RunLockedError extends Error {}
 
-interface Holder { pid: number; host: string; since: string }
+interface Holder {
+  pid: number;
+  host: string;
+  since: string;
+}
 
 function readHolder(path: string): Holder | null {
   try {
@@ -34,7 +48,8 @@ function readHolder(path: string): Holder | null {
 }
 
 /** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
-const isStale = (h: Holder | null) => h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
+const isStale = (h: Holder | null) =>
+  h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
 
 /** Who holds a run directory's lock, and whether that process is known to be alive (null: on another host). */
 export function runHolder(dir: string): (Holder & { alive: boolean | null }) | null {
@@ -49,7 +64,10 @@ export class RunDirectory {
   #released = false;
   readonly #onExit = () => this.release();
 
-  private constructor(readonly dir: string, created: boolean) {
+  private constructor(
+    readonly dir: string,
+    created: boolean,
+  ) {
     this.#lock = join(dir, lockFileName);
     this.#created = created;
   }
@@ -89,14 +107,17 @@ export class RunDirectory {
           linkSync(tmp, this.#lock);
           return;
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot lock the run directory ${this.dir}: ${(e as Error).message}`);
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+            throw new Error(`cannot lock the run directory ${this.dir}: ${(e as Error).message}`);
         }
         const holder = readHolder(this.#lock);
         if (attempt < 3 && isStale(holder) && this.#removeStale()) continue;
-        throw new RunLockedError(holder
-          ? `${this.dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}): one run at a time writes a run directory. `
-            + `If that process is gone, delete ${this.#lock}.`
-          : `${this.dir} is locked (${this.#lock} exists but cannot be read): if no run is writing there, delete it.`);
+        throw new RunLockedError(
+          holder
+            ? `${this.dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}): one run at a time writes a run directory. ` +
+                `If that process is gone, delete ${this.#lock}.`
+            : `${this.dir} is locked (${this.#lock} exists but cannot be read): if no run is writing there, delete it.`,
+        );
       }
     } finally {
       rmSync(tmp, { force: true });
@@ -109,14 +130,18 @@ export class RunDirectory {
     try {
       renameSync(this.#lock, aside);
     } catch {
-      return true;  // gone already: try again
+      return true; // gone already: try again
     }
     const moved = readHolder(aside);
     if (isStale(moved)) {
       rmSync(aside, { force: true });
       return true;
     }
-    try { linkSync(aside, this.#lock); } catch { /* a third process holds it now */ }
+    try {
+      linkSync(aside, this.#lock);
+    } catch {
+      /* a third process holds it now */
+    }
     rmSync(aside, { force: true });
     return false;
   }
@@ -133,7 +158,9 @@ export class RunDirectory {
     if (this.#created) {
       try {
         if (readdirSync(this.dir).length === 0) rmdirSync(this.dir);
-      } catch { /* already gone, or no longer ours to judge */ }
+      } catch {
+        /* already gone, or no longer ours to judge */
+      }
     }
   }
 }

@@ -10,23 +10,41 @@ import { readFileNamed } from '../io/read.js';
 import { ZipReader } from '../io/zip.js';
 
 const storageDtypes: Record<string, T.DType> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 const elementBytes = T.dtypeBytes;
 
 /** A state dict's pickle is kilobytes: a larger one is refused before it is inflated. */
 const maxPickleBytes = 64 * 2 ** 20;
 
-class StorageType { constructor(readonly dtype: T.DType) {} }
+class StorageType {
+  constructor(readonly dtype: T.DType) {}
+}
 
 /** A storage of the archive: `numel` elements of `dtype` in one ZIP entry, whose declared size matches. */
 export class StorageRef {
-  constructor(readonly path: string, readonly zip: ZipReader, readonly entry: string, readonly key: string,
-    readonly dtype: T.DType, readonly numel: number) {}
+  constructor(
+    readonly path: string,
+    readonly zip: ZipReader,
+    readonly entry: string,
+    readonly key: string,
+    readonly dtype: T.DType,
+    readonly numel: number,
+  ) {}
 
   /** Bytes of the whole storage. */
-  get nbytes(): number { return this.numel * elementBytes[this.dtype]; }
+  get nbytes(): number {
+    return this.numel * elementBytes[this.dtype];
+  }
 
   /**
    * The storage's bytes (a view of the file when stored). A compressed storage is inflated only
@@ -35,8 +53,10 @@ export class StorageRef {
   read(needed: number): Uint8Array {
     const { method, compressedSize } = this.zip.entries.get(this.entry)!;
     if (method !== 0 && this.nbytes > needed) {
-      throw new Error(`${this.path}: storage '${this.key}' is compressed to ${compressedSize} bytes and would inflate to ${this.nbytes}, `
-        + `more than the ${needed} bytes its tensors need`);
+      throw new Error(
+        `${this.path}: storage '${this.key}' is compressed to ${compressedSize} bytes and would inflate to ${this.nbytes}, ` +
+          `more than the ${needed} bytes its tensors need`,
+      );
     }
     return this.zip.read(this.entry, { maxSize: this.nbytes });
   }
@@ -44,17 +64,28 @@ export class StorageRef {
 
 /** A tensor of a torch.save file: a layout over a storage, checked to lie within it; values not read yet. */
 export class TensorRef implements TensorSpec {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: readonly number[],
-    readonly stride: readonly number[], readonly numel: number) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly stride: readonly number[],
+    readonly numel: number,
+  ) {}
 
   /** The storage's element type. */
-  get dtype(): T.DType { return this.storage.dtype; }
+  get dtype(): T.DType {
+    return this.storage.dtype;
+  }
   /** Bytes of the tensor's elements (not of its storage). */
-  get nbytes(): number { return this.numel * elementBytes[this.dtype]; }
+  get nbytes(): number {
+    return this.numel * elementBytes[this.dtype];
+  }
 
   /** The storage element just past the last one the tensor reads (its offset when empty). */
   get end(): number {
-    return this.numel === 0 ? this.offset : this.shape.reduce((e, d, i) => e + (d - 1) * this.stride[i]!, this.offset) + 1;
+    return this.numel === 0
+      ? this.offset
+      : this.shape.reduce((e, d, i) => e + (d - 1) * this.stride[i]!, this.offset) + 1;
   }
 
   /** True when the layout is row-major dense (size-1 dimensions' strides ignored), so the values are one run of the storage. */
@@ -74,11 +105,14 @@ export class TensorRef implements TensorSpec {
  */
 export function readTorchFile(path: string): unknown {
   const bytes = readFileNamed(path);
-  const fail = (problem: string): never => { throw new PickleError(`${path}: ${problem}`); };
+  const fail = (problem: string): never => {
+    throw new PickleError(`${path}: ${problem}`);
+  };
   if (bytes.byteLength >= 2 && bytes[0] === 0x80 && bytes[1] === 0x02) {
-    fail('written in torch.save\'s legacy format (PyTorch < 1.6): re-save it with a current PyTorch');
+    fail("written in torch.save's legacy format (PyTorch < 1.6): re-save it with a current PyTorch");
   }
-  if (bytes.byteLength < 4 || bytes.readUInt32LE(0) !== 0x04034b50) fail('not a torch.save checkpoint (expected a ZIP archive)');
+  if (bytes.byteLength < 4 || bytes.readUInt32LE(0) !== 0x04034b50)
+    fail('not a torch.save checkpoint (expected a ZIP archive)');
   const zip = new ZipReader(bytes, path);
   const pkl = [...zip.entries.keys()].find((n) => n.endsWith('data.pkl') && n.split('/').length === 2);
   if (!pkl) return fail('no data.pkl in the archive (not written by torch.save?)');
@@ -90,13 +124,15 @@ export function readTorchFile(path: string): unknown {
 
   const storages = new Map<string, StorageRef>();
   const persistentLoad = (pid: unknown): unknown => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof StorageType)) fail('unsupported persistent id (only tensor storages are accepted)');
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || !(pid[1] instanceof StorageType))
+      fail('unsupported persistent id (only tensor storages are accepted)');
     const [, { dtype }, key, , numel] = pid as [string, StorageType, unknown, unknown, unknown];
     if (typeof key !== 'string' || !Number.isSafeInteger(numel)) return fail('malformed storage reference');
     if ((numel as number) < 0) fail(`storage '${key}' has a negative element count ${numel as number}`);
     const known = storages.get(key);
     if (known) {
-      if (known.dtype !== dtype || known.numel !== numel) fail(`storage '${key}' is referenced with two different types or sizes`);
+      if (known.dtype !== dtype || known.numel !== numel)
+        fail(`storage '${key}' is referenced with two different types or sizes`);
       return known;
     }
     const entry = `${prefix}data/${key}`;
@@ -104,7 +140,9 @@ export function readTorchFile(path: string): unknown {
     if (declared === undefined) fail(`storage '${key}' has no entry in the archive`);
     const storage = new StorageRef(path, zip, entry, key, dtype, numel as number);
     if (!Number.isSafeInteger(storage.nbytes) || storage.nbytes !== declared) {
-      fail(`storage '${key}' of ${numel as number} ${dtype} elements needs ${storage.nbytes} bytes, its archive entry declares ${declared}`);
+      fail(
+        `storage '${key}' of ${numel as number} ${dtype} elements needs ${storage.nbytes} bytes, its archive entry declares ${declared}`,
+      );
     }
     storages.set(key, storage);
     return storage;
@@ -132,13 +170,14 @@ export function readTorchFile(path: string): unknown {
         for (const [i, d] of shape.entries()) end += (d - 1) * strides[i]!;
         end += 1;
       }
-      if (!Number.isSafeInteger(end) || end > storage.numel) fail(`${layout} reaches beyond its storage of ${storage.numel} elements`);
+      if (!Number.isSafeInteger(end) || end > storage.numel)
+        fail(`${layout} reaches beyond its storage of ${storage.numel} elements`);
       return new TensorRef(storage, offset as number, shape, strides, numel);
     },
   };
 
   const globals: Record<string, PickleGlobal | StorageType> = {
-    'collections.OrderedDict': { call: () => new Map(), build: (obj) => obj },  // BUILD carries `_metadata`: not needed
+    'collections.OrderedDict': { call: () => new Map(), build: (obj) => obj }, // BUILD carries `_metadata`: not needed
     'torch._utils._rebuild_tensor_v2': rebuildTensor,
     'torch._utils._rebuild_parameter': { call: ([data]) => data },
   };
@@ -160,7 +199,10 @@ function readTensor(ref: TensorRef, bytes: Uint8Array): T.Tensor {
     if (ref.numel === 0) return T.zeros(shape, { dtype });
     const size = elementBytes[dtype];
     return T.tidy(() => {
-      const span = T.tensor(bytes.subarray(ref.offset * size, ref.end * size), { dtype, shape: [ref.end - ref.offset] });
+      const span = T.tensor(bytes.subarray(ref.offset * size, ref.end * size), {
+        dtype,
+        shape: [ref.end - ref.offset],
+      });
       return ref.contiguous ? span.view(shape) : span.asStrided(shape, ref.stride, 0).clone('contiguous');
     });
   } catch (e) {
@@ -199,11 +241,22 @@ export function materialize(obj: unknown): unknown {
   const walk = (v: unknown, visit: (ref: TensorRef) => unknown): void => {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
-    if (v instanceof Map) for (const [k, x] of v) { if (x instanceof TensorRef) v.set(k, visit(x)); else walk(x, visit); }
-    else if (Array.isArray(v)) v.forEach((x, i) => { if (x instanceof TensorRef) v[i] = visit(x); else walk(x, visit); });
+    if (v instanceof Map)
+      for (const [k, x] of v) {
+        if (x instanceof TensorRef) v.set(k, visit(x));
+        else walk(x, visit);
+      }
+    else if (Array.isArray(v))
+      v.forEach((x, i) => {
+        if (x instanceof TensorRef) v[i] = visit(x);
+        else walk(x, visit);
+      });
   };
   if (obj instanceof TensorRef) return loadTensors(new Map([[obj, obj]])).get(obj);
-  walk(obj, (ref) => { refs.set(ref, ref); return ref; });
+  walk(obj, (ref) => {
+    refs.set(ref, ref);
+    return ref;
+  });
   const tensors = loadTensors(refs);
   seen.clear();
   walk(obj, (ref) => tensors.get(ref));
@@ -224,11 +277,19 @@ export function extractStateDict(obj: unknown, what: string): { stateDict: Map<s
   if (isStateDict(obj)) found = obj;
   else if (obj instanceof Map) {
     const key = wrapperKeys.find((k) => isStateDict(obj.get(k)));
-    if (key) { found = obj.get(key) as Map<string, TensorRef>; from = `'${key}'`; }
+    if (key) {
+      found = obj.get(key) as Map<string, TensorRef>;
+      from = `'${key}'`;
+    }
   }
   if (!found) {
-    const keys = obj instanceof Map ? `keys ${[...obj.keys()].map(String).join(', ')}` : `a ${Array.isArray(obj) ? 'list' : typeof obj}`;
-    throw new Error(`${what} holds no state dict (a dict of tensors at the top level or under ${wrapperKeys.join(', ')}); found ${keys}`);
+    const keys =
+      obj instanceof Map
+        ? `keys ${[...obj.keys()].map(String).join(', ')}`
+        : `a ${Array.isArray(obj) ? 'list' : typeof obj}`;
+    throw new Error(
+      `${what} holds no state dict (a dict of tensors at the top level or under ${wrapperKeys.join(', ')}); found ${keys}`,
+    );
   }
   const keys = [...found.keys()];
   if (keys.every((k) => k.startsWith('module.'))) {

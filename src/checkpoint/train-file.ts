@@ -26,7 +26,12 @@ export interface Position {
 }
 
 /** Sums of the epoch in progress, so that a resumed epoch reports what an uninterrupted one would. */
-export interface EpochProgress { lossSum: number; correct: number; count: number; seconds: number }
+export interface EpochProgress {
+  lossSum: number;
+  correct: number;
+  count: number;
+  seconds: number;
+}
 
 /** What a training checkpoint records besides tensors: the recipe, the position, the metrics so far. */
 export interface TrainState {
@@ -41,17 +46,30 @@ export interface TrainState {
 }
 
 /** The devices whose default generators a run on `device` draws from. */
-const generatorDevices = (device: T.Device): T.Device[] => (device === 'cpu' ? ['cpu'] : ['cpu', device === 'cuda' ? 'cuda:0' : device]);
+const generatorDevices = (device: T.Device): T.Device[] =>
+  device === 'cpu' ? ['cpu'] : ['cpu', device === 'cuda' ? 'cuda:0' : device];
 
 /** Writes a training checkpoint (atomically): the model, the optimizer's state (Optimizer.state()), the default generators' states and the state as metadata. */
-export function saveTrainState(path: string, model: Module, optimizerState: ReadonlyMap<string, T.Tensor>, state: TrainState, device: T.Device = 'cpu'): void {
+export function saveTrainState(
+  path: string,
+  model: Module,
+  optimizerState: ReadonlyMap<string, T.Tensor>,
+  state: TrainState,
+  device: T.Device = 'cpu',
+): void {
   const tensors = new Map(model.stateDict());
   for (const [name, t] of optimizerState) tensors.set(optimizerPrefix + name, t);
   const rngs = generatorDevices(device).map((d) => [rngKey(d), T.Generator.default(d).getState()] as const);
   for (const [key, rng] of rngs) tensors.set(key, rng);
   try {
     writeSafetensors(path, tensors, {
-      ...modelMetadata(trainCheckpointFormat, model, state.recipe.model.name, state.recipe.model.config, state.recipe.data.dataset),
+      ...modelMetadata(
+        trainCheckpointFormat,
+        model,
+        state.recipe.model.name,
+        state.recipe.model.config,
+        state.recipe.data.dataset,
+      ),
       state: JSON.stringify(state),
     });
   } finally {
@@ -108,17 +126,32 @@ export function validateTrainState(value: unknown, path: string): TrainState {
   const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   if (typeof s.dataDir !== 'string') throw bad('dataDir is not a string');
   const p = s.position;
-  if (!p || !Number.isInteger(p.epoch) || p.epoch < 1 || p.epoch > epochs + 1) throw bad(`position.epoch ${JSON.stringify(p?.epoch)} is outside 1..${epochs + 1}`);
-  if (!count(p.batch) || (p.epoch === epochs + 1 && p.batch !== 0)) throw bad(`position.batch ${JSON.stringify(p.batch)} is not a batch of epoch ${p.epoch}`);
-  if (!Array.isArray(s.history) || s.history.length !== p.epoch - 1) throw bad(`the history holds ${Array.isArray(s.history) ? s.history.length : 'no'} epochs, the position says ${p.epoch - 1}`);
+  if (!p || !Number.isInteger(p.epoch) || p.epoch < 1 || p.epoch > epochs + 1)
+    throw bad(`position.epoch ${JSON.stringify(p?.epoch)} is outside 1..${epochs + 1}`);
+  if (!count(p.batch) || (p.epoch === epochs + 1 && p.batch !== 0))
+    throw bad(`position.batch ${JSON.stringify(p.batch)} is not a batch of epoch ${p.epoch}`);
+  if (!Array.isArray(s.history) || s.history.length !== p.epoch - 1)
+    throw bad(
+      `the history holds ${Array.isArray(s.history) ? s.history.length : 'no'} epochs, the position says ${p.epoch - 1}`,
+    );
   s.history.forEach((m, i) => {
     if (!isEpochMetrics(m) || m.epoch !== i + 1) {
       throw bad(`history entry ${i + 1} is not the metrics of epoch ${i + 1}`);
     }
   });
   const q = s.progress;
-  if (!q || !count(q.count) || !count(q.correct) || q.correct > q.count || !finite(q.lossSum) || !finite(q.seconds) || q.seconds < 0) throw bad('progress is malformed');
-  if (!finite(s.bestTop1) || s.bestTop1! < -1 || s.bestTop1! > 1) throw bad(`bestTop1 ${JSON.stringify(s.bestTop1)} is not an accuracy`);
+  if (
+    !q ||
+    !count(q.count) ||
+    !count(q.correct) ||
+    q.correct > q.count ||
+    !finite(q.lossSum) ||
+    !finite(q.seconds) ||
+    q.seconds < 0
+  )
+    throw bad('progress is malformed');
+  if (!finite(s.bestTop1) || s.bestTop1! < -1 || s.bestTop1! > 1)
+    throw bad(`bestTop1 ${JSON.stringify(s.bestTop1)} is not an accuracy`);
   return s as TrainState;
 }
 
@@ -143,7 +176,8 @@ export function loadTrainState(path: string): LoadedTrainState {
   for (const [k, t] of file.tensors) {
     if (k.startsWith(rngPrefix)) generators.set(k, t);
     else if (k.startsWith(optimizerPrefix)) optimizer.set(k.slice(optimizerPrefix.length), t);
-    else if (k.startsWith(legacyMomentumPrefix)) optimizer.set(stateName(MOMENTUM, k.slice(legacyMomentumPrefix.length)), t);
+    else if (k.startsWith(legacyMomentumPrefix))
+      optimizer.set(stateName(MOMENTUM, k.slice(legacyMomentumPrefix.length)), t);
     else model.set(k, t);
   }
   const saved = { ...state, model, optimizer, generators };

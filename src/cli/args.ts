@@ -13,13 +13,20 @@ export interface OptionSpec {
 
 export type OptionsSpec = Record<string, OptionSpec>;
 
-type ValueOf<S extends OptionSpec> = S['type'] extends 'number' ? number
-  : S['type'] extends 'boolean' ? boolean
-    : S['type'] extends 'list' ? string[] : string;
+type ValueOf<S extends OptionSpec> = S['type'] extends 'number'
+  ? number
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'list'
+      ? string[]
+      : string;
 
 export type Parsed<S extends OptionsSpec> = {
-  [K in keyof S]: S[K]['required'] extends true ? ValueOf<S[K]>
-    : S[K]['default'] extends undefined ? ValueOf<S[K]> | undefined : ValueOf<S[K]>;
+  [K in keyof S]: S[K]['required'] extends true
+    ? ValueOf<S[K]>
+    : S[K]['default'] extends undefined
+      ? ValueOf<S[K]> | undefined
+      : ValueOf<S[K]>;
 } & { _: string[] };
 
 export class UsageError extends Error {}
@@ -27,15 +34,27 @@ export class UsageError extends Error {}
 /** Parses `--name value`, `--name=value` and `--flag`; `--` ends the options. */
 export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv: readonly string[]): Parsed<S> {
   const out: Record<string, unknown> = { _: [] as string[] };
-  for (const [name, s] of Object.entries(spec)) if (s.default !== undefined) out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
+  for (const [name, s] of Object.entries(spec))
+    if (s.default !== undefined) out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--') { (out._ as string[]).push(...argv.slice(i + 1)); break; }
-    if (!arg.startsWith('--')) { (out._ as string[]).push(arg); continue; }
+    if (arg === '--') {
+      (out._ as string[]).push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--')) {
+      (out._ as string[]).push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const s = spec[name];
-    if (!s) throw new UsageError(`unknown option --${name} for \`micronet ${command}\` (known: ${Object.keys(spec).map((k) => `--${k}`).join(', ')})`);
+    if (!s)
+      throw new UsageError(
+        `unknown option --${name} for \`micronet ${command}\` (known: ${Object.keys(spec)
+          .map((k) => `--${k}`)
+          .join(', ')})`,
+      );
     let raw: string;
     if (s.type === 'boolean') {
       if (eq >= 0) {
@@ -59,18 +78,25 @@ export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv:
       if (s.default !== undefined && list === s.default) list.length = 0;
       out[name] = [...list, raw];
     } else {
-      if (s.choices && !s.choices.includes(raw)) throw new UsageError(`--${name} must be one of ${s.choices.join(', ')}, not '${raw}'`);
+      if (s.choices && !s.choices.includes(raw))
+        throw new UsageError(`--${name} must be one of ${s.choices.join(', ')}, not '${raw}'`);
       out[name] = raw;
     }
   }
-  for (const [name, s] of Object.entries(spec)) if (s.required && out[name] === undefined) throw new UsageError(`\`micronet ${command}\` needs --${name}`);
+  for (const [name, s] of Object.entries(spec))
+    if (s.required && out[name] === undefined) throw new UsageError(`\`micronet ${command}\` needs --${name}`);
   return out as Parsed<S>;
 }
 
 export function usage(command: string, summary: string, spec: OptionsSpec): string {
   const lines = [`micronet ${command}: ${summary}`, '', 'options:'];
   for (const [name, s] of Object.entries(spec)) {
-    const value = s.type === 'boolean' ? '' : s.choices ? ` ${s.choices.join('|')}` : ` <${s.type === 'list' ? 'value, repeatable' : s.type}>`;
+    const value =
+      s.type === 'boolean'
+        ? ''
+        : s.choices
+          ? ` ${s.choices.join('|')}`
+          : ` <${s.type === 'list' ? 'value, repeatable' : s.type}>`;
     const extra = s.required ? ' (required)' : s.default !== undefined ? ` (default ${JSON.stringify(s.default)})` : '';
     lines.push(`  --${name}${value}`.padEnd(34) + s.help + extra);
   }

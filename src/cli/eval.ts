@@ -13,36 +13,75 @@ import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
 /** The data set a checkpoint was trained for: the one it names, else the one its number of classes gives. */
-export function checkpointDataset(checkpoint: { dataset?: DatasetName; config: Record<string, unknown> }, path: string, hint = ''): DatasetName {
+export function checkpointDataset(
+  checkpoint: { dataset?: DatasetName; config: Record<string, unknown> },
+  path: string,
+  hint = '',
+): DatasetName {
   const classes = checkpoint.config.numClasses;
-  const found = checkpoint.dataset ?? (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
+  const found =
+    checkpoint.dataset ?? (Object.keys(datasets) as DatasetName[]).find((d) => datasets[d].classes.fine === classes);
   if (!found) throw new UsageError(`${path} names no data set and its ${String(classes)} classes match none${hint}`);
   return found;
 }
 
 /** Each recipe's test transform: the seed entry normalises with train statistics, the id56 notebook with test ones. */
-const testPipelines: Record<'train' | 'test', PipelineName> = { train: 'micronet-seed/test', test: 'id56-notebook/test' };
+const testPipelines: Record<'train' | 'test', PipelineName> = {
+  train: 'micronet-seed/test',
+  test: 'id56-notebook/test',
+};
 
 export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'top-1, top-5 and mean loss of a checkpoint on CIFAR-100 or CIFAR-10 (test or train split)',
   options: {
-    checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)', required: true },
-    data: { type: 'string', help: 'the data directory (either official version, extracted or as the .tar.gz)', required: true },
-    dataset: { type: 'string', choices: datasetNames, help: 'the data set (default: the one the checkpoint names, else by its number of classes)' },
+    checkpoint: {
+      type: 'string',
+      help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)',
+      required: true,
+    },
+    data: {
+      type: 'string',
+      help: 'the data directory (either official version, extracted or as the .tar.gz)',
+      required: true,
+    },
+    dataset: {
+      type: 'string',
+      choices: datasetNames,
+      help: 'the data set (default: the one the checkpoint names, else by its number of classes)',
+    },
     split: { type: 'string', choices: ['test', 'train'], help: 'which split to evaluate', default: 'test' },
-    norm: { type: 'string', choices: ['train', 'test'], help: 'normalise with the train (micronet-seed) or test (id56-notebook) statistics', default: 'train' },
+    norm: {
+      type: 'string',
+      choices: ['train', 'test'],
+      help: 'normalise with the train (micronet-seed) or test (id56-notebook) statistics',
+      default: 'train',
+    },
     batch: { type: 'number', help: 'images per batch', default: 128 },
     workers: { type: 'number', help: 'loader threads (0: the main thread)', default: 0 },
-    model: { type: 'string', help: `the model of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
-    simulate: { type: 'string', choices: ['integer', 'fake'], help: 'quantized models: exact integer arithmetic (default) or the fake-quantized float model, for comparison' },
+    model: {
+      type: 'string',
+      help: `the model of a .pth checkpoint (${modelNames().join(', ')})`,
+      default: 'googlenet',
+    },
+    simulate: {
+      type: 'string',
+      choices: ['integer', 'fake'],
+      help: 'quantized models: exact integer arithmetic (default) or the fake-quantized float model, for comparison',
+    },
     json: { type: 'boolean', help: 'print one JSON object', default: false },
-    fast: { type: 'boolean', help: 'float models: BatchNorm folded into the convolutions, channels_last, on the CPU each conv and its ReLU one prepacked oneDNN call (faster; logits within float32 rounding)', default: false },
+    fast: {
+      type: 'boolean',
+      help: 'float models: BatchNorm folded into the convolutions, channels_last, on the CPU each conv and its ReLU one prepacked oneDNN call (faster; logits within float32 rounding)',
+      default: false,
+    },
   },
   async run(o) {
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
-    if (!Number.isInteger(o.batch) || o.batch < 1) throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
-    if (!Number.isInteger(o.workers) || o.workers < 0) throw new UsageError(`--workers needs a non-negative integer, not ${o.workers}`);
+    if (!Number.isInteger(o.batch) || o.batch < 1)
+      throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
+    if (!Number.isInteger(o.workers) || o.workers < 0)
+      throw new UsageError(`--workers needs a non-negative integer, not ${o.workers}`);
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';
@@ -59,33 +98,67 @@ export const evalCommand = defineCommand({
         throw new UsageError(`--simulate is for quantized models; ${o.checkpoint} holds a float model`);
       }
       if (o.fast) {
-        if (simulate) throw new UsageError(`--fast is for float models; ${o.checkpoint} is quantized (its BatchNorm is folded already)`);
+        if (simulate)
+          throw new UsageError(
+            `--fast is for float models; ${o.checkpoint} is quantized (its BatchNorm is folded already)`,
+          );
         prepareFastEval(model);
       }
-      dataset = (o.dataset as DatasetName | undefined) ?? checkpointDataset(checkpoint, o.checkpoint, ': pass --dataset');
+      dataset =
+        (o.dataset as DatasetName | undefined) ?? checkpointDataset(checkpoint, o.checkpoint, ': pass --dataset');
       const classes = datasets[dataset].classes.fine;
-      if (config.numClasses !== classes) throw new Error(`${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`);
+      if (config.numClasses !== classes)
+        throw new Error(
+          `${o.checkpoint} classifies ${String(config.numClasses)} classes, ${datasets[dataset].title} has ${classes}`,
+        );
       data = loadSplit(o.data, split, { dataset });
     } catch (e) {
       model.dispose();
       throw e;
     }
-    const loader = new Loader({ data, pipeline: testPipelines[norm], batchSize: o.batch, workers: o.workers, shuffle: false, layout: o.fast ? 'channels_last' : 'nchw' });
+    const loader = new Loader({
+      data,
+      pipeline: testPipelines[norm],
+      batchSize: o.batch,
+      workers: o.workers,
+      shuffle: false,
+      layout: o.fast ? 'channels_last' : 'nchw',
+    });
     try {
       const r = await evaluate(model, loader.epoch(0));
       if (o.json) {
-        console.log(JSON.stringify({ checkpoint: o.checkpoint, dataset, split, norm, ...(simulate ? { simulate } : {}), count: r.count, correct1: r.correct1, correct5: r.correct5, top1: r.top1, top5: r.top5, loss: r.loss }));
+        console.log(
+          JSON.stringify({
+            checkpoint: o.checkpoint,
+            dataset,
+            split,
+            norm,
+            ...(simulate ? { simulate } : {}),
+            count: r.count,
+            correct1: r.correct1,
+            correct5: r.correct5,
+            top1: r.top1,
+            top5: r.top5,
+            loss: r.loss,
+          }),
+        );
       } else {
         const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
-        console.log([
-          `checkpoint  ${o.checkpoint}`,
-          `data        ${o.data} (${datasets[dataset].title}, ${split} split, normalised with ${norm} statistics)`,
-          `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
-          `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
-          `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
-          `images      ${r.count}`,
-          ...(simulate ? [`arithmetic  ${simulate === 'integer' ? 'integer simulation (exact integers)' : 'fake-quantized floats'}`] : []),
-        ].join('\n'));
+        console.log(
+          [
+            `checkpoint  ${o.checkpoint}`,
+            `data        ${o.data} (${datasets[dataset].title}, ${split} split, normalised with ${norm} statistics)`,
+            `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
+            `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
+            `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
+            `images      ${r.count}`,
+            ...(simulate
+              ? [
+                  `arithmetic  ${simulate === 'integer' ? 'integer simulation (exact integers)' : 'fake-quantized floats'}`,
+                ]
+              : []),
+          ].join('\n'),
+        );
       }
     } finally {
       await loader.close();

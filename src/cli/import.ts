@@ -9,16 +9,24 @@ export const importCommand = defineCommand({
   summary: 'convert a PyTorch checkpoint (.pth from torch.save) into a micronet .safetensors checkpoint',
   options: {
     out: { type: 'string', help: 'the .safetensors file to write', required: true },
-    model: { type: 'string', help: `the network the weights belong to (${modelNames().join(', ')})`, default: 'googlenet' },
+    model: {
+      type: 'string',
+      help: `the network the weights belong to (${modelNames().join(', ')})`,
+      default: 'googlenet',
+    },
   },
   run(options) {
     const [source, ...extra] = options._;
-    if (!source || extra.length) throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME]');
-    if (!/\.(pth|pt|tar)$/i.test(source)) throw new UsageError(`${source}: expected a torch.save file (.pth, .pt or .tar)`);
+    if (!source || extra.length)
+      throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME]');
+    if (!/\.(pth|pt|tar)$/i.test(source))
+      throw new UsageError(`${source}: expected a torch.save file (.pth, .pt or .tar)`);
     const { model, name, config, info, note } = loadAnyCheckpoint(source, options.model);
     try {
       saveModelCheckpoint(options.out, model, name, config, info);
-      console.log(`imported ${note} as ${name}, ${model.numParameters().toLocaleString('en-US')} parameters -> ${options.out}`);
+      console.log(
+        `imported ${note} as ${name}, ${model.numParameters().toLocaleString('en-US')} parameters -> ${options.out}`,
+      );
     } finally {
       model.dispose();
     }

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 const cli = fileURLToPath(new URL('./main.js', import.meta.url));
 
 /** What a worker tells the launcher after each step. */
-export interface WorkerProgress { epoch: number; batch: number }
+export interface WorkerProgress {
+  epoch: number;
+  batch: number;
+}
 
 /** A free TCP port on loopback for the rendezvous. */
 export async function freePort(): Promise<number> {
@@ -25,9 +28,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-interface Worker { rank: number; child: ChildProcess; progress: WorkerProgress | null; exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null }
+interface Worker {
+  rank: number;
+  child: ChildProcess;
+  progress: WorkerProgress | null;
+  exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | null;
+}
 
-const where = (w: Worker) => (w.progress ? `its last step was epoch ${w.progress.epoch}, batch ${w.progress.batch}` : 'before its first step');
+const where = (w: Worker) =>
+  w.progress ? `its last step was epoch ${w.progress.epoch}, batch ${w.progress.batch}` : 'before its first step';
 
 /**
  * Runs `micronet <args>` as `nproc` ranks; resolves with the exit code the launcher should end
@@ -37,16 +46,32 @@ export async function launchWorkers(nproc: number, args: string[], afterFailure:
   const port = await freePort();
   const threads = process.env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / nproc)));
   const workers: Worker[] = Array.from({ length: nproc }, (_, rank) => {
-    const env = { ...process.env, MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: String(nproc), RANK: String(rank), LOCAL_RANK: String(rank), OMP_NUM_THREADS: threads };
+    const env = {
+      ...process.env,
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+      WORLD_SIZE: String(nproc),
+      RANK: String(rank),
+      LOCAL_RANK: String(rank),
+      OMP_NUM_THREADS: threads,
+    };
     // Rank 0 speaks for the run; the others only report errors. Each worker has its own process
     // group, so that Ctrl-C in a terminal reaches it once, through the launcher.
-    const child = spawn(process.execPath, [cli, ...args], { env, detached: true, stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit', 'ipc'] });
+    const child = spawn(process.execPath, [cli, ...args], {
+      env,
+      detached: true,
+      stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', 'inherit', 'ipc'],
+    });
     return { rank, child, progress: null, exit: null };
   });
-  process.stderr.write(`${nproc} worker processes (${threads} thread${threads === '1' ? '' : 's'} each): ${workers.map((w) => `rank ${w.rank} pid ${w.child.pid}`).join(', ')}\n`);
+  process.stderr.write(
+    `${nproc} worker processes (${threads} thread${threads === '1' ? '' : 's'} each): ${workers.map((w) => `rank ${w.rank} pid ${w.child.pid}`).join(', ')}\n`,
+  );
 
   // Ctrl-C and SIGTERM are passed on; a worker whose launcher is gone stops as if told to (train.ts).
-  const forward = (signal: NodeJS.Signals) => { for (const w of workers) if (!w.exit) w.child.kill(signal); };
+  const forward = (signal: NodeJS.Signals) => {
+    for (const w of workers) if (!w.exit) w.child.kill(signal);
+  };
   const onSignal = (signal: NodeJS.Signals) => forward(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -55,7 +80,9 @@ export async function launchWorkers(nproc: number, args: string[], afterFailure:
     await new Promise<void>((resolve) => {
       let running = nproc;
       for (const w of workers) {
-        w.child.on('message', (m: WorkerProgress) => { w.progress = m; });
+        w.child.on('message', (m: WorkerProgress) => {
+          w.progress = m;
+        });
         w.child.on('exit', (code, signal) => {
           w.exit = { code, signal, at: Date.now() };
           // 130 and 143: stopped when told to (the others are still saving, and are left to).
@@ -84,9 +111,13 @@ export async function launchWorkers(nproc: number, args: string[], afterFailure:
 /** Which rank brought the run down: one that died of a signal, else one killed for hanging, else the first to fail. */
 function culprit(workers: Worker[]): string {
   const died = workers.filter((w) => w.exit!.signal && !killedByUs(w, workers));
-  if (died.length) return died.map((w) => `rank ${w.rank} (pid ${w.child.pid}) died of ${w.exit!.signal} (${where(w)})`).join('; ');
+  if (died.length)
+    return died.map((w) => `rank ${w.rank} (pid ${w.child.pid}) died of ${w.exit!.signal} (${where(w)})`).join('; ');
   const hung = workers.filter((w) => killedByUs(w, workers));
-  if (hung.length) return hung.map((w) => `rank ${w.rank} (pid ${w.child.pid}) stopped answering (${where(w)}) and was killed`).join('; ');
+  if (hung.length)
+    return hung
+      .map((w) => `rank ${w.rank} (pid ${w.child.pid}) stopped answering (${where(w)}) and was killed`)
+      .join('; ');
   const first = workers.filter((w) => w.exit!.code !== 0).sort((a, b) => a.exit!.at - b.exit!.at)[0]!;
   return `rank ${first.rank} (pid ${first.child.pid}) failed with exit code ${first.exit!.code} (${where(first)}): its error is above`;
 }

@@ -13,12 +13,27 @@ import { quantizeCommand } from './quantize.js';
 import { reportCommand } from './report.js';
 import { pruneCommand, smokeCommand, trainCommand } from './train.js';
 
-const commands = [smokeCommand, trainCommand, pruneCommand, quantizeCommand, evalCommand, scoreCommand, reportCommand, importCommand, dataCommand, benchCommand] as unknown as Command[];
+const commands = [
+  smokeCommand,
+  trainCommand,
+  pruneCommand,
+  quantizeCommand,
+  evalCommand,
+  scoreCommand,
+  reportCommand,
+  importCommand,
+  dataCommand,
+  benchCommand,
+] as unknown as Command[];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);
-  return ['usage: micronet <command> [options]   (micronet <command> --help for its options; micronet --version)', '', 'commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`)].join('\n');
+  return [
+    'usage: micronet <command> [options]   (micronet <command> --help for its options; micronet --version)',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
 }
 
 /** `micronet --version`: micronet's release and the engine's. */

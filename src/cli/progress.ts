@@ -27,7 +27,10 @@ export class Eta {
   #lastEpochSeconds: number | null = null;
   #secondsPerStep: number | null = null;
 
-  constructor(readonly epochs: number, readonly now = () => performance.now() / 1000) {}
+  constructor(
+    readonly epochs: number,
+    readonly now = () => performance.now() / 1000,
+  ) {}
 
   step(epoch: number, batch: number, batches: number): { epoch: number; run: number } | null {
     const t = this.now();
@@ -50,7 +53,8 @@ export class Eta {
   epochEnd(epoch: number): number | null {
     const t = this.now();
     // Whole epochs only; the clock started after the first step, which is counted at the average pace.
-    if (this.#epoch === epoch && this.#firstBatch === 1) this.#lastEpochSeconds = t - this.#epochStart + (this.#secondsPerStep ?? 0);
+    if (this.#epoch === epoch && this.#firstBatch === 1)
+      this.#lastEpochSeconds = t - this.#epochStart + (this.#secondsPerStep ?? 0);
     this.#epoch = -1;
     return this.#lastEpochSeconds === null ? null : (this.epochs - epoch) * this.#lastEpochSeconds;
   }
@@ -60,32 +64,43 @@ export function progressReporter(epochs: number, stream: NodeJS.WriteStream = pr
   const tty = stream.isTTY === true;
   let drawn = false;
   const eta = new Eta(epochs);
-  const clear = () => { if (drawn) { stream.write('\r\x1b[K'); drawn = false; } };
+  const clear = () => {
+    if (drawn) {
+      stream.write('\r\x1b[K');
+      drawn = false;
+    }
+  };
   return {
     step({ epoch, batch, batches, loss, lr, imagesPerSecond }) {
       const left = eta.step(epoch, batch, batches);
       if (!tty) return;
       const width = 24;
       const done = Math.round((width * batch) / batches);
-      stream.write(`\r\x1b[Kepoch ${epoch}/${epochs} [${'='.repeat(done)}${' '.repeat(width - done)}] ${batch}/${batches}`
-        + `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s`
-        + (left ? `  eta ${clock(left.epoch)}, run ${clock(left.run)}` : ''));
+      stream.write(
+        `\r\x1b[Kepoch ${epoch}/${epochs} [${'='.repeat(done)}${' '.repeat(width - done)}] ${batch}/${batches}` +
+          `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s` +
+          (left ? `  eta ${clock(left.epoch)}, run ${clock(left.run)}` : ''),
+      );
       drawn = true;
     },
     epoch(m: EpochMetrics) {
       const left = eta.epochEnd(m.epoch);
       clear();
-      stream.write(`epoch ${m.epoch}/${epochs}  lr ${m.lr.toPrecision(3)}  train loss ${m.trainLoss.toFixed(4)} top-1 ${pct(m.trainTop1)}`
-        + `  test loss ${m.testLoss.toFixed(4)} top-1 ${pct(m.testTop1)} top-5 ${pct(m.testTop5)}  sparsity ${pct(m.sparsity)}`
-        + `  ${m.seconds.toFixed(0)}s ${m.imagesPerSecond.toFixed(0)} img/s${left && m.epoch < epochs ? `  run eta ${clock(left)}` : ''}\n`);
+      stream.write(
+        `epoch ${m.epoch}/${epochs}  lr ${m.lr.toPrecision(3)}  train loss ${m.trainLoss.toFixed(4)} top-1 ${pct(m.trainTop1)}` +
+          `  test loss ${m.testLoss.toFixed(4)} top-1 ${pct(m.testTop1)} top-5 ${pct(m.testTop5)}  sparsity ${pct(m.sparsity)}` +
+          `  ${m.seconds.toFixed(0)}s ${m.imagesPerSecond.toFixed(0)} img/s${left && m.epoch < epochs ? `  run eta ${clock(left)}` : ''}\n`,
+      );
     },
     prune(epoch: number, results: PruneResult[]) {
       clear();
       const before = results.reduce((s, r) => s + r.before, 0);
       const after = results.reduce((s, r) => s + r.after, 0);
       const total = results.reduce((s, r) => s + r.numel, 0);
-      stream.write(`epoch ${epoch}: pruned ${results.length} layers, ${(before - after).toLocaleString('en-US')} weights removed, `
-        + `${pct(1 - after / total)} of their weights now zero\n`);
+      stream.write(
+        `epoch ${epoch}: pruned ${results.length} layers, ${(before - after).toLocaleString('en-US')} weights removed, ` +
+          `${pct(1 - after / total)} of their weights now zero\n`,
+      );
     },
     message(text: string) {
       clear();

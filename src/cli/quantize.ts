@@ -21,8 +21,17 @@ function parseBits(value: string | undefined, option: string): LayerBits | null 
 }
 
 /** The qat recipe fitted to a checkpoint: its model and data set, the bits and epochs asked for. */
-function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': number; 'act-bits': number; 'first-bits'?: string; 'last-bits'?: string;
-  epochs: number; lr?: number; set?: string[] }): Recipe {
+function quantizeRecipe(o: {
+  checkpoint: string;
+  model: string;
+  'weight-bits': number;
+  'act-bits': number;
+  'first-bits'?: string;
+  'last-bits'?: string;
+  epochs: number;
+  lr?: number;
+  set?: string[];
+}): Recipe {
   const ckpt = loadAnyCheckpoint(o.checkpoint, o.model);
   ckpt.model.dispose();
   const dataset = checkpointDataset(ckpt, o.checkpoint);
@@ -33,19 +42,23 @@ function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': n
   const last = parseBits(o['last-bits'], 'last-bits');
   const recipe: Recipe = validateRecipe({
     ...base,
-    description: `quantization-aware fine-tuning of ${o.checkpoint}: BatchNorm folded, ${o['weight-bits']}-bit weights and ${o['act-bits']}-bit inputs`
-      + `${first ? `, first layer ${bitsLabel(first)}` : ''}${last ? `, classifier ${bitsLabel(last)}` : ''}, masks kept`,
+    description:
+      `quantization-aware fine-tuning of ${o.checkpoint}: BatchNorm folded, ${o['weight-bits']}-bit weights and ${o['act-bits']}-bit inputs` +
+      `${first ? `, first layer ${bitsLabel(first)}` : ''}${last ? `, classifier ${bitsLabel(last)}` : ''}, masks kept`,
     model: { name: ckpt.name, config: ckpt.config },
     data: { ...base.data, dataset },
     initialWeights: resolve(o.checkpoint),
     epochs: n,
     quantization: {
       ...base.quantization!,
-      weightBits: o['weight-bits'], actBits: o['act-bits'],
-      first, last,
+      weightBits: o['weight-bits'],
+      actBits: o['act-bits'],
+      first,
+      last,
       lr: o.lr ?? base.quantization!.lr,
       // The rate drops tenfold after half the epochs; the ranges freeze for the last one.
-      milestones: n > 1 ? [Math.floor(n / 2) + 1] : [], freezeEpoch: n > 1 ? n : null,
+      milestones: n > 1 ? [Math.floor(n / 2) + 1] : [],
+      freezeEpoch: n > 1 ? n : null,
     },
   });
   return applyOverrides(recipe, o.set ?? []);
@@ -53,17 +66,26 @@ function quantizeRecipe(o: { checkpoint: string; model: string; 'weight-bits': n
 
 export const quantizeCommand = defineCommand({
   name: 'quantize',
-  summary: 'quantization-aware fine-tuning of a trained checkpoint (BatchNorm folded, masks kept), ending with an integer checkpoint',
+  summary:
+    'quantization-aware fine-tuning of a trained checkpoint (BatchNorm folded, masks kept), ending with an integer checkpoint',
   options: {
     checkpoint: { type: 'string', help: 'the trained (pruned) float checkpoint to start from' },
     'weight-bits': { type: 'number', help: 'bits of every weight (symmetric, per output channel)', default: 8 },
     'act-bits': { type: 'number', help: 'bits of every conv/linear input (per tensor)', default: 8 },
     'first-bits': { type: 'string', help: 'WEIGHT,INPUT bits of the first layer, if not the general ones' },
     'last-bits': { type: 'string', help: 'WEIGHT,INPUT bits of the classifier, if not the general ones' },
-    epochs: { type: 'number', help: 'epochs of fine-tuning (lr drops 10x after half; ranges freeze in the last)', default: 4 },
-    lr: { type: 'number', help: 'learning rate of the fine-tuning (default: the qat recipe\'s)' },
-    model: { type: 'string', help: `the network of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
-    data: { type: 'string', help: 'the CIFAR data directory (default: the user cache; on --resume, the run\'s own)' },
+    epochs: {
+      type: 'number',
+      help: 'epochs of fine-tuning (lr drops 10x after half; ranges freeze in the last)',
+      default: 4,
+    },
+    lr: { type: 'number', help: "learning rate of the fine-tuning (default: the qat recipe's)" },
+    model: {
+      type: 'string',
+      help: `the network of a .pth checkpoint (${modelNames().join(', ')})`,
+      default: 'googlenet',
+    },
+    data: { type: 'string', help: "the CIFAR data directory (default: the user cache; on --resume, the run's own)" },
     out: { type: 'string', help: 'the run directory (default: runs/qat-<time>)' },
     device: deviceOption,
     set: { type: 'list', help: 'override a field of the resulting recipe: path=value' },
@@ -73,7 +95,8 @@ export const quantizeCommand = defineCommand({
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     const device = checkedDevice(o.device);
     if (o.resume) {
-      if (o.checkpoint || o.set?.length) throw new UsageError('--resume continues the saved run: --checkpoint and --set are not accepted with it');
+      if (o.checkpoint || o.set?.length)
+        throw new UsageError('--resume continues the saved run: --checkpoint and --set are not accepted with it');
       return resumeRun(o.resume, o.data, device);
     }
     if (!o.checkpoint) throw new UsageError('`micronet quantize` needs --checkpoint (or --resume DIR)');

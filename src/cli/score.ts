@@ -16,15 +16,20 @@ function parseBits(raw: string | undefined): number | 'model' | undefined {
 
 export const scoreCommand = defineCommand({
   name: 'score',
-  summary: 'count storage and operations under the official or the entry\'s (id56) rules, per layer',
+  summary: "count storage and operations under the official or the entry's (id56) rules, per layer",
   options: {
     checkpoint: { type: 'string', help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)' },
-    model: { type: 'string', help: `the model to score dense, or of a .pth checkpoint (${modelNames().join(', ')})`, default: 'googlenet' },
+    model: {
+      type: 'string',
+      help: `the model to score dense, or of a .pth checkpoint (${modelNames().join(', ')})`,
+      default: 'googlenet',
+    },
     rules: { type: 'string', choices: ruleNames, help: 'counting rules', default: 'official' },
     bits: {
       type: 'string',
-      help: 'N (1..32): every parameter and multiply at N bits (16: the freebie, unquantized models only; 32: none; less: what-if); '
-        + 'model: quantized layers at their own bits, the rest 32-bit (default: model for a quantized model, else 16)',
+      help:
+        'N (1..32): every parameter and multiply at N bits (16: the freebie, unquantized models only; 32: none; less: what-if); ' +
+        'model: quantized layers at their own bits, the rest 32-bit (default: model for a quantized model, else 16)',
     },
     accuracy: { type: 'number', help: 'top-1 accuracy in percent, to check the 80% threshold' },
     json: { type: 'boolean', help: 'print one JSON object instead of the table', default: false },
@@ -35,12 +40,14 @@ export const scoreCommand = defineCommand({
       throw new UsageError(`--accuracy is a percentage in [0, 100], got ${options.accuracy}`);
     }
     const asked = parseBits(options.bits);
-    const { model } = options.checkpoint ? loadAnyCheckpoint(options.checkpoint, options.model) : buildModel(options.model);
+    const { model } = options.checkpoint
+      ? loadAnyCheckpoint(options.checkpoint, options.model)
+      : buildModel(options.model);
     let report: ScoreReport;
     try {
       const bits = asked ?? defaultBits(model);
       try {
-        checkPrecision(model, bits);  // the freebie on a quantized model is a usage error here
+        checkPrecision(model, bits); // the freebie on a quantized model is a usage error here
       } catch (e) {
         throw new UsageError(`--bits ${bits}: ${(e as Error).message}`);
       }
@@ -51,8 +58,11 @@ export const scoreCommand = defineCommand({
     }
     if (options.json) {
       const { rules, bitWidth, params, bits, mults, adds, ops, score, layers, notes } = report;
-      const verdict = options.accuracy === undefined ? {} : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 80 };  // >= 8,000 of 10,000, no rounding
-      console.log(JSON.stringify({ rules, bitWidth, params, bits, mults, adds, ops, score, ...verdict, layers, notes }));
+      const verdict =
+        options.accuracy === undefined ? {} : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 80 }; // >= 8,000 of 10,000, no rounding
+      console.log(
+        JSON.stringify({ rules, bitWidth, params, bits, mults, adds, ops, score, ...verdict, layers, notes }),
+      );
     } else {
       console.log(formatReport(report, options.accuracy));
     }

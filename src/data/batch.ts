@@ -6,8 +6,15 @@ import { Rng, sampleRng } from './rng.js';
 const unused = new Rng(0);
 
 /** Transforms samples `indices` of `images` (N x 3072 bytes) into out (indices.length x 3072 floats). */
-export function buildBatch(images: Uint8Array, indices: Int32Array, pipe: Pipeline, seed: number, epoch: number,
-  channelsLast: boolean, out: Float32Array = new Float32Array(indices.length * SAMPLE)): Float32Array {
+export function buildBatch(
+  images: Uint8Array,
+  indices: Int32Array,
+  pipe: Pipeline,
+  seed: number,
+  epoch: number,
+  channelsLast: boolean,
+  out: Float32Array = new Float32Array(indices.length * SAMPLE),
+): Float32Array {
   for (let i = 0; i < indices.length; i++) {
     const index = indices[i]!;
     // Each sample's randomness depends only on (seed, epoch, index): not on batch or worker.
@@ -18,9 +25,19 @@ export function buildBatch(images: Uint8Array, indices: Int32Array, pipe: Pipeli
 }
 
 /** What a loader worker starts with: the images (shared memory), its pipeline and the loader's seed. */
-export interface WorkerSetup { images: Uint8Array; pipeline: PipelineSpec; seed: number }
+export interface WorkerSetup {
+  images: Uint8Array;
+  pipeline: PipelineSpec;
+  seed: number;
+}
 /** A request to a worker for one batch: the samples and epoch, and optionally a spare buffer to fill (transferred). */
-export interface BatchRequest { id: number; epoch: number; indices: Int32Array; channelsLast: boolean; buffer?: ArrayBuffer }
+export interface BatchRequest {
+  id: number;
+  epoch: number;
+  indices: Int32Array;
+  channelsLast: boolean;
+  buffer?: ArrayBuffer;
+}
 /** A worker's answer to a request of the same id: the batch's buffer (transferred), or the error it hit. */
 export type BatchReply = { id: number; buffer: ArrayBuffer } | { id: number; error: string };
 

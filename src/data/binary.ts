@@ -2,14 +2,21 @@
 import { classCount, IMAGE_BYTES, recordBytes, type DatasetName, type LabelKind, type Split } from './cifar.js';
 
 /** Parses the records of one or more .bin files (concatenated in order) into a split. */
-export function parseBinary(files: readonly { name: string; bytes: Uint8Array }[], dataset: DatasetName, labels: LabelKind = 'fine'): Split {
+export function parseBinary(
+  files: readonly { name: string; bytes: Uint8Array }[],
+  dataset: DatasetName,
+  labels: LabelKind = 'fine',
+): Split {
   const record = recordBytes(dataset);
   const classes = classCount(dataset, labels);
   // CIFAR-100 records: coarse label, fine label; CIFAR-10: label.
   const labelAt = dataset === 'cifar100' ? (labels === 'coarse' ? 0 : 1) : 0;
   let count = 0;
   for (const f of files) {
-    if (f.bytes.length % record !== 0) throw new Error(`${f.name}: ${f.bytes.length} bytes is not a whole number of ${record}-byte records (truncated or not a ${dataset} binary file)`);
+    if (f.bytes.length % record !== 0)
+      throw new Error(
+        `${f.name}: ${f.bytes.length} bytes is not a whole number of ${record}-byte records (truncated or not a ${dataset} binary file)`,
+      );
     count += f.bytes.length / record;
   }
   const images = new Uint8Array(count * IMAGE_BYTES);
@@ -19,7 +26,8 @@ export function parseBinary(files: readonly { name: string; bytes: Uint8Array }[
     const b = f.bytes;
     for (let r = 0; r < b.length; r += record, n++) {
       const label = b[r + labelAt]!;
-      if (label >= classes) throw new Error(`${f.name}: record ${r / record} has ${labels} label ${label}, outside 0..${classes - 1}`);
+      if (label >= classes)
+        throw new Error(`${f.name}: record ${r / record} has ${labels} label ${label}, outside 0..${classes - 1}`);
       out[n] = label;
       images.set(b.subarray(r + record - IMAGE_BYTES, r + record), n * IMAGE_BYTES);
     }
@@ -28,7 +36,12 @@ export function parseBinary(files: readonly { name: string; bytes: Uint8Array }[
 }
 
 /** Writes a split as binary records (CIFAR-100 needs both label kinds). */
-export function encodeBinary(dataset: DatasetName, images: Uint8Array, fine: Uint8Array, coarse?: Uint8Array): Uint8Array {
+export function encodeBinary(
+  dataset: DatasetName,
+  images: Uint8Array,
+  fine: Uint8Array,
+  coarse?: Uint8Array,
+): Uint8Array {
   const record = recordBytes(dataset);
   const n = fine.length;
   const out = new Uint8Array(n * record);

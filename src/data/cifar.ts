@@ -3,7 +3,7 @@
 /** The datasets micronet reads. */
 /** The data sets micronet reads, in the order commands list them. */
 export const datasetNames = ['cifar100', 'cifar10'] as const;
-export type DatasetName = typeof datasetNames[number];
+export type DatasetName = (typeof datasetNames)[number];
 /** The two official archive formats: binary records, or Python pickles. */
 export type Version = 'binary' | 'python';
 /** The two splits of each dataset. */
@@ -49,25 +49,43 @@ export const IMAGE_BYTES = 3072;
 /** The datasets and their official archives. */
 export const datasets: Record<DatasetName, DatasetSpec> = {
   cifar100: {
-    name: 'cifar100', title: 'CIFAR-100', classes: { fine: 100, coarse: 20 }, counts: { train: 50000, test: 10000 },
+    name: 'cifar100',
+    title: 'CIFAR-100',
+    classes: { fine: 100, coarse: 20 },
+    counts: { train: 50000, test: 10000 },
     binary: {
-      archive: 'cifar-100-binary.tar.gz', md5: '03b5dce01913d631647c71ecec9e9cb8', folder: 'cifar-100-binary',
-      splits: { train: ['train.bin'], test: ['test.bin'] }, extra: ['coarse_label_names.txt', 'fine_label_names.txt'],
+      archive: 'cifar-100-binary.tar.gz',
+      md5: '03b5dce01913d631647c71ecec9e9cb8',
+      folder: 'cifar-100-binary',
+      splits: { train: ['train.bin'], test: ['test.bin'] },
+      extra: ['coarse_label_names.txt', 'fine_label_names.txt'],
     },
     python: {
-      archive: 'cifar-100-python.tar.gz', md5: 'eb9058c3a382ffc7106e4002c42a8d85', folder: 'cifar-100-python',
-      splits: { train: ['train'], test: ['test'] }, extra: ['meta'],
+      archive: 'cifar-100-python.tar.gz',
+      md5: 'eb9058c3a382ffc7106e4002c42a8d85',
+      folder: 'cifar-100-python',
+      splits: { train: ['train'], test: ['test'] },
+      extra: ['meta'],
     },
   },
   cifar10: {
-    name: 'cifar10', title: 'CIFAR-10', classes: { fine: 10 }, counts: { train: 50000, test: 10000 },
+    name: 'cifar10',
+    title: 'CIFAR-10',
+    classes: { fine: 10 },
+    counts: { train: 50000, test: 10000 },
     binary: {
-      archive: 'cifar-10-binary.tar.gz', md5: 'c32a1d4ab5d03f1284b67883e8d87530', folder: 'cifar-10-batches-bin',
-      splits: { train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), test: ['test_batch.bin'] }, extra: ['batches.meta.txt'],
+      archive: 'cifar-10-binary.tar.gz',
+      md5: 'c32a1d4ab5d03f1284b67883e8d87530',
+      folder: 'cifar-10-batches-bin',
+      splits: { train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), test: ['test_batch.bin'] },
+      extra: ['batches.meta.txt'],
     },
     python: {
-      archive: 'cifar-10-python.tar.gz', md5: 'c58f30108f718f92721af3b95e74349a', folder: 'cifar-10-batches-py',
-      splits: { train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}`), test: ['test_batch'] }, extra: ['batches.meta'],
+      archive: 'cifar-10-python.tar.gz',
+      md5: 'c58f30108f718f92721af3b95e74349a',
+      folder: 'cifar-10-batches-py',
+      splits: { train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}`), test: ['test_batch'] },
+      extra: ['batches.meta'],
     },
   },
 };

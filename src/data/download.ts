@@ -3,11 +3,31 @@
 // Nothing half-written: the archive is fetched to a temporary file and renamed once verified;
 // extraction fills a temporary folder renamed whole.
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { commitTemporary, removeStaleTemporaries, temporaryPath, writeError, writeFileAtomic } from '../io/atomic.js';
-import { baseUrl, datasets, recordBytes, type ArchiveSpec, type DatasetName, type SplitName, type Version } from './cifar.js';
+import {
+  baseUrl,
+  datasets,
+  recordBytes,
+  type ArchiveSpec,
+  type DatasetName,
+  type SplitName,
+  type Version,
+} from './cifar.js';
 import { readSplits } from './source.js';
 import { readTarGz } from './tar.js';
 
@@ -22,7 +42,10 @@ export function defaultDataDir(): string {
  * JSON. Older markers hold only the checksum; such a folder counts as unverified.
  */
 const MARKER = '.micronet-md5';
-interface Marker { md5: string; sizes: Record<string, number> }
+interface Marker {
+  md5: string;
+  sizes: Record<string, number>;
+}
 
 /** What to fetch and where; by default CIFAR-100's binary version into defaultDataDir(). */
 export interface DownloadOptions {
@@ -44,7 +67,11 @@ export interface DownloadOptions {
 }
 
 /** What download did: found the folder verified ('present'), extracted the archive at hand, or fetched it first; and where both are. */
-export interface DownloadResult { status: 'present' | 'extracted' | 'downloaded'; folder: string; archive: string }
+export interface DownloadResult {
+  status: 'present' | 'extracted' | 'downloaded';
+  folder: string;
+  archive: string;
+}
 
 /** Hex MD5 of a file, read as a stream. */
 export async function md5File(path: string): Promise<string> {
@@ -73,7 +100,9 @@ function readMarker(folder: string): Marker | undefined {
   try {
     const m = JSON.parse(readFileSync(join(folder, MARKER), 'utf8')) as Partial<Marker>;
     if (typeof m.md5 === 'string' && typeof m.sizes === 'object' && m.sizes !== null) return m as Marker;
-  } catch { /* absent, or an older marker without sizes */ }
+  } catch {
+    /* absent, or an older marker without sizes */
+  }
   return undefined;
 }
 
@@ -90,7 +119,12 @@ function checkSizes(folder: string, a: ArchiveSpec, sizes: Record<string, number
 }
 
 /** What is wrong with a folder extracted elsewhere, judged by reading it (binary sizes are exact). */
-function checkContents(folder: string, dataset: DatasetName, version: Version, counts: Record<SplitName, number>): string | undefined {
+function checkContents(
+  folder: string,
+  dataset: DatasetName,
+  version: Version,
+  counts: Record<SplitName, number>,
+): string | undefined {
   const a = datasets[dataset][version];
   const missing = missingFiles(folder, a);
   if (missing) return missing;
@@ -107,7 +141,8 @@ function checkContents(folder: string, dataset: DatasetName, version: Version, c
         if (bad >= 0) return `${files[bad]} has ${sizes[bad]} bytes, ${want} expected`;
       } else {
         const got = sizes.reduce((x, y) => x + y, 0);
-        if (got !== counts[split] * record) return `${files.join(', ')} have ${got} bytes together, ${counts[split] * record} expected`;
+        if (got !== counts[split] * record)
+          return `${files.join(', ')} have ${got} bytes together, ${counts[split] * record} expected`;
       }
     }
   }
@@ -119,7 +154,8 @@ function checkContents(folder: string, dataset: DatasetName, version: Version, c
   }
   for (const split of splits) {
     const got = read[split]!.count;
-    if (got !== counts[split]) return `the ${split} split (${a.splits[split].join(', ')}) has ${got} images, ${counts[split]} expected`;
+    if (got !== counts[split])
+      return `the ${split} split (${a.splits[split].join(', ')}) has ${got} images, ${counts[split]} expected`;
   }
   return undefined;
 }
@@ -156,7 +192,9 @@ export async function download(options: DownloadOptions = {}): Promise<DownloadR
     } else if (!existsSync(archive)) {
       problem = checkContents(folder, dataset, options.version ?? 'binary', counts);
       if (!problem) {
-        log(`${folder}: already there (extracted elsewhere; read, ${counts.train} training and ${counts.test} test images as expected); nothing to do`);
+        log(
+          `${folder}: already there (extracted elsewhere; read, ${counts.train} training and ${counts.test} test images as expected); nothing to do`,
+        );
         return { status: 'present', folder, archive };
       }
     }
@@ -166,7 +204,14 @@ export async function download(options: DownloadOptions = {}): Promise<DownloadR
   let status: DownloadResult['status'] = 'extracted';
   if (!existsSync(archive) || (await md5File(archive)) !== md5) {
     if (existsSync(archive)) log(`${archive}: MD5 differs from ${md5}; fetching it again`);
-    await fetchVerified(url, archive, md5, dir, options.timeoutMs ?? 15000, options.progress ?? process.stderr.isTTY === true);
+    await fetchVerified(
+      url,
+      archive,
+      md5,
+      dir,
+      options.timeoutMs ?? 15000,
+      options.progress ?? process.stderr.isTTY === true,
+    );
     status = 'downloaded';
   }
   extract(archive, dir, a, md5);
@@ -174,7 +219,14 @@ export async function download(options: DownloadOptions = {}): Promise<DownloadR
   return { status, folder, archive };
 }
 
-async function fetchVerified(url: string, target: string, md5: string, dir: string, timeoutMs: number, progress: boolean): Promise<void> {
+async function fetchVerified(
+  url: string,
+  target: string,
+  md5: string,
+  dir: string,
+  timeoutMs: number,
+  progress: boolean,
+): Promise<void> {
   const name = target.slice(dir.length + 1);
   const help = `download ${url} by other means and put it in ${dir} as ${name} (MD5 ${md5}), then run this again`;
   const controller = new AbortController();
@@ -195,7 +247,9 @@ async function fetchVerified(url: string, target: string, md5: string, dir: stri
       response = await fetch(url, { signal: controller.signal });
     } catch (e) {
       const cause = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
-      throw new Error(`could not download ${url} (${controller.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : cause}): ${help}`);
+      throw new Error(
+        `could not download ${url} (${controller.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : cause}): ${help}`,
+      );
     }
     if (!response.ok || !response.body) throw new Error(`could not download ${url} (HTTP ${response.status}): ${help}`);
     const total = Number(response.headers.get('content-length') ?? 0);
@@ -211,17 +265,23 @@ async function fetchVerified(url: string, target: string, md5: string, dir: stri
       try {
         chunk = await reader.read();
       } catch (e) {
-        throw new Error(`download of ${url} broke off after ${received} bytes (${controller.signal.aborted ? 'stalled' : (e as Error).message}): ${help}`);
+        throw new Error(
+          `download of ${url} broke off after ${received} bytes (${controller.signal.aborted ? 'stalled' : (e as Error).message}): ${help}`,
+        );
       }
       if (chunk.done) break;
       hash.update(chunk.value);
       const bytes = chunk.value;
-      disk(() => { for (let o = 0; o < bytes.length;) o += writeSync(fd, bytes, o); });
+      disk(() => {
+        for (let o = 0; o < bytes.length; ) o += writeSync(fd, bytes, o);
+      });
       received += chunk.value.length;
       if (progress && (received - shown > 1 << 20 || received === total)) {
         shown = received;
         const mb = (n: number) => (n / 1e6).toFixed(1);
-        process.stderr.write(`\r${name}  ${mb(received)}${total ? `/${mb(total)} MB  ${Math.floor((100 * received) / total)}%` : ' MB'}   `);
+        process.stderr.write(
+          `\r${name}  ${mb(received)}${total ? `/${mb(total)} MB  ${Math.floor((100 * received) / total)}%` : ' MB'}   `,
+        );
       }
     }
     if (progress) process.stderr.write('\n');
@@ -229,7 +289,8 @@ async function fetchVerified(url: string, target: string, md5: string, dir: stri
     closeSync(fd);
     fd = -1;
     const got = hash.digest('hex');
-    if (got !== md5) throw new Error(`${url}: downloaded file has MD5 ${got}, expected ${md5} (corrupt or changed); nothing kept`);
+    if (got !== md5)
+      throw new Error(`${url}: downloaded file has MD5 ${got}, expected ${md5} (corrupt or changed); nothing kept`);
     commitTemporary(tmp, target);
   } finally {
     clearTimeout(timer);
@@ -258,7 +319,8 @@ function extract(archive: string, dir: string, a: ArchiveSpec, md5: string): voi
       const name = normalize(e.name.replace(/^\.\//, ''));
       if (!name.startsWith(`${a.folder}/`)) continue;
       const rel = name.slice(a.folder.length + 1);
-      if (rel.split('/').includes('..') || rel.startsWith('/')) throw new Error(`${archive}: refusing entry '${e.name}' outside its folder`);
+      if (rel.split('/').includes('..') || rel.startsWith('/'))
+        throw new Error(`${archive}: refusing entry '${e.name}' outside its folder`);
       disk(() => {
         mkdirSync(join(tmp, rel, '..'), { recursive: true });
         writeFileAtomic(join(tmp, rel), e.data);

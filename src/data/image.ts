@@ -20,6 +20,7 @@ export interface FloatImage {
 /** An Image over the given bytes, or zeros; throws when the bytes do not fit the size. */
 export function image(channels: number, height: number, width: number, data?: Uint8Array): Image {
   const size = channels * height * width;
-  if (data && data.length !== size) throw new RangeError(`image: ${data.length} bytes for ${channels}x${height}x${width}`);
+  if (data && data.length !== size)
+    throw new RangeError(`image: ${data.length} bytes for ${channels}x${height}x${width}`);
   return { channels, height, width, data: data ?? new Uint8Array(size) };
 }

@@ -11,7 +11,24 @@ export { pad, crop, hflip, resizedCrop, normalize, cutout, normalizeTables } fro
 export { resizeBilinear } from './resize.js';
 export { randomCropParams, flipParam, resizedCropParams, cutoutParams, centreFallback, type Box } from './params.js';
 export { Rng, sampleRng, epochOrder } from './rng.js';
-export { pipeline, pipelineNames, cifar100TrainStats, cifar100TestStats, type PipelineName, type PipelineSpec, type Pipeline, type Stats } from './pipelines.js';
+export {
+  pipeline,
+  pipelineNames,
+  cifar100TrainStats,
+  cifar100TestStats,
+  type PipelineName,
+  type PipelineSpec,
+  type Pipeline,
+  type Stats,
+} from './pipelines.js';
 export { buildBatch } from './batch.js';
-export { Loader, shardOrder, type LoaderOptions, type Batch, type RawBatch, type Samples, type Shard } from './loader.js';
+export {
+  Loader,
+  shardOrder,
+  type LoaderOptions,
+  type Batch,
+  type RawBatch,
+  type Samples,
+  type Shard,
+} from './loader.js';
 export { generatedSplit, syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';

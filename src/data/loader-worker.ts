@@ -19,7 +19,7 @@ port.on('message', (m: BatchRequest) => {
     reply = { id: m.id, buffer: out.buffer as ArrayBuffer };
     transfer = [out.buffer as ArrayBuffer];
   } catch (e) {
-    reply = { id: m.id, error: e instanceof Error ? e.stack ?? e.message : String(e) };
+    reply = { id: m.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) };
   }
   port.postMessage(reply, transfer);
 });

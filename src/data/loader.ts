@@ -9,7 +9,11 @@ import { pipeline, SAMPLE, type Pipeline, type PipelineName, type PipelineSpec }
 import { epochOrder } from './rng.js';
 
 /** Images (count x 3072 bytes, CHW) and their labels: what a loader reads. */
-export interface Samples { images: Uint8Array; labels: Uint8Array | Int32Array; count: number }
+export interface Samples {
+  images: Uint8Array;
+  labels: Uint8Array | Int32Array;
+  count: number;
+}
 
 /** What a Loader reads, how it transforms and batches it, and with how many threads. */
 export interface LoaderOptions {
@@ -40,7 +44,11 @@ export interface LoaderOptions {
  * (with its first samples) to a multiple of `count` when `pad`, then every count-th sample from
  * `rank`. Batch b of every rank together is then batch b of one process with count times the batch.
  */
-export interface Shard { rank: number; count: number; pad: boolean }
+export interface Shard {
+  rank: number;
+  count: number;
+  pad: boolean;
+}
 
 /** How many of n samples a shard takes. */
 function shardSize(n: number, shard: Shard | null): number {
@@ -68,14 +76,25 @@ export interface RawBatch {
 }
 
 /** A batch as engine tensors: x float32 [size, 3, 32, 32], y int64 [size]. */
-export interface Batch { x: T.Tensor; y: T.Tensor; size: number }
+export interface Batch {
+  x: T.Tensor;
+  y: T.Tensor;
+  size: number;
+}
 
-interface Pending { resolve(buffer: ArrayBuffer): void; reject(e: Error): void; worker: number }
+interface Pending {
+  resolve(buffer: ArrayBuffer): void;
+  reject(e: Error): void;
+  worker: number;
+}
 
 /** Batches of a split, shuffled per epoch and transformed in worker threads; each depends only on (seed, epoch, position). */
 export class Loader {
   /** The options with their defaults filled in. */
-  readonly options: Required<Omit<LoaderOptions, 'pipeline' | 'shard'>> & { pipeline: PipelineSpec; shard: Shard | null };
+  readonly options: Required<Omit<LoaderOptions, 'pipeline' | 'shard'>> & {
+    pipeline: PipelineSpec;
+    shard: Shard | null;
+  };
   readonly #pipe: Pipeline;
   #workers: Worker[] = [];
   #outstanding: number[] = [];
@@ -89,25 +108,48 @@ export class Loader {
     const spec = typeof options.pipeline === 'string' ? { name: options.pipeline } : options.pipeline;
     this.#pipe = pipeline(spec);
     this.options = {
-      data: options.data, pipeline: spec, batchSize: options.batchSize, shuffle: options.shuffle ?? this.#pipe.random,
-      seed: options.seed ?? 0, dropLast: options.dropLast ?? false, workers: options.workers ?? 0,
-      prefetch: options.prefetch ?? 2, layout: options.layout ?? 'nchw', shard: options.shard ?? null,
+      data: options.data,
+      pipeline: spec,
+      batchSize: options.batchSize,
+      shuffle: options.shuffle ?? this.#pipe.random,
+      seed: options.seed ?? 0,
+      dropLast: options.dropLast ?? false,
+      workers: options.workers ?? 0,
+      prefetch: options.prefetch ?? 2,
+      layout: options.layout ?? 'nchw',
+      shard: options.shard ?? null,
     };
     const o = this.options;
-    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`Loader: batchSize must be a positive integer, not ${o.batchSize}`);
-    if (!Number.isInteger(o.workers) || o.workers < 0) throw new RangeError(`Loader: workers must be a non-negative integer, not ${o.workers}`);
-    if (!Number.isInteger(o.prefetch) || o.prefetch < 1) throw new RangeError(`Loader: prefetch must be a positive integer, not ${o.prefetch}`);
-    if (o.shard && !(Number.isInteger(o.shard.count) && o.shard.count >= 1 && Number.isInteger(o.shard.rank) && o.shard.rank >= 0 && o.shard.rank < o.shard.count)) {
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+      throw new RangeError(`Loader: batchSize must be a positive integer, not ${o.batchSize}`);
+    if (!Number.isInteger(o.workers) || o.workers < 0)
+      throw new RangeError(`Loader: workers must be a non-negative integer, not ${o.workers}`);
+    if (!Number.isInteger(o.prefetch) || o.prefetch < 1)
+      throw new RangeError(`Loader: prefetch must be a positive integer, not ${o.prefetch}`);
+    if (
+      o.shard &&
+      !(
+        Number.isInteger(o.shard.count) &&
+        o.shard.count >= 1 &&
+        Number.isInteger(o.shard.rank) &&
+        o.shard.rank >= 0 &&
+        o.shard.rank < o.shard.count
+      )
+    ) {
       throw new RangeError(`Loader: shard ${o.shard.rank} of ${o.shard.count} is not a rank of the group`);
     }
     if (o.data.images.length !== o.data.count * SAMPLE || o.data.labels.length !== o.data.count)
-      throw new RangeError(`Loader: ${o.data.count} samples need ${o.data.count * SAMPLE} image bytes and ${o.data.count} labels`);
+      throw new RangeError(
+        `Loader: ${o.data.count} samples need ${o.data.count * SAMPLE} image bytes and ${o.data.count} labels`,
+      );
   }
 
   /** Batches in one epoch. */
   get length(): number {
     const count = this.samples;
-    return this.options.dropLast ? Math.floor(count / this.options.batchSize) : Math.ceil(count / this.options.batchSize);
+    return this.options.dropLast
+      ? Math.floor(count / this.options.batchSize)
+      : Math.ceil(count / this.options.batchSize);
   }
 
   /** Samples in one epoch (this shard's). */
@@ -127,7 +169,10 @@ export class Loader {
         x = base.permute([0, 3, 1, 2]);
         base.dispose();
       }
-      const y = T.tensor(BigInt64Array.from(b.labels, (l) => BigInt(l)), { shape: [b.size] });
+      const y = T.tensor(
+        BigInt64Array.from(b.labels, (l) => BigInt(l)),
+        { shape: [b.size] },
+      );
       yield { x, y, size: b.size };
     }
   }
@@ -165,7 +210,11 @@ export class Loader {
       }
     } finally {
       // An abandoned epoch: let its remaining batches arrive and keep their buffers.
-      for (const p of inFlight.values()) p.then((buf) => this.#spare.push(buf), () => undefined);
+      for (const p of inFlight.values())
+        p.then(
+          (buf) => this.#spare.push(buf),
+          () => undefined,
+        );
     }
   }
 
@@ -204,7 +253,9 @@ export class Loader {
       w.unref();
       w.on('message', (m: BatchReply) => this.#reply(i, m));
       w.on('error', (e) => this.#fail(new Error(`Loader: worker ${i} failed: ${e.message}`)));
-      w.on('exit', (code) => { if (!this.#closed) this.#fail(new Error(`Loader: worker ${i} exited (${code})`)); });
+      w.on('exit', (code) => {
+        if (!this.#closed) this.#fail(new Error(`Loader: worker ${i} exited (${code})`));
+      });
       this.#workers.push(w);
       this.#outstanding.push(0);
     }

@@ -12,7 +12,10 @@ import type { Rng } from './rng.js';
 import { cutoutSpan, normalizeTables, pad, resizedCrop } from './transforms.js';
 
 /** Per-channel mean and standard deviation (R, G, B) that normalize uses. */
-export interface Stats { mean: readonly number[]; std: readonly number[] }
+export interface Stats {
+  mean: readonly number[];
+  std: readonly number[];
+}
 
 /** CIFAR-100 per-channel statistics of images scaled to [0, 1]. */
 export const cifar100TrainStats: Stats = {
@@ -26,33 +29,64 @@ export const cifar100TestStats: Stats = {
 };
 
 /** The pipelines by name: each recipe's train and test transforms. */
-export const pipelineNames = ['micronet-seed/train', 'micronet-seed/test', 'id56-notebook/train', 'id56-notebook/test'] as const;
+export const pipelineNames = [
+  'micronet-seed/train',
+  'micronet-seed/test',
+  'id56-notebook/train',
+  'id56-notebook/test',
+] as const;
 /** A pipeline's name. */
-export type PipelineName = typeof pipelineNames[number];
+export type PipelineName = (typeof pipelineNames)[number];
 
 /** A pipeline as plain data, so it can be sent to a worker. `stats` overrides the recipe's statistics. */
-export interface PipelineSpec { name: PipelineName; stats?: Stats }
+export interface PipelineSpec {
+  name: PipelineName;
+  stats?: Stats;
+}
 
 /** A sample's geometry: channels, height, width, elements per plane and per sample (3072). */
-export const C = 3, H = 32, W = 32, PLANE = H * W, SAMPLE = C * PLANE;
-const PAD = 4, CUTOUT = 8;
+export const C = 3,
+  H = 32,
+  W = 32,
+  PLANE = H * W,
+  SAMPLE = C * PLANE;
+const PAD = 4,
+  CUTOUT = 8;
 
 /** Transforms one sample (src: 3072 bytes, CHW) into out[offset, offset + 3072). */
-export type SampleTransform = (src: Uint8Array, rng: Rng, out: Float32Array, offset: number, channelsLast: boolean) => void;
+export type SampleTransform = (
+  src: Uint8Array,
+  rng: Rng,
+  out: Float32Array,
+  offset: number,
+  channelsLast: boolean,
+) => void;
 
 /** A built pipeline: its spec, whether it draws random numbers, and its per-sample transform. */
-export interface Pipeline { spec: PipelineSpec; random: boolean; apply: SampleTransform }
+export interface Pipeline {
+  spec: PipelineSpec;
+  random: boolean;
+  apply: SampleTransform;
+}
 
 /** Builds a pipeline from its name or spec; throws for an unknown name. */
 export function pipeline(spec: PipelineSpec | PipelineName): Pipeline {
   const s: PipelineSpec = typeof spec === 'string' ? { name: spec } : spec;
-  if (!pipelineNames.includes(s.name)) throw new Error(`unknown pipeline '${s.name}' (known: ${pipelineNames.join(', ')})`);
+  if (!pipelineNames.includes(s.name))
+    throw new Error(`unknown pipeline '${s.name}' (known: ${pipelineNames.join(', ')})`);
   const stats = s.stats ?? (s.name === 'id56-notebook/test' ? cifar100TestStats : cifar100TrainStats);
   const tables = normalizeTables(stats.mean, stats.std);
   switch (s.name) {
-    case 'micronet-seed/train': return { spec: s, random: true, apply: padCropFlipCutout(tables) };
-    case 'id56-notebook/train': return { spec: s, random: true, apply: resizedCropFlipCutout(tables) };
-    default: return { spec: s, random: false, apply: (src, _rng, out, offset, cl) => write(src, tables, out, offset, cl, 0, 0, false, -1, -1) };
+    case 'micronet-seed/train':
+      return { spec: s, random: true, apply: padCropFlipCutout(tables) };
+    case 'id56-notebook/train':
+      return { spec: s, random: true, apply: resizedCropFlipCutout(tables) };
+    default:
+      return {
+        spec: s,
+        random: false,
+        apply: (src, _rng, out, offset, cl) => write(src, tables, out, offset, cl, 0, 0, false, -1, -1),
+      };
   }
 }
 
@@ -60,11 +94,23 @@ export function pipeline(spec: PipelineSpec | PipelineName): Pipeline {
  * Writes normalize(flip(window)) where window(y, x) = src(y - dy, x - dx), zero outside src;
  * then zeros the cutout square centred at (cy, cx) (none when cy < 0).
  */
-function write(src: Uint8Array, tables: Float32Array[], out: Float32Array, offset: number, channelsLast: boolean,
-  dy: number, dx: number, flip: boolean, cy: number, cx: number): void {
+function write(
+  src: Uint8Array,
+  tables: Float32Array[],
+  out: Float32Array,
+  offset: number,
+  channelsLast: boolean,
+  dy: number,
+  dx: number,
+  flip: boolean,
+  cy: number,
+  cx: number,
+): void {
   const [y0, y1] = cy < 0 ? [0, 0] : cutoutSpan(cy, CUTOUT, H);
   const [x0, x1] = cx < 0 ? [0, 0] : cutoutSpan(cx, CUTOUT, W);
-  const xs = channelsLast ? C : 1, cs = channelsLast ? 1 : PLANE, ys = W * xs;
+  const xs = channelsLast ? C : 1,
+    cs = channelsLast ? 1 : PLANE,
+    ys = W * xs;
   for (let c = 0; c < C; c++) {
     const t = tables[c]!;
     const zero = t[0]!;

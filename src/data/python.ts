@@ -15,7 +15,11 @@ function entries(v: unknown, name: string): Map<string, unknown> {
 }
 
 /** Parses the pickled batches of one or more files (concatenated in order) into a split, checking shapes and labels. */
-export function parsePython(files: readonly { name: string; bytes: Uint8Array }[], dataset: DatasetName, labels: LabelKind = 'fine'): Split {
+export function parsePython(
+  files: readonly { name: string; bytes: Uint8Array }[],
+  dataset: DatasetName,
+  labels: LabelKind = 'fine',
+): Split {
   const classes = classCount(dataset, labels);
   const key = dataset === 'cifar10' ? 'labels' : `${labels}_labels`;
   const parts = files.map(({ name, bytes }) => {
@@ -24,12 +28,17 @@ export function parsePython(files: readonly { name: string; bytes: Uint8Array }[
     if (!(data instanceof NdArray) || data.dtype !== 'u1' || data.shape.length !== 2 || data.shape[1] !== IMAGE_BYTES)
       throw new Error(`${name}: 'data' is not a uint8 array of shape [N, ${IMAGE_BYTES}]`);
     const list = dict.get(key);
-    const values: number[] = Array.isArray(list) ? list as number[] : list instanceof NdArray ? Array.from(list.data, Number) : [];
+    const values: number[] = Array.isArray(list)
+      ? (list as number[])
+      : list instanceof NdArray
+        ? Array.from(list.data, Number)
+        : [];
     if (!Array.isArray(list) && !(list instanceof NdArray)) throw new Error(`${name}: no '${key}' list`);
     const n = data.shape[0]!;
     if (values.length !== n) throw new Error(`${name}: ${n} images but ${values.length} ${key}`);
     values.forEach((l, i) => {
-      if (!Number.isInteger(l) || l < 0 || l >= classes) throw new Error(`${name}: sample ${i} has ${labels} label ${String(l)}, outside 0..${classes - 1}`);
+      if (!Number.isInteger(l) || l < 0 || l >= classes)
+        throw new Error(`${name}: sample ${i} has ${labels} label ${String(l)}, outside 0..${classes - 1}`);
     });
     return { images: data.data as Uint8Array, labels: values, n };
   });

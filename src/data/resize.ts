@@ -8,7 +8,11 @@ const PRECISION_BITS = 22;
 const HALF = 1 << (PRECISION_BITS - 1);
 const ONE = 1 << PRECISION_BITS;
 
-interface Coefficients { ksize: number; bounds: Int32Array; weights: Int32Array }
+interface Coefficients {
+  ksize: number;
+  bounds: Int32Array;
+  weights: Int32Array;
+}
 
 function triangle(x: number): number {
   const a = Math.abs(x);
@@ -19,7 +23,7 @@ function triangle(x: number): number {
 function coefficients(inSize: number, in0: number, in1: number, outSize: number): Coefficients {
   const scale = (in1 - in0) / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = filterScale;  // the triangle's support is 1
+  const support = filterScale; // the triangle's support is 1
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const weights = new Int32Array(outSize * ksize);
@@ -29,7 +33,7 @@ function coefficients(inSize: number, in0: number, in1: number, outSize: number)
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
     const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
     let total = 0;
-    for (let x = 0; x < xmax; x++) total += (w[x] = triangle((x + xmin - center + 0.5) / filterScale));
+    for (let x = 0; x < xmax; x++) total += w[x] = triangle((x + xmin - center + 0.5) / filterScale);
     for (let x = 0; x < xmax; x++) {
       const v = total !== 0 ? w[x]! / total : w[x]!;
       weights[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
@@ -58,7 +62,9 @@ export function resizeBilinear(img: Image, height: number, width: number): Image
         const row = c * H * W + y * W;
         const orow = (c * H + y) * width;
         for (let xx = 0; xx < width; xx++) {
-          const xmin = bounds[xx * 2]!, n = bounds[xx * 2 + 1]!, k = xx * ksize;
+          const xmin = bounds[xx * 2]!,
+            n = bounds[xx * 2 + 1]!,
+            k = xx * ksize;
           let s = HALF;
           for (let x = 0; x < n; x++) s += data[row + xmin + x]! * weights[k + x]!;
           out.data[orow + xx] = clip8(s);
@@ -74,7 +80,9 @@ export function resizeBilinear(img: Image, height: number, width: number): Image
     const out = image(C, height, w);
     for (let c = 0; c < C; c++) {
       for (let yy = 0; yy < height; yy++) {
-        const ymin = bounds[yy * 2]!, n = bounds[yy * 2 + 1]!, k = yy * ksize;
+        const ymin = bounds[yy * 2]!,
+          n = bounds[yy * 2 + 1]!,
+          k = yy * ksize;
         for (let x = 0; x < w; x++) {
           let s = HALF;
           for (let y = 0; y < n; y++) s += src[(c * H + ymin + y) * w + x]! * weights[k + y]!;

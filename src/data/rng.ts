@@ -35,17 +35,20 @@ export class Rng {
     this.#b = mix32(0xbeef, ...words);
     this.#c = mix32(0xcafe, ...words);
     this.#d = 1;
-    for (let i = 0; i < 12; i++) this.u32();  // sfc32's recommended warm-up
+    for (let i = 0; i < 12; i++) this.u32(); // sfc32's recommended warm-up
   }
 
   /** Uniform 32-bit unsigned integer. */
   u32(): number {
-    const a = this.#a, b = this.#b, c = this.#c, d = this.#d;
+    const a = this.#a,
+      b = this.#b,
+      c = this.#c,
+      d = this.#d;
     const t = (((a + b) | 0) + d) | 0;
     this.#d = (d + 1) | 0;
     this.#a = b ^ (b >>> 9);
     this.#b = (c + (c << 3)) | 0;
-    this.#c = ((c << 21) | (c >>> 11)) + t | 0;
+    this.#c = (((c << 21) | (c >>> 11)) + t) | 0;
     return t >>> 0;
   }
 

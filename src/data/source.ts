@@ -4,7 +4,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBinary } from './binary.js';
-import { datasets, type ArchiveSpec, type DatasetName, type LabelKind, type Split, type SplitName, type Version } from './cifar.js';
+import {
+  datasets,
+  type ArchiveSpec,
+  type DatasetName,
+  type LabelKind,
+  type Split,
+  type SplitName,
+  type Version,
+} from './cifar.js';
 import { parsePython } from './python.js';
 import { readTarGz } from './tar.js';
 
@@ -33,14 +41,17 @@ export function locate(dir: string, dataset: DatasetName = 'cifar100'): Found {
   for (const version of versions) {
     const a = spec[version];
     if (isDir(join(dir, a.folder))) return { version, kind: 'folder', path: join(dir, a.folder) };
-    if ([...a.splits.train, ...a.splits.test].some((f) => existsSync(join(dir, f)))) return { version, kind: 'folder', path: dir };
+    if ([...a.splits.train, ...a.splits.test].some((f) => existsSync(join(dir, f))))
+      return { version, kind: 'folder', path: dir };
   }
   for (const version of versions) {
     const p = join(dir, spec[version].archive);
     if (existsSync(p)) return { version, kind: 'archive', path: p };
   }
-  throw new Error(`${spec.title} not found in ${dir}: expected ${spec.binary.folder}/ or ${spec.python.folder}/ (extracted), `
-    + `or ${spec.binary.archive} or ${spec.python.archive}; run \`micronet data download --dataset ${dataset} --dir ${dir}\``);
+  throw new Error(
+    `${spec.title} not found in ${dir}: expected ${spec.binary.folder}/ or ${spec.python.folder}/ (extracted), ` +
+      `or ${spec.binary.archive} or ${spec.python.archive}; run \`micronet data download --dataset ${dataset} --dir ${dir}\``,
+  );
 }
 
 type Files = Record<SplitName, { name: string; bytes: Uint8Array }[]>;
@@ -58,7 +69,9 @@ function readFolder(found: Found, a: ArchiveSpec, splits: readonly SplitName[]):
 }
 
 function readArchive(found: Found, a: ArchiveSpec, splits: readonly SplitName[]): Partial<Files> {
-  const entries = new Map(readTarGz(readFileSync(found.path), found.path).map((e) => [e.name.replace(/^\.\//, ''), e.data]));
+  const entries = new Map(
+    readTarGz(readFileSync(found.path), found.path).map((e) => [e.name.replace(/^\.\//, ''), e.data]),
+  );
   const out: Partial<Files> = {};
   for (const split of splits) {
     out[split] = a.splits[split].map((f) => {
@@ -71,12 +84,20 @@ function readArchive(found: Found, a: ArchiveSpec, splits: readonly SplitName[])
 }
 
 /** Reads the named splits of the dataset found in dir (an archive is decompressed once). */
-export function loadSplits(dir: string, splits: readonly SplitName[], options: LoadOptions = {}): Partial<Record<SplitName, Split>> {
+export function loadSplits(
+  dir: string,
+  splits: readonly SplitName[],
+  options: LoadOptions = {},
+): Partial<Record<SplitName, Split>> {
   return readSplits(locate(dir, options.dataset ?? 'cifar100'), splits, options);
 }
 
 /** Reads the named splits from a known folder or archive; a split without images is refused. */
-export function readSplits(found: Found, splits: readonly SplitName[], options: LoadOptions = {}): Partial<Record<SplitName, Split>> {
+export function readSplits(
+  found: Found,
+  splits: readonly SplitName[],
+  options: LoadOptions = {},
+): Partial<Record<SplitName, Split>> {
   const dataset = options.dataset ?? 'cifar100';
   const labels = options.labels ?? 'fine';
   const a = datasets[dataset][found.version];
@@ -86,7 +107,8 @@ export function readSplits(found: Found, splits: readonly SplitName[], options: 
   for (const split of splits) {
     const s = parse(files[split]!, dataset, labels);
     // Training on nothing would not fail, only report a NaN loss.
-    if (s.count === 0) throw new Error(`${s.source}: no images (the ${split} split is empty; truncated or not extracted completely?)`);
+    if (s.count === 0)
+      throw new Error(`${s.source}: no images (the ${split} split is empty; truncated or not extracted completely?)`);
     out[split] = s;
   }
   return out;

@@ -5,13 +5,25 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporaryPath, writeFileAtomic } from '../io/atomic.js';
 import { encodeBinary } from './binary.js';
-import { classCount, datasets, IMAGE_BYTES, type DatasetName, type Split, type SplitName, type Version } from './cifar.js';
+import {
+  classCount,
+  datasets,
+  IMAGE_BYTES,
+  type DatasetName,
+  type Split,
+  type SplitName,
+  type Version,
+} from './cifar.js';
 import { encodePickle, type PickleOut } from './pickle-write.js';
 import { Purpose, Rng } from './rng.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 
 /** Synthetic images (N x 3072 bytes, CHW) with fine labels and coarse ones (fine / 5). */
-export interface SyntheticSplit { images: Uint8Array; fine: Uint8Array; coarse: Uint8Array }
+export interface SyntheticSplit {
+  images: Uint8Array;
+  fine: Uint8Array;
+  coarse: Uint8Array;
+}
 
 /** count synthetic samples of a split, the same for the same (dataset, seed, split). */
 export function syntheticSplit(dataset: DatasetName, count: number, seed: number, split: SplitName): SyntheticSplit {
@@ -21,7 +33,8 @@ export function syntheticSplit(dataset: DatasetName, count: number, seed: number
     return {
       colour: [0, 1, 2].map(() => r.uniform(50, 205)),
       tint: [0, 1, 2].map(() => r.uniform(-1, 1)),
-      angle: r.uniform(0, Math.PI), freq: r.uniform(0.25, 1.2),
+      angle: r.uniform(0, Math.PI),
+      freq: r.uniform(0.25, 1.2),
     };
   });
   const images = new Uint8Array(count * IMAGE_BYTES);
@@ -33,8 +46,11 @@ export function syntheticSplit(dataset: DatasetName, count: number, seed: number
     const t = templates[k]!;
     fine[i] = k;
     coarse[i] = Math.floor(k / 5);
-    const phase = r.uniform(0, 2 * Math.PI), amp = r.uniform(25, 50), shift = r.uniform(-20, 20);
-    const ca = Math.cos(t.angle) * t.freq, sa = Math.sin(t.angle) * t.freq;
+    const phase = r.uniform(0, 2 * Math.PI),
+      amp = r.uniform(25, 50),
+      shift = r.uniform(-20, 20);
+    const ca = Math.cos(t.angle) * t.freq,
+      sa = Math.sin(t.angle) * t.freq;
     for (let c = 0; c < 3; c++)
       for (let y = 0; y < 32; y++)
         for (let x = 0; x < 32; x++) {
@@ -48,7 +64,13 @@ export function syntheticSplit(dataset: DatasetName, count: number, seed: number
 /** A generated CIFAR-100 split as the loader takes it (fine labels): data for runs and benchmarks without the real set. */
 export function generatedSplit(count: number, seed: number, split: SplitName): Split {
   const s = syntheticSplit('cifar100', count, seed, split);
-  return { images: s.images, labels: s.fine, count, classes: classCount('cifar100', 'fine'), source: `synthetic ${split}` };
+  return {
+    images: s.images,
+    labels: s.fine,
+    count,
+    classes: classCount('cifar100', 'fine'),
+    source: `synthetic ${split}`,
+  };
 }
 
 /** What writeSynthetic writes: by default 1000 training and 200 test images of CIFAR-100, seed 0, binary version. */
@@ -64,7 +86,11 @@ export interface WriteSyntheticOptions {
 }
 
 /** The files of one version of a synthetic data set, named as in the official archive. */
-export function syntheticFiles(dataset: DatasetName, version: Version, splits: Record<SplitName, SyntheticSplit>): TarEntry[] {
+export function syntheticFiles(
+  dataset: DatasetName,
+  version: Version,
+  splits: Record<SplitName, SyntheticSplit>,
+): TarEntry[] {
   const a = datasets[dataset][version];
   const classes = classCount(dataset, 'fine');
   const names = Array.from({ length: classes }, (_, k) => `class_${k}`);
@@ -75,21 +101,30 @@ export function syntheticFiles(dataset: DatasetName, version: Version, splits: R
     const parts = a.splits[split];
     const per = Math.ceil(s.fine.length / parts.length);
     parts.forEach((file, p) => {
-      const lo = Math.min(p * per, s.fine.length), hi = Math.min(lo + per, s.fine.length);
-      const images = s.images.subarray(lo * IMAGE_BYTES, hi * IMAGE_BYTES), fine = s.fine.subarray(lo, hi), coarse = s.coarse.subarray(lo, hi);
+      const lo = Math.min(p * per, s.fine.length),
+        hi = Math.min(lo + per, s.fine.length);
+      const images = s.images.subarray(lo * IMAGE_BYTES, hi * IMAGE_BYTES),
+        fine = s.fine.subarray(lo, hi),
+        coarse = s.coarse.subarray(lo, hi);
       let data: Uint8Array;
       if (version === 'binary') data = encodeBinary(dataset, images, fine, coarse);
       else {
-        const labels: Record<string, PickleOut> = dataset === 'cifar100' ? { fine_labels: [...fine], coarse_labels: [...coarse] } : { labels: [...fine] };
-        data = encodePickle({ batch_label: `synthetic ${split} batch ${p + 1}`, ...labels, data: { shape: [hi - lo, IMAGE_BYTES], u8: images },
-          filenames: Array.from({ length: hi - lo }, (_, i) => `synthetic_${lo + i}.png`) });
+        const labels: Record<string, PickleOut> =
+          dataset === 'cifar100' ? { fine_labels: [...fine], coarse_labels: [...coarse] } : { labels: [...fine] };
+        data = encodePickle({
+          batch_label: `synthetic ${split} batch ${p + 1}`,
+          ...labels,
+          data: { shape: [hi - lo, IMAGE_BYTES], u8: images },
+          filenames: Array.from({ length: hi - lo }, (_, i) => `synthetic_${lo + i}.png`),
+        });
       }
       files.push({ name: `${a.folder}/${file}`, data });
     });
   }
   const meta = (file: string): Uint8Array => {
     if (version === 'binary') return Buffer.from(`${(file.startsWith('coarse') ? coarseNames : names).join('\n')}\n`);
-    return dataset === 'cifar100' ? encodePickle({ fine_label_names: names, coarse_label_names: coarseNames })
+    return dataset === 'cifar100'
+      ? encodePickle({ fine_label_names: names, coarse_label_names: coarseNames })
       : encodePickle({ label_names: names, num_cases_per_batch: per(splits.train.fine.length), num_vis: IMAGE_BYTES });
   };
   const per = (n: number) => Math.ceil(n / a.splits.train.length);
@@ -101,7 +136,10 @@ export function syntheticFiles(dataset: DatasetName, version: Version, splits: R
 export function writeSynthetic(dir: string, options: WriteSyntheticOptions = {}): string[] {
   const dataset = options.dataset ?? 'cifar100';
   const seed = options.seed ?? 0;
-  const splits = { train: syntheticSplit(dataset, options.train ?? 1000, seed, 'train'), test: syntheticSplit(dataset, options.test ?? 200, seed, 'test') };
+  const splits = {
+    train: syntheticSplit(dataset, options.train ?? 1000, seed, 'train'),
+    test: syntheticSplit(dataset, options.test ?? 200, seed, 'test'),
+  };
   mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const version of options.versions ?? ['binary']) {

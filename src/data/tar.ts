@@ -3,7 +3,10 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 
 /** A regular file of an archive: its path inside and its bytes. */
-export interface TarEntry { name: string; data: Uint8Array }
+export interface TarEntry {
+  name: string;
+  data: Uint8Array;
+}
 
 function text(b: Uint8Array, start: number, length: number): string {
   let end = start;
@@ -23,7 +26,9 @@ export function gunzip(bytes: Uint8Array, file: string): Uint8Array {
     return gunzipSync(bytes);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`${file}: ${/unexpected end/i.test(why) ? 'truncated archive' : 'not a valid gzip archive'} (${why})`);
+    throw new Error(
+      `${file}: ${/unexpected end/i.test(why) ? 'truncated archive' : 'not a valid gzip archive'} (${why})`,
+    );
   }
 }
 
@@ -34,17 +39,23 @@ export function untar(tar: Uint8Array, file: string): TarEntry[] {
   let longName: string | null = null;
   while (offset + 512 <= tar.length) {
     const header = tar.subarray(offset, offset + 512);
-    if (header.every((b) => b === 0)) return entries;  // end-of-archive marker
+    if (header.every((b) => b === 0)) return entries; // end-of-archive marker
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
     if (sum !== octal(header, 148, 8, file)) throw new Error(`${file}: corrupt tar header at byte ${offset}`);
     const size = octal(header, 124, 12, file);
     const type = String.fromCharCode(header[156]!);
     const start = offset + 512;
-    if (start + size > tar.length) throw new Error(`${file}: truncated archive (entry '${longName ?? text(header, 0, 100)}' needs ${size} bytes, ${tar.length - start} left)`);
+    if (start + size > tar.length)
+      throw new Error(
+        `${file}: truncated archive (entry '${longName ?? text(header, 0, 100)}' needs ${size} bytes, ${tar.length - start} left)`,
+      );
     const data = tar.subarray(start, start + size);
     offset = start + Math.ceil(size / 512) * 512;
-    if (type === 'L') { longName = text(data, 0, size); continue; }
+    if (type === 'L') {
+      longName = text(data, 0, size);
+      continue;
+    }
     if (type === 'x') {
       const path = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(Buffer.from(data).toString('utf8'));
       if (path) longName = path[1]!;

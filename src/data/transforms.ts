@@ -7,7 +7,8 @@ import { resizeBilinear } from './resize.js';
 /** Pads every side with `padding` zero pixels (torchvision Pad(padding), fill 0). */
 export function pad(img: Image, padding: number): Image {
   const { channels: C, height: H, width: W } = img;
-  const h = H + 2 * padding, w = W + 2 * padding;
+  const h = H + 2 * padding,
+    w = W + 2 * padding;
   const out = image(C, h, w);
   for (let c = 0; c < C; c++)
     for (let y = 0; y < H; y++)
@@ -35,8 +36,7 @@ export function crop(img: Image, top: number, left: number, height: number, widt
 export function hflip(img: Image): Image {
   const { channels: C, height: H, width: W } = img;
   const out = image(C, H, W);
-  for (let r = 0; r < C * H; r++)
-    for (let x = 0; x < W; x++) out.data[r * W + x] = img.data[r * W + W - 1 - x]!;
+  for (let r = 0; r < C * H; r++) for (let x = 0; x < W; x++) out.data[r * W + x] = img.data[r * W + W - 1 - x]!;
   return out;
 }
 
@@ -51,7 +51,8 @@ export function resizedCrop(img: Image, top: number, left: number, height: numbe
  */
 export function normalizeTables(mean: readonly number[], std: readonly number[]): Float32Array[] {
   return mean.map((m, c) => {
-    const mf = Math.fround(m), sf = Math.fround(std[c]!);
+    const mf = Math.fround(m),
+      sf = Math.fround(std[c]!);
     const t = new Float32Array(256);
     for (let v = 0; v < 256; v++) t[v] = Math.fround(Math.fround(v / 255) - mf) / sf;
     return t;
@@ -60,7 +61,8 @@ export function normalizeTables(mean: readonly number[], std: readonly number[])
 
 /** ToTensor then Normalize(mean, std): uint8 to float32. */
 export function normalize(img: Image, mean: readonly number[], std: readonly number[]): FloatImage {
-  if (mean.length !== img.channels || std.length !== img.channels) throw new RangeError(`normalize: ${img.channels} channels, ${mean.length} means, ${std.length} stds`);
+  if (mean.length !== img.channels || std.length !== img.channels)
+    throw new RangeError(`normalize: ${img.channels} channels, ${mean.length} means, ${std.length} stds`);
   const tables = normalizeTables(mean, std);
   const plane = img.height * img.width;
   const out = new Float32Array(img.data.length);
@@ -83,6 +85,7 @@ export function cutout<I extends Image | FloatImage>(img: I, cy: number, cx: num
   const [y0, y1] = cutoutSpan(cy, side, img.height);
   const [x0, x1] = cutoutSpan(cx, side, img.width);
   for (let c = 0; c < img.channels; c++)
-    for (let y = y0; y < y1; y++) out.data.fill(0, (c * img.height + y) * img.width + x0, (c * img.height + y) * img.width + x1);
+    for (let y = y0; y < y1; y++)
+      out.data.fill(0, (c * img.height + y) * img.width + x0, (c * img.height + y) * img.width + x1);
   return out;
 }

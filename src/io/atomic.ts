@@ -1,6 +1,18 @@
 // Atomic file writes: a reader sees the old file or the new one, never a part; a crash leaves at
 // most a stray temporary beside the target, removed by the next write to the same place.
-import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -28,13 +40,17 @@ export function removeStaleTemporaries(path: string): void {
   try {
     names = readdirSync(dirname(path));
   } catch {
-    return;  // no directory to clean; the write itself will say what is wrong
+    return; // no directory to clean; the write itself will say what is wrong
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
     if (!m || processAlive(Number(m[1]))) continue;
-    try { rmSync(join(dirname(path), name), { recursive: true, force: true }); } catch { /* best effort */ }
+    try {
+      rmSync(join(dirname(path), name), { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
   }
 }
 
@@ -48,7 +64,11 @@ const wordsFor: Record<string, string> = {
 };
 
 function isDirectory(p: string): boolean {
-  try { return statSync(p).isDirectory(); } catch { return false; }
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Why writing path failed with e, in words; node's message when there are none. */
@@ -64,7 +84,9 @@ export function writeProblem(path: string, e: unknown): string {
     }
     if (!existsSync(dir)) return `the directory ${dir} does not exist`;
     // The directory is there: a denied write has been seen reported as ENOENT, so ask directly.
-    try { accessSync(dir, constants.W_OK); } catch (a) {
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch (a) {
       const code = (a as NodeJS.ErrnoException).code;
       if (code && wordsFor[code]) return wordsFor[code]!;
     }
@@ -84,7 +106,11 @@ function isSystemError(e: unknown): boolean {
 
 function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes the chunks to path via a temporary file, fsync and rename. */
@@ -103,8 +129,16 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
     renameSync(tmp, path);
   } catch (e) {
     // Clean up without hiding the first error behind a later one.
-    try { if (fd >= 0) closeSync(fd); } catch { /* already failing */ }
-    try { rmSync(tmp, { force: true }); } catch { /* already failing */ }
+    try {
+      if (fd >= 0) closeSync(fd);
+    } catch {
+      /* already failing */
+    }
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* already failing */
+    }
     throw isSystemError(e) ? writeError(path, e) : e;
   }
   try {

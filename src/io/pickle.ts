@@ -31,7 +31,9 @@ export class PickleError extends Error {}
 export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   let at = 0;
   try {
-    return run(data, options, (p) => { at = p; });
+    return run(data, options, (p) => {
+      at = p;
+    });
   } catch (e) {
     if (e instanceof PickleError) throw e;
     // Anything else (a RangeError, invalid UTF-8...) is a malformed pickle too: say so, naming it.
@@ -64,7 +66,8 @@ class Machine {
   }
 
   need(n: number): void {
-    if (this.pos + n > this.data.byteLength) this.fail(`truncated pickle (needs ${n} more bytes at offset ${this.pos})`);
+    if (this.pos + n > this.data.byteLength)
+      this.fail(`truncated pickle (needs ${n} more bytes at offset ${this.pos})`);
   }
 
   u8(): number {
@@ -154,7 +157,8 @@ class Machine {
   resolve(module: unknown, name: unknown): unknown {
     if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs strings');
     const g = this.options.findGlobal(module, name);
-    if (g === undefined) this.fail(`refusing to load ${module}.${name}: only tensors, numbers, strings and containers are accepted`);
+    if (g === undefined)
+      this.fail(`refusing to load ${module}.${name}: only tensors, numbers, strings and containers are accepted`);
     return g;
   }
 
@@ -170,7 +174,8 @@ class Machine {
   }
 
   call(fn: unknown, args: unknown): unknown {
-    if (typeof fn !== 'object' || fn === null || typeof (fn as PickleGlobal).call !== 'function') this.fail('REDUCE of a value that cannot be called');
+    if (typeof fn !== 'object' || fn === null || typeof (fn as PickleGlobal).call !== 'function')
+      this.fail('REDUCE of a value that cannot be called');
     if (!Array.isArray(args)) this.fail('REDUCE arguments are not a tuple');
     const result = (fn as PickleGlobal).call(args);
     if (result !== null && typeof result === 'object') this.builders.set(result, fn as PickleGlobal);
@@ -198,13 +203,32 @@ type Handler = (m: Machine, op: number) => void;
 
 /** What each accepted opcode does; any other opcode is refused. */
 const opcodes = new Map<number, Handler>([
-  [0x80, (m) => { m.u8(); }], // PROTO
-  [0x95, (m) => { m.u64(); }], // FRAME: framing is transparent here
-  [0x2e, (m) => { // STOP
-    if (m.stack.length !== 1) m.fail(`pickle ended with ${m.stack.length} values on the stack`);
-    m.result = { value: m.stack[0] };
-  }],
-  [0x28, (m) => { m.marks.push(m.stack.length); }], // MARK
+  [
+    0x80,
+    (m) => {
+      m.u8();
+    },
+  ], // PROTO
+  [
+    0x95,
+    (m) => {
+      m.u64();
+    },
+  ], // FRAME: framing is transparent here
+  [
+    0x2e,
+    (m) => {
+      // STOP
+      if (m.stack.length !== 1) m.fail(`pickle ended with ${m.stack.length} values on the stack`);
+      m.result = { value: m.stack[0] };
+    },
+  ],
+  [
+    0x28,
+    (m) => {
+      m.marks.push(m.stack.length);
+    },
+  ], // MARK
   [0x4e, (m) => m.push(null)], // NONE
   [0x88, (m) => m.push(true)], // NEWTRUE
   [0x89, (m) => m.push(false)], // NEWFALSE
@@ -213,17 +237,25 @@ const opcodes = new Map<number, Handler>([
   [0x4a, (m) => m.push(m.i32())], // BININT
   [0x8a, (m) => m.push(signedLE(m.bytes(m.u8())))], // LONG1
   [0x8b, (m) => m.push(signedLE(m.bytes(m.length('LONG4'))))], // LONG4
-  [0x49, (m) => { // INT (text; 01 and 00 are booleans)
-    const s = m.line();
-    m.push(s === '01' ? true : s === '00' ? false : m.int(s));
-  }],
+  [
+    0x49,
+    (m) => {
+      // INT (text; 01 and 00 are booleans)
+      const s = m.line();
+      m.push(s === '01' ? true : s === '00' ? false : m.int(s));
+    },
+  ],
   [0x4c, (m) => m.push(m.int(m.line().replace(/L$/, '')))], // LONG (text)
   [0x47, (m) => m.push(m.f64())], // BINFLOAT (big-endian)
-  [0x46, (m) => { // FLOAT (text)
-    const v = Number(m.line());
-    if (Number.isNaN(v)) m.fail('bad FLOAT');
-    m.push(v);
-  }],
+  [
+    0x46,
+    (m) => {
+      // FLOAT (text)
+      const v = Number(m.line());
+      if (Number.isNaN(v)) m.fail('bad FLOAT');
+      m.push(v);
+    },
+  ],
   [0x58, (m) => m.push(m.utf8(m.bytes(m.u32())))], // BINUNICODE
   [0x8c, (m) => m.push(m.utf8(m.bytes(m.u8())))], // SHORT_BINUNICODE
   [0x8d, (m) => m.push(m.utf8(m.bytes(m.u64())))], // BINUNICODE8
@@ -241,50 +273,158 @@ const opcodes = new Map<number, Handler>([
   [0x6c, (m) => m.push(m.popMark())], // LIST
   [0x74, (m) => m.push(PyTuple.from(m.popMark()))], // TUPLE
   [0x85, (m) => m.push(PyTuple.of(m.pop()))], // TUPLE1
-  [0x86, (m) => { const b = m.pop(); m.push(PyTuple.of(m.pop(), b)); }], // TUPLE2
-  [0x87, (m) => { const c = m.pop(); const b = m.pop(); m.push(PyTuple.of(m.pop(), b, c)); }], // TUPLE3
-  [0x64, (m) => { // DICT
-    const d = new Map();
-    m.setItems(d, m.popMark());
-    m.push(d);
-  }],
-  [0x61, (m) => { const v = m.pop(); m.append(m.top(), [v]); }], // APPEND
-  [0x65, (m) => { const items = m.popMark(); m.append(m.top(), items); }], // APPENDS
-  [0x73, (m) => { const v = m.pop(); const k = m.pop(); m.setItems(m.top(), [k, v]); }], // SETITEM
-  [0x75, (m) => { const items = m.popMark(); m.setItems(m.top(), items); }], // SETITEMS
-  [0x90, (m) => { // ADDITEMS
-    const items = m.popMark();
-    const s = m.top();
-    if (!(s instanceof Set)) m.fail('ADDITEMS on a non-set');
-    for (const i of items) (s as Set<unknown>).add(i);
-  }],
+  [
+    0x86,
+    (m) => {
+      const b = m.pop();
+      m.push(PyTuple.of(m.pop(), b));
+    },
+  ], // TUPLE2
+  [
+    0x87,
+    (m) => {
+      const c = m.pop();
+      const b = m.pop();
+      m.push(PyTuple.of(m.pop(), b, c));
+    },
+  ], // TUPLE3
+  [
+    0x64,
+    (m) => {
+      // DICT
+      const d = new Map();
+      m.setItems(d, m.popMark());
+      m.push(d);
+    },
+  ],
+  [
+    0x61,
+    (m) => {
+      const v = m.pop();
+      m.append(m.top(), [v]);
+    },
+  ], // APPEND
+  [
+    0x65,
+    (m) => {
+      const items = m.popMark();
+      m.append(m.top(), items);
+    },
+  ], // APPENDS
+  [
+    0x73,
+    (m) => {
+      const v = m.pop();
+      const k = m.pop();
+      m.setItems(m.top(), [k, v]);
+    },
+  ], // SETITEM
+  [
+    0x75,
+    (m) => {
+      const items = m.popMark();
+      m.setItems(m.top(), items);
+    },
+  ], // SETITEMS
+  [
+    0x90,
+    (m) => {
+      // ADDITEMS
+      const items = m.popMark();
+      const s = m.top();
+      if (!(s instanceof Set)) m.fail('ADDITEMS on a non-set');
+      for (const i of items) (s as Set<unknown>).add(i);
+    },
+  ],
   [0x91, (m) => m.push(new Set(m.popMark()))], // FROZENSET
-  [0x30, (m) => { m.pop(); }], // POP
-  [0x31, (m) => { m.popMark(); }], // POP_MARK
+  [
+    0x30,
+    (m) => {
+      m.pop();
+    },
+  ], // POP
+  [
+    0x31,
+    (m) => {
+      m.popMark();
+    },
+  ], // POP_MARK
   [0x32, (m) => m.push(m.top())], // DUP
-  [0x71, (m) => { m.memo.set(m.u8(), m.top()); }], // BINPUT
-  [0x72, (m) => { m.memo.set(m.u32(), m.top()); }], // LONG_BINPUT
-  [0x70, (m) => { m.memo.set(m.int(m.line()) as number, m.top()); }], // PUT
-  [0x94, (m) => { m.memo.set(m.memo.size, m.top()); }], // MEMOIZE
+  [
+    0x71,
+    (m) => {
+      m.memo.set(m.u8(), m.top());
+    },
+  ], // BINPUT
+  [
+    0x72,
+    (m) => {
+      m.memo.set(m.u32(), m.top());
+    },
+  ], // LONG_BINPUT
+  [
+    0x70,
+    (m) => {
+      m.memo.set(m.int(m.line()) as number, m.top());
+    },
+  ], // PUT
+  [
+    0x94,
+    (m) => {
+      m.memo.set(m.memo.size, m.top());
+    },
+  ], // MEMOIZE
   [0x68, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // BINGET
   [0x6a, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // LONG_BINGET
   [0x67, (m, op) => m.push(m.memo.get(m.memoKey(op)))], // GET
-  [0x63, (m) => { const module = m.line(); m.push(m.resolve(module, m.line())); }], // GLOBAL
-  [0x93, (m) => { const name = m.pop(); m.push(m.resolve(m.pop(), name)); }], // STACK_GLOBAL
-  [0x52, (m) => { const args = m.pop(); m.push(m.call(m.pop(), args)); }], // REDUCE
-  [0x81, (m) => { const args = m.pop(); m.push(m.call(m.pop(), args)); }], // NEWOBJ
-  [0x62, (m) => { // BUILD
-    const state = m.pop();
-    const obj = m.top();
-    const builder = obj !== null && typeof obj === 'object' ? m.builders.get(obj) : undefined;
-    if (!builder?.build) m.fail('BUILD of an object that takes no state');
-    m.stack[m.stack.length - 1] = builder!.build!(obj, state);
-  }],
-  [0x51, (m) => { // BINPERSID
-    const pid = m.pop();
-    if (!m.options.persistentLoad) m.fail('persistent ids are not accepted here');
-    m.push(m.options.persistentLoad!(pid));
-  }],
+  [
+    0x63,
+    (m) => {
+      const module = m.line();
+      m.push(m.resolve(module, m.line()));
+    },
+  ], // GLOBAL
+  [
+    0x93,
+    (m) => {
+      const name = m.pop();
+      m.push(m.resolve(m.pop(), name));
+    },
+  ], // STACK_GLOBAL
+  [
+    0x52,
+    (m) => {
+      const args = m.pop();
+      m.push(m.call(m.pop(), args));
+    },
+  ], // REDUCE
+  [
+    0x81,
+    (m) => {
+      const args = m.pop();
+      m.push(m.call(m.pop(), args));
+    },
+  ], // NEWOBJ
+  [
+    0x62,
+    (m) => {
+      // BUILD
+      const state = m.pop();
+      const obj = m.top();
+      const builder = obj !== null && typeof obj === 'object' ? m.builders.get(obj) : undefined;
+      if (!builder?.build) m.fail('BUILD of an object that takes no state');
+      m.stack[m.stack.length - 1] = builder!.build!(obj, state);
+    },
+  ],
+  [
+    0x51,
+    (m) => {
+      // BINPERSID
+      const pid = m.pop();
+      if (!m.options.persistentLoad) m.fail('persistent ids are not accepted here');
+      m.push(m.options.persistentLoad!(pid));
+    },
+  ],
 ]);
 
 function run(data: Uint8Array, options: UnpickleOptions, opcodeAt: (pos: number) => void): unknown {

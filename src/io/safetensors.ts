@@ -6,8 +6,16 @@ import { writeFileAtomic } from './atomic.js';
 import { readFileNamed } from './read.js';
 
 const toFormat: Record<T.DType, string> = {
-  bool: 'BOOL', uint8: 'U8', int8: 'I8', int16: 'I16', int32: 'I32', int64: 'I64',
-  float16: 'F16', bfloat16: 'BF16', float32: 'F32', float64: 'F64',
+  bool: 'BOOL',
+  uint8: 'U8',
+  int8: 'I8',
+  int16: 'I16',
+  int32: 'I32',
+  int64: 'I64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  float32: 'F32',
+  float64: 'F64',
 };
 const fromFormat = new Map(Object.entries(toFormat).map(([d, f]) => [f, d as T.DType]));
 const maxHeader = 100 * 2 ** 20;
@@ -33,7 +41,7 @@ export function encodeSafetensors(tensors: Map<string, T.Tensor>, metadata: Reco
     offset += bytes.byteLength;
   }
   let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);  // align the data to 8 bytes
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align the data to 8 bytes
   const head = Buffer.alloc(8 + Buffer.byteLength(json));
   head.writeBigUInt64LE(BigInt(head.length - 8), 0);
   head.write(json, 8, 'utf8');
@@ -41,7 +49,11 @@ export function encodeSafetensors(tensors: Map<string, T.Tensor>, metadata: Reco
 }
 
 /** Writes atomically: a reader sees the previous file or the complete new one. */
-export function writeSafetensors(path: string, tensors: Map<string, T.Tensor>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, T.Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -78,14 +90,25 @@ const invalid = (what: string, problem: string) => new Error(`${what} is not a v
 function checkedHeaderLength(prefix: Uint8Array, fileSize: number, what: string): number {
   if (fileSize < 8) throw invalid(what, `only ${fileSize} bytes`);
   const headerLength = Buffer.from(prefix.buffer, prefix.byteOffset, 8).readBigUInt64LE(0);
-  if (headerLength > BigInt(Math.min(fileSize - 8, maxHeader))) throw invalid(what, `header length ${headerLength} exceeds the file (${fileSize} bytes)`);
+  if (headerLength > BigInt(Math.min(fileSize - 8, maxHeader)))
+    throw invalid(what, `header length ${headerLength} exceeds the file (${fileSize} bytes)`);
   return Number(headerLength);
 }
 
-interface Entry { name: string; dtype: T.DType; shape: number[]; begin: number; end: number }
+interface Entry {
+  name: string;
+  dtype: T.DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
 
 /** Validates the JSON header against a data section of dataLength bytes. */
-function parseHeader(headerBytes: Uint8Array, what: string, dataLength: number): { metadata: Record<string, string>; entries: Entry[] } {
+function parseHeader(
+  headerBytes: Uint8Array,
+  what: string,
+  dataLength: number,
+): { metadata: Record<string, string>; entries: Entry[] } {
   const bad = (problem: string) => invalid(what, problem);
   let header: unknown;
   try {
@@ -98,7 +121,8 @@ function parseHeader(headerBytes: Uint8Array, what: string, dataLength: number):
   const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('__metadata__ is not an object');
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw bad('__metadata__ is not an object');
       for (const [k, v] of Object.entries(value)) {
         if (typeof v !== 'string') throw bad(`metadata '${k}' is not a string`);
         metadata[k] = v;
@@ -109,18 +133,23 @@ function parseHeader(headerBytes: Uint8Array, what: string, dataLength: number):
     const dtype = typeof e?.dtype === 'string' ? fromFormat.get(e.dtype) : undefined;
     if (!dtype) throw bad(`tensor '${name}' has unknown dtype ${JSON.stringify(e?.dtype)}`);
     const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
-    if (!Array.isArray(e.shape) || !e.shape.every(isCount)) throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
-    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every(isCount)) throw bad(`tensor '${name}' has invalid data_offsets`);
+    if (!Array.isArray(e.shape) || !e.shape.every(isCount))
+      throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every(isCount))
+      throw bad(`tensor '${name}' has invalid data_offsets`);
     const [begin, end] = e.data_offsets as [number, number];
     const expected = (e.shape as number[]).reduce((a, b) => a * b, 1) * T.dtypeBytes[dtype];
-    if (end < begin || end - begin !== expected) throw bad(`tensor '${name}' spans ${end - begin} bytes, its dtype and shape need ${expected}`);
-    if (end > dataLength) throw bad(`tensor '${name}' ends at byte ${end} of a ${dataLength}-byte data section (truncated file?)`);
+    if (end < begin || end - begin !== expected)
+      throw bad(`tensor '${name}' spans ${end - begin} bytes, its dtype and shape need ${expected}`);
+    if (end > dataLength)
+      throw bad(`tensor '${name}' ends at byte ${end} of a ${dataLength}-byte data section (truncated file?)`);
     entries.push({ name, dtype, shape: e.shape as number[], begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin !== cursor) throw bad(`tensor '${e.name}' starts at byte ${e.begin}, expected ${cursor} (overlap or hole)`);
+    if (e.begin !== cursor)
+      throw bad(`tensor '${e.name}' starts at byte ${e.begin}, expected ${cursor} (overlap or hole)`);
     cursor = e.end;
   }
   if (cursor !== dataLength) throw bad(`${dataLength - cursor} bytes after the last tensor`);
@@ -133,7 +162,10 @@ export function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
   const { metadata, entries } = parseHeader(bytes.subarray(8, dataStart), what, bytes.byteLength - dataStart);
   const tensors = new Map<string, T.Tensor>();
   for (const e of entries) {
-    tensors.set(e.name, T.keep(T.tensor(bytes.subarray(dataStart + e.begin, dataStart + e.end), { dtype: e.dtype, shape: e.shape })));
+    tensors.set(
+      e.name,
+      T.keep(T.tensor(bytes.subarray(dataStart + e.begin, dataStart + e.end), { dtype: e.dtype, shape: e.shape })),
+    );
   }
   return { tensors, metadata };
 }

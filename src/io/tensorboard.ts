@@ -52,34 +52,49 @@ export class EventFileWriter {
   #flushed = performance.now();
 
   /** Nothing is written before the first flush; pending records are flushed once `flushSeconds` have passed. */
-  constructor(dir: string, readonly flushSeconds = 30, now = Date.now() / 1000) {
-    this.path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.${process.pid}.${String(writers++).padStart(4, '0')}`);
+  constructor(
+    dir: string,
+    readonly flushSeconds = 30,
+    now = Date.now() / 1000,
+  ) {
+    this.path = join(
+      dir,
+      `events.out.tfevents.${Math.floor(now)}.${hostname()}.${process.pid}.${String(writers++).padStart(4, '0')}`,
+    );
     this.#pending.push(tfRecord(event(now, 0, (w) => w.tag(3, WireType.LengthDelimited).string(fileVersion))));
   }
 
   /** Scalars of one step, by tag (TensorBoard stores them as 32-bit floats; non-numbers are left out). */
   scalars(step: number, values: Record<string, number | null>, wallTime = Date.now() / 1000): void {
-    this.#pending.push(tfRecord(event(wallTime, step, (w) => {
-      w.tag(5, WireType.LengthDelimited).fork();  // Summary
-      for (const [tag, value] of Object.entries(values)) {
-        if (typeof value !== 'number') continue;
-        w.tag(1, WireType.LengthDelimited).fork();  // Summary.Value
-        w.tag(1, WireType.LengthDelimited).string(tag);
-        w.tag(2, WireType.Bit32).float(value);
-        w.join();
-      }
-      w.join();
-    })));
+    this.#pending.push(
+      tfRecord(
+        event(wallTime, step, (w) => {
+          w.tag(5, WireType.LengthDelimited).fork(); // Summary
+          for (const [tag, value] of Object.entries(values)) {
+            if (typeof value !== 'number') continue;
+            w.tag(1, WireType.LengthDelimited).fork(); // Summary.Value
+            w.tag(1, WireType.LengthDelimited).string(tag);
+            w.tag(2, WireType.Bit32).float(value);
+            w.join();
+          }
+          w.join();
+        }),
+      ),
+    );
     if (performance.now() - this.#flushed > this.flushSeconds * 1000) this.flush();
   }
 
   /** Marks a (re)start at `step`: TensorBoard discards what an earlier process logged from that step on. */
   start(step: number, wallTime = Date.now() / 1000): void {
-    this.#pending.push(tfRecord(event(wallTime, step, (w) => {
-      w.tag(7, WireType.LengthDelimited).fork();  // SessionLog
-      w.tag(1, WireType.Varint).int32(sessionStart);
-      w.join();
-    })));
+    this.#pending.push(
+      tfRecord(
+        event(wallTime, step, (w) => {
+          w.tag(7, WireType.LengthDelimited).fork(); // SessionLog
+          w.tag(1, WireType.Varint).int32(sessionStart);
+          w.join();
+        }),
+      ),
+    );
   }
 
   /** Appends what is pending to the file. */

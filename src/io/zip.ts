@@ -18,7 +18,10 @@ export class ZipReader {
   readonly entries = new Map<string, ZipEntry>();
   readonly #view: DataView;
 
-  constructor(readonly data: Uint8Array, readonly what: string) {
+  constructor(
+    readonly data: Uint8Array,
+    readonly what: string,
+  ) {
     this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.#readDirectory();
   }
@@ -27,8 +30,14 @@ export class ZipReader {
     throw new Error(`${this.what}: ${problem}`);
   }
 
-  #u16(at: number): number { this.#need(at, 2); return this.#view.getUint16(at, true); }
-  #u32(at: number): number { this.#need(at, 4); return this.#view.getUint32(at, true); }
+  #u16(at: number): number {
+    this.#need(at, 2);
+    return this.#view.getUint16(at, true);
+  }
+  #u32(at: number): number {
+    this.#need(at, 4);
+    return this.#view.getUint32(at, true);
+  }
   #u64(at: number): number {
     this.#need(at, 8);
     const v = this.#view.getBigUint64(at, true);
@@ -43,7 +52,10 @@ export class ZipReader {
     const d = this.data;
     let eocd = -1;
     for (let i = d.byteLength - 22; i >= Math.max(0, d.byteLength - 22 - 65535); i--) {
-      if (d[i] === 0x50 && d[i + 1] === 0x4b && d[i + 2] === 0x05 && d[i + 3] === 0x06) { eocd = i; break; }
+      if (d[i] === 0x50 && d[i + 1] === 0x4b && d[i + 2] === 0x05 && d[i + 3] === 0x06) {
+        eocd = i;
+        break;
+      }
     }
     if (eocd < 0) this.#fail('not a ZIP archive (no end-of-central-directory record; truncated?)');
     let count = this.#u16(eocd + 10);
@@ -70,14 +82,23 @@ export class ZipReader {
       this.#need(p + 46, nameLength + extraLength);
       const name = new TextDecoder().decode(d.subarray(p + 46, p + 46 + nameLength));
       // ZIP64 extended information replaces the fields saturated at 0xffffffff, in this order.
-      for (let e = p + 46 + nameLength; e + 4 <= p + 46 + nameLength + extraLength;) {
+      for (let e = p + 46 + nameLength; e + 4 <= p + 46 + nameLength + extraLength; ) {
         const id = this.#u16(e);
         const len = this.#u16(e + 2);
         if (id === 0x0001) {
           let q = e + 4;
-          if (size === 0xffffffff) { size = this.#u64(q); q += 8; }
-          if (compressedSize === 0xffffffff) { compressedSize = this.#u64(q); q += 8; }
-          if (localOffset === 0xffffffff) { localOffset = this.#u64(q); q += 8; }
+          if (size === 0xffffffff) {
+            size = this.#u64(q);
+            q += 8;
+          }
+          if (compressedSize === 0xffffffff) {
+            compressedSize = this.#u64(q);
+            q += 8;
+          }
+          if (localOffset === 0xffffffff) {
+            localOffset = this.#u64(q);
+            q += 8;
+          }
         }
         e += 4 + len;
       }
@@ -109,11 +130,15 @@ export class ZipReader {
         out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
         const code = (err as { code?: string }).code;
-        this.#fail(code === 'ERR_BUFFER_TOO_LARGE' ? `entry '${name}' inflates to more than the ${e.size} bytes its directory declares`
-          : `cannot inflate '${name}' (corrupt compressed data)`);
+        this.#fail(
+          code === 'ERR_BUFFER_TOO_LARGE'
+            ? `entry '${name}' inflates to more than the ${e.size} bytes its directory declares`
+            : `cannot inflate '${name}' (corrupt compressed data)`,
+        );
       }
     } else this.#fail(`entry '${name}' uses unsupported compression method ${e.method}`);
-    if (out.byteLength !== e.size) this.#fail(`entry '${name}' has ${out.byteLength} bytes, the directory says ${e.size}`);
+    if (out.byteLength !== e.size)
+      this.#fail(`entry '${name}' has ${out.byteLength} bytes, the directory says ${e.size}`);
     if (crc32(out) >>> 0 !== e.crc >>> 0) this.#fail(`entry '${name}' fails its CRC check (corrupt file)`);
     return out;
   }

@@ -1,7 +1,17 @@
 // The seed entry's CIFAR GoogLeNet: 6,258,500 parameters, every conv and the classifier masked.
 import * as T from '../torch/index.js';
 import {
-  AdaptiveAvgPool2d, BatchNorm2d, chain, Dropout2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, Sequential, type InitOptions,
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  chain,
+  Dropout2d,
+  MaskedConv2d,
+  MaskedLinear,
+  MaxPool2d,
+  Module,
+  ReLU,
+  Sequential,
+  type InitOptions,
 } from '../nn/index.js';
 
 /** What varies between GoogLeNet builds. */
@@ -22,7 +32,8 @@ export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQui
 /** What is wrong with a configuration (empty when nothing). Widths up to 4 (16x the parameters, about 400 MB): beyond that a configuration is a mistake or a hostile file. */
 export function checkGoogLeNetConfig(c: GoogLeNetConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000) problems.push(`numClasses must be an integer in 1..100000, got ${c.numClasses}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
+    problems.push(`numClasses must be an integer in 1..100000, got ${c.numClasses}`);
   if (!(c.width > 0 && c.width <= 4)) problems.push(`width must be in (0, 4], got ${c.width}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${c.dropout}`);
   return problems;
@@ -34,20 +45,49 @@ class Inception extends Module {
   readonly b3: Sequential;
   readonly b4: Sequential;
 
-  constructor(cin: number, n1x1: number, n3x3red: number, n3x3: number, n5x5red: number, n5x5: number, pool: number,
-    epsQuirk: boolean, init: InitOptions) {
+  constructor(
+    cin: number,
+    n1x1: number,
+    n3x3red: number,
+    n3x3: number,
+    n5x5red: number,
+    n5x5: number,
+    pool: number,
+    epsQuirk: boolean,
+    init: InitOptions,
+  ) {
     super();
     const conv = (i: number, o: number, k: number) => new MaskedConv2d(i, o, k, { padding: k >> 1, ...init });
     this.b1 = this.registerModule('b1', new Sequential(conv(cin, n1x1, 1), new BatchNorm2d(n1x1), new ReLU()));
-    this.b2 = this.registerModule('b2', new Sequential(
-      conv(cin, n3x3red, 1), new BatchNorm2d(n3x3red), new ReLU(),
-      conv(n3x3red, n3x3, 3), new BatchNorm2d(n3x3), new ReLU()));
-    this.b3 = this.registerModule('b3', new Sequential(
-      conv(cin, n5x5red, 1), new BatchNorm2d(n5x5red), new ReLU(),
-      conv(n5x5red, n5x5, 3), new BatchNorm2d(n5x5, epsQuirk ? n5x5 : 1e-5), new ReLU(),
-      conv(n5x5, n5x5, 3), new BatchNorm2d(n5x5), new ReLU()));
-    this.b4 = this.registerModule('b4', new Sequential(
-      new MaxPool2d(3, 1, 1), conv(cin, pool, 1), new BatchNorm2d(pool), new ReLU()));
+    this.b2 = this.registerModule(
+      'b2',
+      new Sequential(
+        conv(cin, n3x3red, 1),
+        new BatchNorm2d(n3x3red),
+        new ReLU(),
+        conv(n3x3red, n3x3, 3),
+        new BatchNorm2d(n3x3),
+        new ReLU(),
+      ),
+    );
+    this.b3 = this.registerModule(
+      'b3',
+      new Sequential(
+        conv(cin, n5x5red, 1),
+        new BatchNorm2d(n5x5red),
+        new ReLU(),
+        conv(n5x5red, n5x5, 3),
+        new BatchNorm2d(n5x5, epsQuirk ? n5x5 : 1e-5),
+        new ReLU(),
+        conv(n5x5, n5x5, 3),
+        new BatchNorm2d(n5x5),
+        new ReLU(),
+      ),
+    );
+    this.b4 = this.registerModule(
+      'b4',
+      new Sequential(new MaxPool2d(3, 1, 1), conv(cin, pool, 1), new BatchNorm2d(pool), new ReLU()),
+    );
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
@@ -73,7 +113,10 @@ export class GoogLeNet extends Module {
   /** The classifier. */
   readonly linear: MaskedLinear;
 
-  constructor(readonly config: GoogLeNetConfig = defaultGoogLeNetConfig, init: InitOptions = {}) {
+  constructor(
+    readonly config: GoogLeNetConfig = defaultGoogLeNetConfig,
+    init: InitOptions = {},
+  ) {
     super();
     const q = config.epsQuirk;
     const problems = checkGoogLeNetConfig(config);
@@ -83,13 +126,16 @@ export class GoogLeNet extends Module {
     // Widths as (in, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool); `in` is the previous output, checked.
     const inception = (name: string, ...w: [number, number, number, number, number, number, number]) => {
       const [cin, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool] = w.map(c) as typeof w;
-      if (config.width === 1 && cin !== channels) throw new Error(`googlenet: ${name} expects ${cin} input channels, gets ${channels}`);
+      if (config.width === 1 && cin !== channels)
+        throw new Error(`googlenet: ${name} expects ${cin} input channels, gets ${channels}`);
       const m = this.registerModule(name, new Inception(channels, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool, q, init));
       channels = n1x1 + n3x3 + n5x5 + pool;
       return m;
     };
-    this.prelayer = this.registerModule('prelayer', new Sequential(
-      new MaskedConv2d(3, channels, 3, { padding: 1, ...init }), new BatchNorm2d(channels), new ReLU()));
+    this.prelayer = this.registerModule(
+      'prelayer',
+      new Sequential(new MaskedConv2d(3, channels, 3, { padding: 1, ...init }), new BatchNorm2d(channels), new ReLU()),
+    );
     const a3 = inception('a3', 192, 64, 96, 128, 16, 32, 32);
     const b3 = inception('b3', 256, 128, 128, 192, 32, 96, 64);
     this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, 2, 1));
@@ -109,7 +155,22 @@ export class GoogLeNet extends Module {
   /** Class logits for an NCHW batch. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     const [a3, b3, a4, b4, c4, d4, e4, a5, b5] = this.inceptions;
-    const features = chain(x, training, [this.prelayer, a3!, b3!, this.maxpool, a4!, b4!, c4!, d4!, e4!, this.maxpool, a5!, b5!, this.avgpool, this.dropout]);
+    const features = chain(x, training, [
+      this.prelayer,
+      a3!,
+      b3!,
+      this.maxpool,
+      a4!,
+      b4!,
+      c4!,
+      d4!,
+      e4!,
+      this.maxpool,
+      a5!,
+      b5!,
+      this.avgpool,
+      this.dropout,
+    ]);
     const flat = features.flatten(1);
     features.dispose();
     const logits = this.linear.forward(flat, training);

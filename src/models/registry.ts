@@ -18,12 +18,25 @@ export interface ModelEntry<C extends object = object> {
 }
 
 function googlenetEntry(name: string, description: string, defaults: GoogLeNetConfig): ModelEntry<GoogLeNetConfig> {
-  return { name, description, defaults, check: checkGoogLeNetConfig, build: (config, init) => new GoogLeNet(config, init) };
+  return {
+    name,
+    description,
+    defaults,
+    check: checkGoogLeNetConfig,
+    build: (config, init) => new GoogLeNet(config, init),
+  };
 }
 
 const entries: ModelEntry[] = [
-  googlenetEntry('googlenet', 'the seed entry\'s CIFAR GoogLeNet (6,258,500 parameters, masked, BatchNorm eps quirk)', defaultGoogLeNetConfig),
-  googlenetEntry('googlenet-fixed-eps', 'googlenet with every BatchNorm at eps 1e-5', { ...defaultGoogLeNetConfig, epsQuirk: false }),
+  googlenetEntry(
+    'googlenet',
+    "the seed entry's CIFAR GoogLeNet (6,258,500 parameters, masked, BatchNorm eps quirk)",
+    defaultGoogLeNetConfig,
+  ),
+  googlenetEntry('googlenet-fixed-eps', 'googlenet with every BatchNorm at eps 1e-5', {
+    ...defaultGoogLeNetConfig,
+    epsQuirk: false,
+  }),
 ] as ModelEntry[];
 
 /** Names of the registered models. */
@@ -47,8 +60,10 @@ export function modelConfig(name: string, config: Record<string, unknown> = {}):
   const merged: Record<string, unknown> = { ...entry.defaults };
   for (const [key, value] of Object.entries(config)) {
     const expected = (entry.defaults as Record<string, unknown>)[key];
-    if (expected === undefined) throw new Error(`model ${name} has no option '${key}' (known: ${Object.keys(entry.defaults).join(', ')})`);
-    if (typeof value !== typeof expected) throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${JSON.stringify(value)}`);
+    if (expected === undefined)
+      throw new Error(`model ${name} has no option '${key}' (known: ${Object.keys(entry.defaults).join(', ')})`);
+    if (typeof value !== typeof expected)
+      throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${JSON.stringify(value)}`);
     merged[key] = value;
   }
   const problems = entry.check(merged as never);
@@ -57,8 +72,11 @@ export function modelConfig(name: string, config: Record<string, unknown> = {}):
 }
 
 /** Builds a registered model from its configuration (see modelConfig). */
-export function buildModel(name: string, config: Record<string, unknown> = {}, init: InitOptions = {}): { model: Module; config: Record<string, unknown> } {
+export function buildModel(
+  name: string,
+  config: Record<string, unknown> = {},
+  init: InitOptions = {},
+): { model: Module; config: Record<string, unknown> } {
   const merged = modelConfig(name, config);
   return { model: findModel(name).build(merged as never, init), config: merged };
 }
-

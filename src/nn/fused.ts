@@ -24,22 +24,41 @@ export class FusedConv2d extends Module {
   readonly stride: number;
   readonly padding: number;
 
-  constructor(conv: Conv2d, readonly relu: boolean, readonly dtype: 'float32' | 'bfloat16') {
+  constructor(
+    conv: Conv2d,
+    readonly relu: boolean,
+    readonly dtype: 'float32' | 'bfloat16',
+  ) {
     super();
-    if (conv.bits) throw new Error('FusedConv2d: the convolution is quantized (its integer simulation has no fused kernel)');
+    if (conv.bits)
+      throw new Error('FusedConv2d: the convolution is quantized (its integer simulation has no fused kernel)');
     this.stride = conv.stride;
     this.padding = conv.padding;
-    T.noGrad(() => T.tidy(() => {
-      this.registerBuffer('weight', conv.effectiveWeight().to(dtype).contiguous('channels_last'));
-      this.registerBuffer('bias', conv.bias ? conv.bias.to(dtype) : T.zeros([conv.outChannels], { dtype }));
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        this.registerBuffer('weight', conv.effectiveWeight().to(dtype).contiguous('channels_last'));
+        this.registerBuffer('bias', conv.bias ? conv.bias.to(dtype) : T.zeros([conv.outChannels], { dtype }));
+      }),
+    );
   }
 
   #packed: T.Tensor | null = null;
 
   /** The weight in the blocked layout oneDNN picks for inputs of this shape (made at the first call). */
   #weightFor(x: T.Tensor): T.Tensor {
-    return this.#packed ??= T.keep(T.noGrad(() => callTensor(reorder, this.get('weight'), [this.padding, this.padding], [this.stride, this.stride], [1, 1], 1, x.shape)));
+    return (this.#packed ??= T.keep(
+      T.noGrad(() =>
+        callTensor(
+          reorder,
+          this.get('weight'),
+          [this.padding, this.padding],
+          [this.stride, this.stride],
+          [1, 1],
+          1,
+          x.shape,
+        ),
+      ),
+    ));
   }
 
   override dispose(): void {
@@ -56,8 +75,19 @@ export class FusedConv2d extends Module {
   forward(x: T.Tensor): T.Tensor {
     const input = x.dtype === this.dtype ? x : x.to(this.dtype);
     try {
-      return callTensor(pointwise, input, this.#weightFor(input), this.get('bias'), [this.padding, this.padding], [this.stride, this.stride], [1, 1], 1,
-        this.relu ? 'relu' : 'none', [], null);
+      return callTensor(
+        pointwise,
+        input,
+        this.#weightFor(input),
+        this.get('bias'),
+        [this.padding, this.padding],
+        [this.stride, this.stride],
+        [1, 1],
+        1,
+        this.relu ? 'relu' : 'none',
+        [],
+        null,
+      );
     } finally {
       if (input !== x) input.dispose();
     }

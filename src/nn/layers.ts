@@ -26,7 +26,10 @@ export interface WeightLayerOptions extends InitOptions {
 }
 
 /** Bit widths of a quantized conv/linear: its weights (symmetric, per output channel) and its input (per tensor). */
-export interface LayerBits { weight: number; input: number }
+export interface LayerBits {
+  weight: number;
+  input: number;
+}
 
 /** A layer computing with a weight, an optional mask and an optional bias (conv, linear). */
 export abstract class WeightLayer extends Module {
@@ -48,17 +51,29 @@ export abstract class WeightLayer extends Module {
   }
 
   /** The weight parameter, unmasked. */
-  get weight(): T.Tensor { return this.get('weight'); }
+  get weight(): T.Tensor {
+    return this.get('weight');
+  }
   /** The bias parameter; null for a layer without one. */
-  get bias(): T.Tensor | null { return this.find('bias'); }
+  get bias(): T.Tensor | null {
+    return this.find('bias');
+  }
   /** The mask buffer (1 keeps a weight, 0 prunes it); null for an unmasked layer. */
-  get mask(): T.Tensor | null { return this.masked ? this.get('mask') : null; }
+  get mask(): T.Tensor | null {
+    return this.masked ? this.get('mask') : null;
+  }
   /** Output channels (conv) or features (linear): the weight's first dimension. */
-  get outChannels(): number { return this.weight.size(0); }
+  get outChannels(): number {
+    return this.weight.size(0);
+  }
   /** The layer's bit widths once quantized; null for a float layer. */
-  get bits(): LayerBits | null { return this.#bits; }
+  get bits(): LayerBits | null {
+    return this.#bits;
+  }
   /** The input range's moving-average constant of a quantized layer. */
-  get averagingConstant(): number { return this.#averagingConstant; }
+  get averagingConstant(): number {
+    return this.#averagingConstant;
+  }
 
   /** The weight the layer computes with: weight*mask when masked. */
   effectiveWeight(): T.Tensor {
@@ -92,7 +107,8 @@ export abstract class WeightLayer extends Module {
     if (this.#bits) throw new Error(`${this.describe()} is quantized already`);
     Q.checkBits(bits.weight, `${this.describe()} weights`);
     Q.checkBits(bits.input, `${this.describe()} input`);
-    if (!(averagingConstant > 0 && averagingConstant <= 1)) throw new Error(`averaging constant must be in (0, 1], got ${averagingConstant}`);
+    if (!(averagingConstant > 0 && averagingConstant <= 1))
+      throw new Error(`averaging constant must be in (0, 1], got ${averagingConstant}`);
     const device = this.weight.device;
     const c = this.outChannels;
     this.registerBuffer('input_min', T.full([], Number.POSITIVE_INFINITY, { device }));
@@ -112,7 +128,7 @@ export abstract class WeightLayer extends Module {
   forward(x: T.Tensor, training: boolean): T.Tensor {
     const w = this.effectiveWeight();
     const y = this.#bits ? this.#quantizedForward(x, w, training, this.#bits) : this.compute(x, w, this.bias);
-    if (w !== this.weight) w.dispose();  // freed now, as PyTorch frees the product (autograd keeps what it needs)
+    if (w !== this.weight) w.dispose(); // freed now, as PyTorch frees the product (autograd keeps what it needs)
     return y;
   }
 
@@ -122,12 +138,17 @@ export abstract class WeightLayer extends Module {
     const scale = this.get('weight_scale');
     const zeroPoint = this.get('weight_zero_point');
     if (this.observing) {
-      T.noGrad(() => T.tidy(() => {
-        const { min, max } = w.detach().reshape([w.size(0), -1]).aminmax(1);
-        const q = Q.symmetricQParams(min, max, range);
-        scale.copy_(q.scale);
-        zeroPoint.copy_(q.zeroPoint);
-      }));
+      T.noGrad(() =>
+        T.tidy(() => {
+          const { min, max } = w
+            .detach()
+            .reshape([w.size(0), -1])
+            .aminmax(1);
+          const q = Q.symmetricQParams(min, max, range);
+          scale.copy_(q.scale);
+          zeroPoint.copy_(q.zeroPoint);
+        }),
+      );
     }
     return Q.fakeQuantizePerChannel(w, scale, zeroPoint, range);
   }
@@ -137,12 +158,14 @@ export abstract class WeightLayer extends Module {
     const inScale = this.get('input_scale');
     const inZero = this.get('input_zero_point');
     if (this.observing && training) {
-      T.noGrad(() => T.tidy(() => {
-        Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);
-        const q = Q.affineQParams(this.get('input_min'), this.get('input_max'), inputRange);
-        inScale.copy_(q.scale);
-        inZero.copy_(q.zeroPoint);
-      }));
+      T.noGrad(() =>
+        T.tidy(() => {
+          Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);
+          const q = Q.affineQParams(this.get('input_min'), this.get('input_max'), inputRange);
+          inScale.copy_(q.scale);
+          inZero.copy_(q.zeroPoint);
+        }),
+      );
     }
     return T.tidy(() => {
       const xq = Q.fakeQuantizePerTensor(x, inScale, inZero, inputRange);
@@ -172,7 +195,12 @@ export class Conv2d extends WeightLayer {
   /** Zero padding on every side. */
   readonly padding: number;
 
-  constructor(readonly inChannels: number, outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    outChannels: number,
+    readonly kernelSize: number,
+    options: Conv2dOptions = {},
+  ) {
     super([outChannels, inChannels, kernelSize, kernelSize], inChannels * kernelSize * kernelSize, options);
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 0;
@@ -190,7 +218,12 @@ export class Conv2d extends WeightLayer {
 
 /** A Conv2d with a mask (prunable): Conv2d with options.masked. */
 export class MaskedConv2d extends Conv2d {
-  constructor(inChannels: number, outChannels: number, kernelSize: number, options: Omit<Conv2dOptions, 'masked'> = {}) {
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernelSize: number,
+    options: Omit<Conv2dOptions, 'masked'> = {},
+  ) {
     super(inChannels, outChannels, kernelSize, { ...options, masked: true });
   }
 }
@@ -200,7 +233,11 @@ export type LinearOptions = WeightLayerOptions;
 
 /** A fully connected layer (nn.Linear); masked when options.masked. */
 export class Linear extends WeightLayer {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super([outFeatures, inFeatures], inFeatures, options);
   }
 
@@ -223,7 +260,11 @@ export class MaskedLinear extends Linear {
 
 /** Batch normalisation over the channels of an NCHW batch (nn.BatchNorm2d: affine, tracking running statistics). */
 export class BatchNorm2d extends Module {
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1) {
+  constructor(
+    readonly numFeatures: number,
+    readonly eps = 1e-5,
+    readonly momentum = 0.1,
+  ) {
     super();
     this.registerParameter('weight', T.ones([numFeatures]));
     this.registerParameter('bias', T.zeros([numFeatures]));
@@ -240,8 +281,13 @@ export class BatchNorm2d extends Module {
   /** Normalises with the batch statistics and updates the running ones in training; uses the running ones in eval. */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     if (training) T.noGrad(() => this.get('num_batches_tracked').add_(1));
-    return F.batchNorm(x, this.get('running_mean'), this.get('running_var'),
-      { weight: this.get('weight'), bias: this.get('bias'), training, momentum: this.momentum, eps: this.eps });
+    return F.batchNorm(x, this.get('running_mean'), this.get('running_var'), {
+      weight: this.get('weight'),
+      bias: this.get('bias'),
+      training,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
   }
 }
 
@@ -255,7 +301,11 @@ export class ReLU extends Module {
 
 /** Square-window 2-d max pooling (nn.MaxPool2d); the stride defaults to the kernel size. */
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
   }
 
@@ -312,7 +362,9 @@ export class Sequential extends Module {
   }
 
   /** The layers in order. */
-  get layers(): readonly Module[] { return this.#layers; }
+  get layers(): readonly Module[] {
+    return this.#layers;
+  }
 
   /** Puts another layer at index i (the old one is returned, not disposed). */
   replace(i: number, layer: Module): Module {

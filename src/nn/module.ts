@@ -12,7 +12,9 @@ const dtypeKind = (d: T.DType) => (T.isFloatingPoint(d) ? 'floating' : d === 'bo
 
 /** A long list of names shortened for a message: the first few and how many more. */
 export function summarise(items: readonly string[], shown = 6): string {
-  return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more (${items.length} in all)`;
+  return items.length <= shown
+    ? items.join(', ')
+    : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more (${items.length} in all)`;
 }
 
 /** A layer or network (torch.nn.Module): parameters, buffers and child modules under PyTorch's state_dict names. */
@@ -61,7 +63,8 @@ export abstract class Module {
 
   #checkName(name: string): void {
     if (!name || name.includes('.')) throw new Error(`invalid member name '${name}'`);
-    if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name)) throw new Error(`${this.describe()}: '${name}' registered twice`);
+    if (this.#parameters.has(name) || this.#buffers.has(name) || this.#children.has(name))
+      throw new Error(`${this.describe()}: '${name}' registered twice`);
   }
 
   /** The current value of a parameter or buffer of this module (not of its children). */
@@ -114,7 +117,8 @@ export abstract class Module {
   stateDict(prefix = ''): Map<string, T.Tensor> {
     const out = new Map<string, T.Tensor>();
     for (const name of this.#order) out.set(prefix + name, this.get(name));
-    for (const [name, child] of this.#children) for (const [k, v] of child.stateDict(`${prefix}${name}.`)) out.set(k, v);
+    for (const [name, child] of this.#children)
+      for (const [k, v] of child.stateDict(`${prefix}${name}.`)) out.set(k, v);
     return out;
   }
 
@@ -127,16 +131,35 @@ export abstract class Module {
   checkStateDict(given: ReadonlyMap<string, TensorSpec>, options: { strict?: boolean; what?: string } = {}): void {
     const own = this.stateDict();
     const problems: string[] = [];
-    const report = (what: string, items: string[]) => { if (items.length) problems.push(`${what}: ${summarise(items)}`); };
-    report('wrong shape', [...own].filter(([k, t]) => given.has(k) && !T.sameShape(given.get(k)!.shape, t.shape))
-      .map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${given.get(k)!.shape.join(', ')}]`));
-    report('wrong dtype', [...own].filter(([k, t]) => given.has(k) && dtypeKind(given.get(k)!.dtype) !== dtypeKind(t.dtype))
-      .map(([k, t]) => `${k}: expected ${t.dtype}, got ${given.get(k)!.dtype}`));
+    const report = (what: string, items: string[]) => {
+      if (items.length) problems.push(`${what}: ${summarise(items)}`);
+    };
+    report(
+      'wrong shape',
+      [...own]
+        .filter(([k, t]) => given.has(k) && !T.sameShape(given.get(k)!.shape, t.shape))
+        .map(([k, t]) => `${k}: expected [${t.shape.join(', ')}], got [${given.get(k)!.shape.join(', ')}]`),
+    );
+    report(
+      'wrong dtype',
+      [...own]
+        .filter(([k, t]) => given.has(k) && dtypeKind(given.get(k)!.dtype) !== dtypeKind(t.dtype))
+        .map(([k, t]) => `${k}: expected ${t.dtype}, got ${given.get(k)!.dtype}`),
+    );
     if (options.strict ?? true) {
-      report('missing', [...own.keys()].filter((k) => !given.has(k)));
-      report('unexpected', [...given.keys()].filter((k) => !own.has(k)));
+      report(
+        'missing',
+        [...own.keys()].filter((k) => !given.has(k)),
+      );
+      report(
+        'unexpected',
+        [...given.keys()].filter((k) => !own.has(k)),
+      );
     }
-    if (problems.length) throw new Error(`cannot load state dict${options.what ? ` from ${options.what}` : ''} into ${this.describe()}: ${problems.join('. ')}`);
+    if (problems.length)
+      throw new Error(
+        `cannot load state dict${options.what ? ` from ${options.what}` : ''} into ${this.describe()}: ${problems.join('. ')}`,
+      );
   }
 
   /**
@@ -144,19 +167,33 @@ export abstract class Module {
    * checkStateDict and a check that every floating value is finite: a NaN or infinite weight is
    * refused, naming the tensor, and nothing is changed.
    */
-  loadStateDict(source: Map<string, T.Tensor> | Record<string, T.Tensor>, options: { strict?: boolean; what?: string } = {}): void {
+  loadStateDict(
+    source: Map<string, T.Tensor> | Record<string, T.Tensor>,
+    options: { strict?: boolean; what?: string } = {},
+  ): void {
     const given = source instanceof Map ? source : new Map(Object.entries(source));
     this.checkStateDict(given, options);
     const own = this.stateDict();
-    const nonFinite = [...given].filter(([k, t]) => own.has(k) && T.isFloatingPoint(t.dtype)
-      && T.tidy(() => T.noGrad(() => t.isfinite().logicalNot().countNonzero().item())) > 0).map(([k]) => k);
+    const nonFinite = [...given]
+      .filter(
+        ([k, t]) =>
+          own.has(k) &&
+          T.isFloatingPoint(t.dtype) &&
+          T.tidy(() => T.noGrad(() => t.isfinite().logicalNot().countNonzero().item())) > 0,
+      )
+      .map(([k]) => k);
     if (nonFinite.length) {
-      throw new Error(`cannot load state dict${options.what ? ` from ${options.what}` : ''}: non-finite values (NaN or infinity) in ${summarise(nonFinite)}`);
+      throw new Error(
+        `cannot load state dict${options.what ? ` from ${options.what}` : ''}: non-finite values (NaN or infinity) in ${summarise(nonFinite)}`,
+      );
     }
     T.noGrad(() => {
       for (const [k, t] of own) {
         const v = given.get(k);
-        if (v) T.tidy(() => { t.copy_(v); });
+        if (v)
+          T.tidy(() => {
+            t.copy_(v);
+          });
       }
     });
   }

@@ -24,9 +24,11 @@ export const adamwDefaults: AdamWConfig = { name: 'adamw', betas: [0.9, 0.999], 
 export function checkAdamWConfig(c: AdamWConfig): string[] {
   const problems: string[] = [];
   const beta = (v: unknown) => typeof v === 'number' && v >= 0 && v < 1;
-  if (!Array.isArray(c.betas) || c.betas.length !== 2 || !c.betas.every(beta)) problems.push('betas must be two numbers in [0, 1)');
+  if (!Array.isArray(c.betas) || c.betas.length !== 2 || !c.betas.every(beta))
+    problems.push('betas must be two numbers in [0, 1)');
   if (!(typeof c.eps === 'number' && c.eps > 0 && Number.isFinite(c.eps))) problems.push('eps must be positive');
-  if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) problems.push('weightDecay must be >= 0');
+  if (!(typeof c.weightDecay === 'number' && c.weightDecay >= 0 && Number.isFinite(c.weightDecay)))
+    problems.push('weightDecay must be >= 0');
   return problems;
 }
 
@@ -43,13 +45,18 @@ export class AdamW implements Optimizer {
   readonly #steps = new Map<string, number>();
   #params: NamedParameters;
 
-  constructor(params: NamedParameters, readonly options: Omit<AdamWConfig, 'name'>) {
+  constructor(
+    params: NamedParameters,
+    readonly options: Omit<AdamWConfig, 'name'>,
+  ) {
     const problems = checkAdamWConfig({ name: 'adamw', ...options });
     if (problems.length) throw new Error(`AdamW: ${problems.join('; ')}`);
     this.#params = params;
   }
 
-  get params(): NamedParameters { return this.#params; }
+  get params(): NamedParameters {
+    return this.#params;
+  }
 
   restart(params: NamedParameters): void {
     this.reset();
@@ -58,7 +65,11 @@ export class AdamW implements Optimizer {
 
   step(lr: number | T.Tensor): void {
     const rate = typeof lr === 'number' ? lr : lr.item();
-    const { betas: [beta1, beta2], eps, weightDecay } = this.options;
+    const {
+      betas: [beta1, beta2],
+      eps,
+      weightDecay,
+    } = this.options;
     T.noGrad(() => {
       for (const [name, p] of this.params) {
         const grad = p.grad;
@@ -73,7 +84,10 @@ export class AdamW implements Optimizer {
           if (weightDecay !== 0) p.mul_(1 - rate * weightDecay);
           m.lerp_(grad, 1 - beta1);
           v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-          const denom = v.sqrt().div(Math.sqrt(1 - beta2 ** t)).add_(eps);
+          const denom = v
+            .sqrt()
+            .div(Math.sqrt(1 - beta2 ** t))
+            .add_(eps);
           p.addcdiv_(m, denom, -rate / (1 - beta1 ** t));
         });
       }

@@ -26,14 +26,17 @@ const registry: { [N in OptimizerConfig['name']]: Entry<Extract<OptimizerConfig,
 /** The registered optimizers' names. */
 export const optimizerNames = Object.keys(registry) as OptimizerConfig['name'][];
 
-const entry = (name: string) => (Object.hasOwn(registry, name) ? registry[name as OptimizerConfig['name']] as Entry<OptimizerConfig> : null);
+const entry = (name: string) =>
+  Object.hasOwn(registry, name) ? (registry[name as OptimizerConfig['name']] as Entry<OptimizerConfig>) : null;
 
 /** What is wrong with an optimizer configuration, each problem prefixed by its field. */
 export function checkOptimizerConfig(config: unknown): string[] {
   const c = config as OptimizerConfig | null;
   const e = typeof c === 'object' && c !== null ? entry(c.name) : null;
   if (!e) return [`optimizer.name must be one of ${optimizerNames.join(', ')}`];
-  const unknown = Object.keys(c!).filter((k) => !Object.hasOwn(e.defaults, k)).map((k) => `${c!.name} has no field '${k}'`);
+  const unknown = Object.keys(c!)
+    .filter((k) => !Object.hasOwn(e.defaults, k))
+    .map((k) => `${c!.name} has no field '${k}'`);
   return [...unknown, ...e.check(c!)].map((p) => `optimizer.${p}`);
 }
 

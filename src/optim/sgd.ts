@@ -25,10 +25,12 @@ export function checkSgdConfig(c: SgdConfig): string[] {
   const problems: string[] = [];
   const inRange = (v: unknown, lo: number, hi: number) => typeof v === 'number' && v >= lo && v <= hi;
   if (!(inRange(c.momentum, 0, 1) && c.momentum < 1)) problems.push('momentum must be in [0, 1)');
-  if (!inRange(c.weightDecay, 0, Infinity) || !Number.isFinite(c.weightDecay)) problems.push('weightDecay must be >= 0');
+  if (!inRange(c.weightDecay, 0, Infinity) || !Number.isFinite(c.weightDecay))
+    problems.push('weightDecay must be >= 0');
   if (!inRange(c.dampening, 0, 1)) problems.push('dampening must be in [0, 1]');
   if (typeof c.nesterov !== 'boolean') problems.push('nesterov must be a boolean');
-  else if (c.nesterov && !(c.momentum > 0 && c.dampening === 0)) problems.push('Nesterov momentum needs momentum > 0 and dampening 0');
+  else if (c.nesterov && !(c.momentum > 0 && c.dampening === 0))
+    problems.push('Nesterov momentum needs momentum > 0 and dampening 0');
   return problems;
 }
 
@@ -45,13 +47,19 @@ export class SGD implements Optimizer {
    * `foreach` (torch.optim.SGD's option of that name): the update as multi-tensor operations,
    * the same arithmetic in a few launches; by default on CUDA only, as PyTorch does.
    */
-  constructor(params: NamedParameters, readonly options: Omit<SgdConfig, 'name'>, private readonly foreach?: boolean) {
+  constructor(
+    params: NamedParameters,
+    readonly options: Omit<SgdConfig, 'name'>,
+    private readonly foreach?: boolean,
+  ) {
     const problems = checkSgdConfig({ name: 'sgd', ...options });
     if (problems.length) throw new Error(`SGD: ${problems.join('; ')}`);
     this.#params = params;
   }
 
-  get params(): NamedParameters { return this.#params; }
+  get params(): NamedParameters {
+    return this.#params;
+  }
 
   restart(params: NamedParameters): void {
     this.reset();
@@ -59,14 +67,16 @@ export class SGD implements Optimizer {
   }
 
   step(lr: number | T.Tensor): void {
-    T.noGrad(() => T.tidy(() => {
-      const withGrad = this.params.flatMap(([name, p]) => {
-        const grad = p.grad;
-        return grad ? [{ name, p, grad }] : [];
-      });
-      if (withGrad.length && (this.foreach ?? withGrad[0]!.p.device !== 'cpu')) this.#stepForeach(withGrad, lr);
-      else for (const { name, p, grad } of withGrad) this.#stepOne(name, p, grad, lr);
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const withGrad = this.params.flatMap(([name, p]) => {
+          const grad = p.grad;
+          return grad ? [{ name, p, grad }] : [];
+        });
+        if (withGrad.length && (this.foreach ?? withGrad[0]!.p.device !== 'cpu')) this.#stepForeach(withGrad, lr);
+        else for (const { name, p, grad } of withGrad) this.#stepOne(name, p, grad, lr);
+      }),
+    );
   }
 
   #stepOne(name: string, p: T.Tensor, grad: T.Tensor, lr: number | T.Tensor): void {
@@ -88,14 +98,27 @@ export class SGD implements Optimizer {
   #stepForeach(items: { name: string; p: T.Tensor; grad: T.Tensor }[], lr: number | T.Tensor): void {
     const { momentum, dampening, weightDecay, nesterov } = this.options;
     const params = items.map((i) => i.p);
-    let d = weightDecay !== 0 ? T.foreachAdd(items.map((i) => i.grad), params, weightDecay) : items.map((i) => i.grad);
+    let d =
+      weightDecay !== 0
+        ? T.foreachAdd(
+            items.map((i) => i.grad),
+            params,
+            weightDecay,
+          )
+        : items.map((i) => i.grad);
     if (momentum !== 0) {
       const held = items.flatMap((item, k) => (this.#state.get(MOMENTUM, item.name) ? [k] : []));
       const bufs = held.map((k) => this.#state.get(MOMENTUM, items[k]!.name)!);
       T.foreachMul_(bufs, momentum);
-      T.foreachAdd_(bufs, held.map((k) => d[k]!), 1 - dampening);
+      T.foreachAdd_(
+        bufs,
+        held.map((k) => d[k]!),
+        1 - dampening,
+      );
       // A parameter's first step (or the first after a reset): its buffer starts as d.
-      items.forEach((item, k) => { if (!this.#state.get(MOMENTUM, item.name)) this.#state.set(MOMENTUM, item.name, d[k]!.clone()); });
+      items.forEach((item, k) => {
+        if (!this.#state.get(MOMENTUM, item.name)) this.#state.set(MOMENTUM, item.name, d[k]!.clone());
+      });
       const all = items.map((i) => this.#state.get(MOMENTUM, i.name)!);
       d = nesterov ? T.foreachAdd(d, all, momentum) : all;
     }

@@ -7,7 +7,10 @@ export class ParameterSlots {
   readonly #slots = new Map<string, Map<string, T.Tensor>>();
 
   /** `slots`: the slot names this optimizer may hold; `what`: its name, for errors. */
-  constructor(readonly slots: readonly string[], private readonly what: string) {
+  constructor(
+    readonly slots: readonly string[],
+    private readonly what: string,
+  ) {
     for (const s of slots) this.#slots.set(s, new Map());
   }
 
@@ -28,7 +31,11 @@ export class ParameterSlots {
   }
 
   /** Replaces the state with copies of `saved`, each on its parameter's device; a slot the parameter's shape does not fit (`shaped`) is refused. */
-  load(saved: ReadonlyMap<string, T.Tensor>, params: NamedParameters, shaped: (slot: string, p: T.Tensor) => readonly number[]): void {
+  load(
+    saved: ReadonlyMap<string, T.Tensor>,
+    params: NamedParameters,
+    shaped: (slot: string, p: T.Tensor) => readonly number[],
+  ): void {
     this.clear();
     const byName = new Map(params);
     for (const [name, t] of saved) {
@@ -37,20 +44,28 @@ export class ParameterSlots {
       if (!parsed || !this.#slots.has(parsed.slot)) throw new Error(`${this.what} has no state '${name}'`);
       if (!p) throw new Error(`${this.what} state '${name}' is for an unknown parameter`);
       const shape = shaped(parsed.slot, p);
-      if (!T.sameShape(shape, t.shape)) throw new Error(`${this.what} state '${name}' has shape [${t.shape}], expected [${shape}]`);
+      if (!T.sameShape(shape, t.shape))
+        throw new Error(`${this.what} state '${name}' has shape [${t.shape}], expected [${shape}]`);
       this.set(parsed.slot, parsed.param, t.to({ device: p.device, copy: true }));
     }
   }
 
   /** Zeroes the `slots` named where a parameter's mask is 0. */
   mask(masks: ReadonlyMap<string, T.Tensor>, slots: readonly string[]): void {
-    T.noGrad(() => T.tidy(() => {
-      const held = slots.flatMap((slot) => [...masks].flatMap(([param, m]) => {
-        const t = this.get(slot, param);
-        return t ? [[t, m] as const] : [];
-      }));
-      T.foreachMul_(held.map(([t]) => t), held.map(([, m]) => m));
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        const held = slots.flatMap((slot) =>
+          [...masks].flatMap(([param, m]) => {
+            const t = this.get(slot, param);
+            return t ? [[t, m] as const] : [];
+          }),
+        );
+        T.foreachMul_(
+          held.map(([t]) => t),
+          held.map(([, m]) => m),
+        );
+      }),
+    );
   }
 
   clear(): void {

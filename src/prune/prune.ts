@@ -19,10 +19,14 @@ export type MaskedLayer = WeightLayer;
 
 /** The masked conv/linear layers a selection names, in registration order. */
 export function selectLayers(model: Module, selection: LayerSelection): [string, MaskedLayer][] {
-  const masked = model.namedModules().filter((e): e is [string, MaskedLayer] => e[1] instanceof WeightLayer && e[1].masked);
+  const masked = model
+    .namedModules()
+    .filter((e): e is [string, MaskedLayer] => e[1] instanceof WeightLayer && e[1].masked);
   if (Array.isArray(selection)) {
     const known = new Set(masked.map(([n]) => n));
-    for (const name of selection) if (!known.has(name)) throw new Error(`no masked layer '${name}' (known: ${[...known].slice(0, 5).join(', ')}, ...)`);
+    for (const name of selection)
+      if (!known.has(name))
+        throw new Error(`no masked layer '${name}' (known: ${[...known].slice(0, 5).join(', ')}, ...)`);
     return masked.filter(([n]) => selection.includes(n));
   }
   if (selection === 'all') return masked;
@@ -30,7 +34,13 @@ export function selectLayers(model: Module, selection: LayerSelection): [string,
 }
 
 /** One layer's pruning: the threshold used and its non-zero mask entries before and after, out of numel. */
-export interface PruneResult { name: string; threshold: number; before: number; after: number; numel: number }
+export interface PruneResult {
+  name: string;
+  threshold: number;
+  before: number;
+  after: number;
+  numel: number;
+}
 
 /**
  * threshold = q * population std of the weight over all its elements (pruned zeros included);
@@ -38,22 +48,33 @@ export interface PruneResult { name: string; threshold: number; before: number; 
  */
 export function pruneByStd(model: Module, selection: LayerSelection, q: number): PruneResult[] {
   if (!(q >= 0)) throw new Error(`pruning quality q must be >= 0, got ${q}`);
-  return selectLayers(model, selection).map(([name, layer]) => T.noGrad(() => T.tidy(() => {
-    const w = layer.weight;
-    const mask = layer.mask!;
-    const before = mask.countNonzero().item();
-    const threshold = q * w.std(undefined, { unbiased: false }).item();
-    mask.mul_(w.abs().ge(threshold).to(mask.dtype));
-    w.mul_(mask);
-    return { name, threshold, before, after: mask.countNonzero().item(), numel: w.numel };
-  })));
+  return selectLayers(model, selection).map(([name, layer]) =>
+    T.noGrad(() =>
+      T.tidy(() => {
+        const w = layer.weight;
+        const mask = layer.mask!;
+        const before = mask.countNonzero().item();
+        const threshold = q * w.std(undefined, { unbiased: false }).item();
+        mask.mul_(w.abs().ge(threshold).to(mask.dtype));
+        w.mul_(mask);
+        return { name, threshold, before, after: mask.countNonzero().item(), numel: w.numel };
+      }),
+    ),
+  );
 }
 
 /** After an optimizer step: w = w * mask, and the optimizer's state zeroed where the mask is 0 (it does that itself). */
 export function applyMasks(model: Module, optimizer?: Pick<Optimizer, 'maskState'>): void {
   const layers = selectLayers(model, 'all');
   // A multi-tensor product: one launch on a GPU instead of one per layer.
-  T.noGrad(() => T.tidy(() => T.foreachMul_(layers.map(([, l]) => l.weight), layers.map(([, l]) => l.mask!))));
+  T.noGrad(() =>
+    T.tidy(() =>
+      T.foreachMul_(
+        layers.map(([, l]) => l.weight),
+        layers.map(([, l]) => l.mask!),
+      ),
+    ),
+  );
   optimizer?.maskState(new Map(layers.map(([name, l]) => [`${name}.weight`, l.mask!])));
 }
 
@@ -66,26 +87,41 @@ export type GradientMasking = 'masked-weights' | 'zero-params';
  * entry's notebook; this also freezes BatchNorm shifts initialised at 0).
  */
 export function maskGradients(model: Module, how: GradientMasking): void {
-  T.noGrad(() => T.tidy(() => {
-    if (how === 'masked-weights') {
-      const withGrad = selectLayers(model, 'all').flatMap(([, l]) => {
-        const g = l.weight.grad;
-        return g ? [[g, l.mask!] as const] : [];
-      });
-      T.foreachMul_(withGrad.map(([g]) => g), withGrad.map(([, m]) => m));
-      return;
-    }
-    for (const [, p] of model.namedParameters()) {
-      const g = p.grad;
-      if (g) T.tidy(() => { g.mul_(p.ne(0).to(g.dtype)); });
-    }
-  }));
+  T.noGrad(() =>
+    T.tidy(() => {
+      if (how === 'masked-weights') {
+        const withGrad = selectLayers(model, 'all').flatMap(([, l]) => {
+          const g = l.weight.grad;
+          return g ? [[g, l.mask!] as const] : [];
+        });
+        T.foreachMul_(
+          withGrad.map(([g]) => g),
+          withGrad.map(([, m]) => m),
+        );
+        return;
+      }
+      for (const [, p] of model.namedParameters()) {
+        const g = p.grad;
+        if (g)
+          T.tidy(() => {
+            g.mul_(p.ne(0).to(g.dtype));
+          });
+      }
+    }),
+  );
 }
 
 /** Fraction of conv/linear weights that are zero in the weights actually used (weight * mask). */
 export function sparsity(model: Module): { zeros: number; total: number } {
-  return T.noGrad(() => T.tidy(() => selectLayers(model, 'all').reduce((acc, [, l]) => {
-    const n = l.weight.numel;
-    return { zeros: acc.zeros + n - l.effectiveWeight().countNonzero().item(), total: acc.total + n };
-  }, { zeros: 0, total: 0 })));
+  return T.noGrad(() =>
+    T.tidy(() =>
+      selectLayers(model, 'all').reduce(
+        (acc, [, l]) => {
+          const n = l.weight.numel;
+          return { zeros: acc.zeros + n - l.effectiveWeight().countNonzero().item(), total: acc.total + n };
+        },
+        { zeros: 0, total: 0 },
+      ),
+    ),
+  );
 }

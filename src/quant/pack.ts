@@ -15,10 +15,13 @@ export function packSigned(values: ArrayLike<number>, bits: number): Uint8Array 
   const mask = 2 ** bits - 1;
   const out = new Uint8Array(packedBytes(values.length, bits));
   // acc holds fewer than 8 pending bits before each value is added: at most 7 + 16 bits in all.
-  let acc = 0, pending = 0, o = 0;
+  let acc = 0,
+    pending = 0,
+    o = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`value ${v} at index ${i} is not a signed ${bits}-bit integer (${min}..${max})`);
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new Error(`value ${v} at index ${i} is not a signed ${bits}-bit integer (${min}..${max})`);
     acc |= (v & mask) << pending;
     pending += bits;
     while (pending >= 8) {
@@ -38,11 +41,14 @@ export function packSigned(values: ArrayLike<number>, bits: number): Uint8Array 
 export function unpackSigned(bytes: Uint8Array, bits: number, count: number): Int32Array {
   checkBits(bits, 'packed integers');
   const expected = packedBytes(count, bits);
-  if (bytes.length !== expected) throw new Error(`${bytes.length} bytes for ${count} packed ${bits}-bit integers, which take ${expected}`);
+  if (bytes.length !== expected)
+    throw new Error(`${bytes.length} bytes for ${count} packed ${bits}-bit integers, which take ${expected}`);
   const mask = 2 ** bits - 1;
   const half = 2 ** (bits - 1);
   const out = new Int32Array(count);
-  let acc = 0, pending = 0, b = 0;
+  let acc = 0,
+    pending = 0,
+    b = 0;
   for (let i = 0; i < count; i++) {
     while (pending < bits) {
       acc |= bytes[b++]! << pending;

@@ -25,17 +25,27 @@ export interface QuantizationPlan {
 /** What is wrong with a quantization config (empty when nothing): bit widths in range, an averaging constant in (0, 1]. */
 export function checkQuantizationConfig(c: QuantizationConfig): string[] {
   const problems: string[] = [];
-  const bits = (v: unknown, what: string) => { try { checkBits(v as number, what); } catch (e) { problems.push((e as Error).message); } };
+  const bits = (v: unknown, what: string) => {
+    try {
+      checkBits(v as number, what);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  };
   bits(c.weightBits, 'weightBits');
   bits(c.actBits, 'actBits');
   for (const side of ['first', 'last'] as const) {
     const b = c[side];
     if (b === null) continue;
-    if (typeof b !== 'object') { problems.push(`${side} must be null or {weight, input}`); continue; }
+    if (typeof b !== 'object') {
+      problems.push(`${side} must be null or {weight, input}`);
+      continue;
+    }
     bits(b.weight, `${side}.weight`);
     bits(b.input, `${side}.input`);
   }
-  if (!(c.averagingConstant > 0 && c.averagingConstant <= 1)) problems.push(`averagingConstant must be in (0, 1], got ${c.averagingConstant}`);
+  if (!(c.averagingConstant > 0 && c.averagingConstant <= 1))
+    problems.push(`averagingConstant must be in (0, 1], got ${c.averagingConstant}`);
   return problems;
 }
 
@@ -44,32 +54,47 @@ export function checkQuantizationConfig(c: QuantizationConfig): string[] {
  * constant. Whether its layer names fit a model is prepareQuantized's check.
  */
 export function checkQuantizationPlan(value: unknown): string[] {
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(value)) return ['a plan must be an object {layers, averagingConstant}'];
   const problems: string[] = [];
-  if (!isObject(value.layers) || !Object.keys(value.layers).length) problems.push('layers must be a non-empty object of {weight, input} bits by layer name');
+  if (!isObject(value.layers) || !Object.keys(value.layers).length)
+    problems.push('layers must be a non-empty object of {weight, input} bits by layer name');
   else {
     for (const [name, b] of Object.entries(value.layers)) {
-      if (!isObject(b)) { problems.push(`layer '${name}' must have {weight, input} bits`); continue; }
+      if (!isObject(b)) {
+        problems.push(`layer '${name}' must have {weight, input} bits`);
+        continue;
+      }
       for (const side of ['weight', 'input'] as const) {
-        try { checkBits(b[side] as number, `layer '${name}' ${side}`); } catch (e) { problems.push((e as Error).message); }
+        try {
+          checkBits(b[side] as number, `layer '${name}' ${side}`);
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
       }
     }
   }
   const c = value.averagingConstant;
-  if (typeof c !== 'number' || !(c > 0 && c <= 1)) problems.push(`averagingConstant must be in (0, 1], got ${JSON.stringify(c)}`);
+  if (typeof c !== 'number' || !(c > 0 && c <= 1))
+    problems.push(`averagingConstant must be in (0, 1], got ${JSON.stringify(c)}`);
   return problems;
 }
 
-const weightLayers = (model: Module) => model.namedModules().filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer);
+const weightLayers = (model: Module) =>
+  model.namedModules().filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer);
 
 /** The bits of each weight layer of the model under a configuration. */
 export function planFor(model: Module, config: QuantizationConfig): QuantizationPlan {
   const layers = weightLayers(model);
   const general: LayerBits = { weight: config.weightBits, input: config.actBits };
   return {
-    layers: Object.fromEntries(layers.map(([name], i) => [name,
-      (i === 0 && config.first) || (i === layers.length - 1 && config.last) || general])),
+    layers: Object.fromEntries(
+      layers.map(([name], i) => [
+        name,
+        (i === 0 && config.first) || (i === layers.length - 1 && config.last) || general,
+      ]),
+    ),
     averagingConstant: config.averagingConstant,
   };
 }
@@ -88,12 +113,14 @@ export function foldBatchNorm(model: Module): number {
       if (!(bn instanceof BatchNorm2d) || !(conv instanceof Conv2d)) return;
       const sd = bn.stateDict();
       // PyTorch's order of operations, so that both fold to the same floats.
-      T.noGrad(() => T.tidy(() => {
-        const rsqrt = sd.get('running_var')!.add(bn.eps).rsqrt();
-        conv.weight.mul_(sd.get('weight')!.mul(rsqrt).reshape([-1, 1, 1, 1]));
-        const bias = conv.ensureBias();
-        bias.copy_(bias.sub(sd.get('running_mean')!).mul(rsqrt).mul(sd.get('weight')!).add(sd.get('bias')!));
-      }));
+      T.noGrad(() =>
+        T.tidy(() => {
+          const rsqrt = sd.get('running_var')!.add(bn.eps).rsqrt();
+          conv.weight.mul_(sd.get('weight')!.mul(rsqrt).reshape([-1, 1, 1, 1]));
+          const bias = conv.ensureBias();
+          bias.copy_(bias.sub(sd.get('running_mean')!).mul(rsqrt).mul(sd.get('weight')!).add(sd.get('bias')!));
+        }),
+      );
       m.replace(i, new Identity());
       bn.dispose();
       folded++;
@@ -106,7 +133,9 @@ export function foldBatchNorm(model: Module): number {
 export function prepareQuantized(model: Module, plan: QuantizationPlan): void {
   foldBatchNorm(model);
   const layers = new Map(weightLayers(model));
-  for (const name of Object.keys(plan.layers)) if (!layers.has(name)) throw new Error(`quantization plan names '${name}', which is no conv or linear layer of the model`);
+  for (const name of Object.keys(plan.layers))
+    if (!layers.has(name))
+      throw new Error(`quantization plan names '${name}', which is no conv or linear layer of the model`);
   for (const [name, layer] of layers) {
     const bits = plan.layers[name];
     if (!bits) throw new Error(`quantization plan has no bits for layer '${name}'`);
@@ -127,5 +156,10 @@ export function setIntegerSimulation(model: Module, on: boolean): void {
 /** The plan a quantized model follows, or null for a float model. */
 export function planOf(model: Module): QuantizationPlan | null {
   const layers = weightLayers(model).filter(([, l]) => l.bits !== null);
-  return layers.length ? { layers: Object.fromEntries(layers.map(([n, l]) => [n, l.bits!])), averagingConstant: layers[0]![1].averagingConstant } : null;
+  return layers.length
+    ? {
+        layers: Object.fromEntries(layers.map(([n, l]) => [n, l.bits!])),
+        averagingConstant: layers[0]![1].averagingConstant,
+      }
+    : null;
 }

@@ -15,10 +15,17 @@ const seedEvents = alternating([101, 103, 105, 107, 109, 111, 151, 153, 155, 157
 /** What the write-up describes (docs/SPEC.md §4.1). */
 const micronetSeed: Recipe = {
   name: 'micronet-seed',
-  description: 'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
+  description:
+    'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
   // Every option spelled out, so that each can be overridden with --set model.config.<option>=...
   model: { name: 'googlenet', config: modelConfig('googlenet') },
-  data: { dataset: 'cifar100', trainPipeline: 'micronet-seed/train', testPipeline: 'micronet-seed/test', batchSize: 128, workers: 1 },
+  data: {
+    dataset: 'cifar100',
+    trainPipeline: 'micronet-seed/train',
+    testPipeline: 'micronet-seed/test',
+    batchSize: 128,
+    workers: 1,
+  },
   epochs: 200,
   optimizer: seedSgd,
   restartOptimizerOnPrune: false,
@@ -37,7 +44,8 @@ const micronetSeed: Recipe = {
 const id56Notebook: Recipe = {
   ...micronetSeed,
   name: 'id56-notebook',
-  description: 'the entry as its notebook ran: RandomResizedCrop, plain momentum, gamma 0.2 then a fresh optimizer and gamma 0.1 at each pruning event, targets 0.9 / 0.1/99, test stats at test time, zero-parameter gradient masking',
+  description:
+    'the entry as its notebook ran: RandomResizedCrop, plain momentum, gamma 0.2 then a fresh optimizer and gamma 0.1 at each pruning event, targets 0.9 / 0.1/99, test stats at test time, zero-parameter gradient masking',
   data: { ...micronetSeed.data, trainPipeline: 'id56-notebook/train', testPipeline: 'id56-notebook/test' },
   optimizer: { ...seedSgd, nesterov: false },
   restartOptimizerOnPrune: true,
@@ -50,7 +58,8 @@ const id56Notebook: Recipe = {
 const smoke: Recipe = {
   ...micronetSeed,
   name: 'smoke',
-  description: 'a narrow GoogLeNet through the micronet-seed phases in minutes: warm-up, dense training, alternating pruning, fine-tuning',
+  description:
+    'a narrow GoogLeNet through the micronet-seed phases in minutes: warm-up, dense training, alternating pruning, fine-tuning',
   model: { name: 'googlenet', config: modelConfig('googlenet', { width: 0.125 }) },
   data: { ...micronetSeed.data, batchSize: 64 },
   epochs: 8,
@@ -65,7 +74,8 @@ const eightBit = { weightBits: 8, actBits: 8, first: null, last: null, averaging
 const micronetSeedQat: Recipe = {
   ...micronetSeed,
   name: 'micronet-seed-qat',
-  description: 'micronet-seed, then 20 epochs of 8-bit quantization-aware training (BatchNorm folded, lr 1e-3, ranges frozen for the last 5)',
+  description:
+    'micronet-seed, then 20 epochs of 8-bit quantization-aware training (BatchNorm folded, lr 1e-3, ranges frozen for the last 5)',
   epochs: 220,
   quantization: { ...eightBit, startEpoch: 201, lr: 1e-3, milestones: [211], gamma: 0.1, freezeEpoch: 216 },
 };
@@ -77,7 +87,8 @@ const micronetSeedQat: Recipe = {
 const qat: Recipe = {
   ...micronetSeed,
   name: 'qat',
-  description: 'quantization-aware fine-tuning of a trained, pruned model: BatchNorm folded, 8-bit weights and inputs, masks kept',
+  description:
+    'quantization-aware fine-tuning of a trained, pruned model: BatchNorm folded, 8-bit weights and inputs, masks kept',
   epochs: 4,
   schedule: { lr: 1e-3, warmupEpochs: 0, milestones: [], gamma: 0.1, gammaAfterPrune: null },
   pruning: { q: 0.25, events: [], gradientMasking: 'masked-weights' },

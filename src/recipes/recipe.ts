@@ -14,7 +14,13 @@ export interface Recipe {
   model: { name: string; config: Record<string, unknown> };
   /** Start from this checkpoint's weights and masks instead of a fresh initialisation (null: fresh). */
   initialWeights: string | null;
-  data: { dataset: DatasetName; trainPipeline: PipelineName; testPipeline: PipelineName; batchSize: number; workers: number };
+  data: {
+    dataset: DatasetName;
+    trainPipeline: PipelineName;
+    testPipeline: PipelineName;
+    batchSize: number;
+    workers: number;
+  };
   epochs: number;
   /** The optimizer by registry name (src/optim) and its hyperparameters. */
   optimizer: OptimizerConfig;
@@ -39,9 +45,12 @@ export class RecipeError extends Error {}
 
 /** Checks every field's type and range; returns the recipe for chaining. */
 export function validateRecipe(r: Recipe): Recipe {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
+  if (typeof r !== 'object' || r === null || Array.isArray(r))
+    throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
   const problems: string[] = [];
-  const check = (ok: boolean, what: string) => { if (!ok) problems.push(what); };
+  const check = (ok: boolean, what: string) => {
+    if (!ok) problems.push(what);
+  };
   const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
   const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
   check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
@@ -51,45 +60,82 @@ export function validateRecipe(r: Recipe): Recipe {
     try {
       const classes = modelConfig(r.model.name, r.model.config).numClasses;
       const needed = datasets[r.data?.dataset]?.classes.fine;
-      check(needed === undefined || classes === needed, `model ${r.model.name} has ${String(classes)} classes, ${r.data.dataset} has ${needed}: set model.config.numClasses=${needed}`);
+      check(
+        needed === undefined || classes === needed,
+        `model ${r.model.name} has ${String(classes)} classes, ${r.data.dataset} has ${needed}: set model.config.numClasses=${needed}`,
+      );
     } catch (e) {
       problems.push((e as Error).message);
     }
   } else problems.push('model.config must be an object');
-  check(pipelineNames.includes(r.data?.trainPipeline) && pipelineNames.includes(r.data?.testPipeline), `data pipelines must be among ${pipelineNames.join(', ')}`);
+  check(
+    pipelineNames.includes(r.data?.trainPipeline) && pipelineNames.includes(r.data?.testPipeline),
+    `data pipelines must be among ${pipelineNames.join(', ')}`,
+  );
   check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
   check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');
   check(positiveInt(r.epochs), 'epochs must be a positive integer');
   problems.push(...checkOptimizerConfig(r.optimizer));
   check(typeof r.restartOptimizerOnPrune === 'boolean', 'restartOptimizerOnPrune must be a boolean');
   check(typeof r.schedule?.lr === 'number' && r.schedule.lr > 0, 'schedule.lr must be positive');
-  check(Number.isInteger(r.schedule?.warmupEpochs) && r.schedule.warmupEpochs >= 0 && r.schedule.warmupEpochs <= r.epochs, 'schedule.warmupEpochs must be an integer in [0, epochs]');
-  check(Array.isArray(r.schedule?.milestones) && r.schedule.milestones.every(positiveInt), 'schedule.milestones must be positive integers');
+  check(
+    Number.isInteger(r.schedule?.warmupEpochs) && r.schedule.warmupEpochs >= 0 && r.schedule.warmupEpochs <= r.epochs,
+    'schedule.warmupEpochs must be an integer in [0, epochs]',
+  );
+  check(
+    Array.isArray(r.schedule?.milestones) && r.schedule.milestones.every(positiveInt),
+    'schedule.milestones must be positive integers',
+  );
   check(nonNegative(r.schedule?.gamma) && r.schedule.gamma <= 1, 'schedule.gamma must be in [0, 1]');
-  check(r.schedule?.gammaAfterPrune === null || (nonNegative(r.schedule?.gammaAfterPrune) && (r.schedule.gammaAfterPrune as number) <= 1), 'schedule.gammaAfterPrune must be null or in [0, 1]');
+  check(
+    r.schedule?.gammaAfterPrune === null ||
+      (nonNegative(r.schedule?.gammaAfterPrune) && (r.schedule.gammaAfterPrune as number) <= 1),
+    'schedule.gammaAfterPrune must be null or in [0, 1]',
+  );
   check(nonNegative(r.loss?.smoothing) && r.loss.smoothing < 1, 'loss.smoothing must be in [0, 1)');
   check(['uniform', 'others'].includes(r.loss?.form), 'loss.form must be uniform or others');
   check(nonNegative(r.pruning?.q), 'pruning.q must be >= 0');
-  check(['masked-weights', 'zero-params'].includes(r.pruning?.gradientMasking), 'pruning.gradientMasking must be masked-weights or zero-params');
-  check(Array.isArray(r.pruning?.events) && r.pruning.events.every((e) => positiveInt(e?.epoch) && e.epoch <= r.epochs && ['conv', 'linear', 'all'].includes(e.layers)),
-    'pruning.events must be {epoch in 1..epochs, layers: conv|linear|all}');
+  check(
+    ['masked-weights', 'zero-params'].includes(r.pruning?.gradientMasking),
+    'pruning.gradientMasking must be masked-weights or zero-params',
+  );
+  check(
+    Array.isArray(r.pruning?.events) &&
+      r.pruning.events.every(
+        (e) => positiveInt(e?.epoch) && e.epoch <= r.epochs && ['conv', 'linear', 'all'].includes(e.layers),
+      ),
+    'pruning.events must be {epoch in 1..epochs, layers: conv|linear|all}',
+  );
   check(Number.isInteger(r.seed) && r.seed >= 0, 'seed must be a non-negative integer');
   check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
   check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
   check(typeof r.cudaGraph === 'boolean', 'cudaGraph must be a boolean');
-  check(r.initialWeights === null || (typeof r.initialWeights === 'string' && r.initialWeights.length > 0), 'initialWeights must be null or a checkpoint path');
+  check(
+    r.initialWeights === null || (typeof r.initialWeights === 'string' && r.initialWeights.length > 0),
+    'initialWeights must be null or a checkpoint path',
+  );
   const q = r.quantization;
   if (q !== null) {
     if (typeof q !== 'object' || q === undefined) problems.push('quantization must be null or an object');
     else {
       problems.push(...checkQuantizationConfig(q).map((p) => `quantization.${p}`));
       check(positiveInt(q.startEpoch) && q.startEpoch <= r.epochs, 'quantization.startEpoch must be in 1..epochs');
-      check(q.freezeEpoch === null || (positiveInt(q.freezeEpoch) && q.freezeEpoch >= q.startEpoch && q.freezeEpoch <= r.epochs), 'quantization.freezeEpoch must be null or in startEpoch..epochs');
+      check(
+        q.freezeEpoch === null ||
+          (positiveInt(q.freezeEpoch) && q.freezeEpoch >= q.startEpoch && q.freezeEpoch <= r.epochs),
+        'quantization.freezeEpoch must be null or in startEpoch..epochs',
+      );
       check(typeof q.lr === 'number' && q.lr > 0, 'quantization.lr must be positive');
-      check(Array.isArray(q.milestones) && q.milestones.every(positiveInt), 'quantization.milestones must be positive integers');
+      check(
+        Array.isArray(q.milestones) && q.milestones.every(positiveInt),
+        'quantization.milestones must be positive integers',
+      );
       check(nonNegative(q.gamma) && q.gamma <= 1, 'quantization.gamma must be in [0, 1]');
       check(r.precision === 'float32', 'quantization-aware training runs in float32 (precision=float32)');
-      check(!r.pruning?.events?.some((e) => e?.epoch >= q.startEpoch), 'pruning events must come before quantization.startEpoch');
+      check(
+        !r.pruning?.events?.some((e) => e?.epoch >= q.startEpoch),
+        'pruning events must come before quantization.startEpoch',
+      );
     }
   }
   if (problems.length) throw new RecipeError(`recipe ${r.name ?? '?'}: ${problems.join('; ')}`);
@@ -111,7 +157,8 @@ export function applyOverrides(recipe: Recipe, overrides: readonly string[]): Re
     let parent: Record<string, unknown> = copy;
     for (const key of path.slice(0, -1)) {
       const next = parent[key];
-      if (typeof next !== 'object' || next === null || Array.isArray(next)) throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
+      if (typeof next !== 'object' || next === null || Array.isArray(next))
+        throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
       parent = next as Record<string, unknown>;
     }
     const key = path.at(-1)!;

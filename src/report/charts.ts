@@ -11,7 +11,8 @@ export const palette = ['#3b82f6', '#f97316', '#10b981', '#e11d48', '#a855f7', '
 /** A value formatter for axes and labels. */
 export type Format = (v: number) => string;
 export const percent: Format = (v) => `${+(100 * v).toFixed(2)}%`;
-export const plain: Format = (v) => (Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(1) : String(+v.toPrecision(4)));
+export const plain: Format = (v) =>
+  Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(1) : String(+v.toPrecision(4));
 
 /** About `count` round values spanning [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
@@ -37,7 +38,10 @@ export interface LineSeries {
 }
 
 /** A vertical mark at an x (e.g. a pruning event) or a horizontal one at a y (e.g. a target). */
-export interface Mark { at: number; label: string }
+export interface Mark {
+  at: number;
+  label: string;
+}
 
 export interface LineChartOptions {
   /** Identifies the chart in the page (data-chart). */
@@ -54,15 +58,26 @@ export interface LineChartOptions {
   xRange?: [number, number];
 }
 
-function frame(id: string, title: string, width: number, height: number, body: string[], legend: { name: string; color: string; dashed?: boolean }[]): string {
+function frame(
+  id: string,
+  title: string,
+  width: number,
+  height: number,
+  body: string[],
+  legend: { name: string; color: string; dashed?: boolean }[],
+): string {
   const items = legend.map((s, i) => {
     const x = 60 + (i % 3) * 220;
     const y = height - 14 - 16 * (Math.ceil(legend.length / 3) - 1 - Math.floor(i / 3));
-    return `<line x1="${x}" x2="${x + 18}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`
-      + `<text x="${x + 24}" y="${y}" class="legend">${escapeHtml(s.name)}</text>`;
+    return (
+      `<line x1="${x}" x2="${x + 18}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>` +
+      `<text x="${x + 24}" y="${y}" class="legend">${escapeHtml(s.name)}</text>`
+    );
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${id}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}">`
-    + `<title>${escapeHtml(title)}</title><text x="10" y="20" class="title">${escapeHtml(title)}</text>${body.join('')}${items.join('')}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${id}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}">` +
+    `<title>${escapeHtml(title)}</title><text x="10" y="20" class="title">${escapeHtml(title)}</text>${body.join('')}${items.join('')}</svg>`
+  );
 }
 
 /** A line chart: x along the bottom, the series, marks, axes and a legend. */
@@ -70,13 +85,28 @@ export function lineChart(o: LineChartOptions): string {
   const width = 720;
   const legendRows = Math.ceil(o.series.length / 3);
   const height = 300 + 16 * legendRows;
-  const left = 70, right = 20, top = 34, bottom = 60 + 16 * legendRows;
+  const left = 70,
+    right = 20,
+    top = 34,
+    bottom = 60 + 16 * legendRows;
   const points = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const format = o.yFormat ?? plain;
   if (!points.length) {
-    return frame(o.id, o.title, width, 120, [`<text x="${width / 2}" y="70" class="empty" text-anchor="middle">no data yet</text>`], []);
+    return frame(
+      o.id,
+      o.title,
+      width,
+      120,
+      [`<text x="${width / 2}" y="70" class="empty" text-anchor="middle">no data yet</text>`],
+      [],
+    );
   }
-  const xs = points.map(([x]) => x).concat((o.xMarks ?? []).map((m) => m.at), o.xRange ?? []);
+  const xs = points
+    .map(([x]) => x)
+    .concat(
+      (o.xMarks ?? []).map((m) => m.at),
+      o.xRange ?? [],
+    );
   const ys = points.map(([, y]) => y).concat((o.yMarks ?? []).map((m) => m.at));
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   let [y0, y1] = [o.zero ? Math.min(0, ...ys) : Math.min(...ys), Math.max(...ys)];
@@ -87,25 +117,39 @@ export function lineChart(o: LineChartOptions): string {
   const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (width - left - right);
   const py = (y: number) => height - bottom - ((y - y0) / (y1 - y0)) * (height - top - bottom);
   const body: string[] = [];
-  for (const t of yTicks) body.push(`<line class="grid" x1="${left}" x2="${width - right}" y1="${f(py(t))}" y2="${f(py(t))}"/><text x="${left - 6}" y="${f(py(t)) + 4}" text-anchor="end">${escapeHtml(format(t))}</text>`);
-  for (const t of niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t))) body.push(`<text x="${f(px(t))}" y="${height - bottom + 16}" text-anchor="middle">${t}</text>`);
+  for (const t of yTicks)
+    body.push(
+      `<line class="grid" x1="${left}" x2="${width - right}" y1="${f(py(t))}" y2="${f(py(t))}"/><text x="${left - 6}" y="${f(py(t)) + 4}" text-anchor="end">${escapeHtml(format(t))}</text>`,
+    );
+  for (const t of niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t)))
+    body.push(`<text x="${f(px(t))}" y="${height - bottom + 16}" text-anchor="middle">${t}</text>`);
   body.push(`<line class="axis" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
-  body.push(`<text x="${(left + width - right) / 2}" y="${height - bottom + 34}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`);
+  body.push(
+    `<text x="${(left + width - right) / 2}" y="${height - bottom + 34}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`,
+  );
   for (const m of o.xMarks ?? []) {
-    body.push(`<line class="mark" x1="${f(px(m.at))}" x2="${f(px(m.at))}" y1="${top}" y2="${height - bottom}"/>`
-      + `<text class="mark-label" x="${f(px(m.at)) + 3}" y="${top + 10}">${escapeHtml(m.label)}</text>`);
+    body.push(
+      `<line class="mark" x1="${f(px(m.at))}" x2="${f(px(m.at))}" y1="${top}" y2="${height - bottom}"/>` +
+        `<text class="mark-label" x="${f(px(m.at)) + 3}" y="${top + 10}">${escapeHtml(m.label)}</text>`,
+    );
   }
   for (const m of o.yMarks ?? []) {
-    body.push(`<line class="mark" x1="${left}" x2="${width - right}" y1="${f(py(m.at))}" y2="${f(py(m.at))}"/>`
-      + `<text class="mark-label" x="${width - right - 3}" y="${f(py(m.at)) - 4}" text-anchor="end">${escapeHtml(m.label)}</text>`);
+    body.push(
+      `<line class="mark" x1="${left}" x2="${width - right}" y1="${f(py(m.at))}" y2="${f(py(m.at))}"/>` +
+        `<text class="mark-label" x="${width - right - 3}" y="${f(py(m.at)) - 4}" text-anchor="end">${escapeHtml(m.label)}</text>`,
+    );
   }
   for (const s of o.series) {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (s.dots || pts.length === 1) {
-      body.push(`<g class="series" data-series="${escapeHtml(s.name)}" fill="${s.color}">${pts.map(([x, y]) => `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="2.5"/>`).join('')}</g>`);
+      body.push(
+        `<g class="series" data-series="${escapeHtml(s.name)}" fill="${s.color}">${pts.map(([x, y]) => `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="2.5"/>`).join('')}</g>`,
+      );
     } else {
-      body.push(`<polyline class="series" data-series="${escapeHtml(s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} `
-        + `points="${pts.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`);
+      body.push(
+        `<polyline class="series" data-series="${escapeHtml(s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} ` +
+          `points="${pts.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`,
+      );
     }
   }
   return frame(o.id, o.title, width, height, body, o.series);
@@ -130,9 +174,14 @@ export function barChart(o: BarChartOptions): string {
   const labelWidth = Math.min(220, 12 + 7 * Math.max(4, ...o.categories.map((c) => c.length)));
   const rowHeight = o.stacked || o.series.length === 1 ? 16 : 8 * o.series.length + 6;
   const legendRows = Math.ceil(o.series.length / 3);
-  const top = 34, right = 80;
+  const top = 34,
+    right = 80;
   const height = top + rowHeight * o.categories.length + 40 + 16 * legendRows;
-  const totals = o.categories.map((_, i) => (o.stacked ? o.series.reduce((s, r) => s + (r.values[i] ?? 0), 0) : Math.max(...o.series.map((r) => r.values[i] ?? 0))));
+  const totals = o.categories.map((_, i) =>
+    o.stacked
+      ? o.series.reduce((s, r) => s + (r.values[i] ?? 0), 0)
+      : Math.max(...o.series.map((r) => r.values[i] ?? 0)),
+  );
   const max = o.max ?? (Math.max(0, ...totals) || 1);
   const format = o.format ?? plain;
   const px = (v: number) => (v / max) * (width - labelWidth - right);
@@ -145,13 +194,21 @@ export function barChart(o: BarChartOptions): string {
     o.series.forEach((s, j) => {
       const v = s.values[i] ?? 0;
       const by = o.stacked || o.series.length === 1 ? y + 2 : y + 3 + j * 8;
-      body.push(`<rect class="bar" data-series="${escapeHtml(s.name)}" x="${f(x)}" y="${by}" width="${f(px(v))}" height="${barHeight}" fill="${s.color}"><title>${escapeHtml(`${c}, ${s.name}: ${format(v)}`)}</title></rect>`);
+      body.push(
+        `<rect class="bar" data-series="${escapeHtml(s.name)}" x="${f(x)}" y="${by}" width="${f(px(v))}" height="${barHeight}" fill="${s.color}"><title>${escapeHtml(`${c}, ${s.name}: ${format(v)}`)}</title></rect>`,
+      );
       if (o.stacked) x += px(v);
     });
-    if (o.stacked || o.series.length === 1) body.push(`<text class="value" x="${f(labelWidth + px(totals[i]!)) + 4}" y="${y + rowHeight / 2 + 4}">${escapeHtml(format(totals[i]!))}</text>`);
+    if (o.stacked || o.series.length === 1)
+      body.push(
+        `<text class="value" x="${f(labelWidth + px(totals[i]!)) + 4}" y="${y + rowHeight / 2 + 4}">${escapeHtml(format(totals[i]!))}</text>`,
+      );
   });
   const axisY = top + rowHeight * o.categories.length + 4;
   body.push(`<line class="axis" x1="${labelWidth}" x2="${width - right}" y1="${axisY}" y2="${axisY}"/>`);
-  for (const t of niceTicks(0, max, 5)) body.push(`<text x="${f(labelWidth + px(t))}" y="${axisY + 16}" text-anchor="middle">${escapeHtml(format(t))}</text>`);
+  for (const t of niceTicks(0, max, 5))
+    body.push(
+      `<text x="${f(labelWidth + px(t))}" y="${axisY + 16}" text-anchor="middle">${escapeHtml(format(t))}</text>`,
+    );
   return frame(o.id, o.title, width, height, body, o.series.length > 1 ? o.series : []);
 }

@@ -1,7 +1,14 @@
 // The report page: one self-contained HTML file (inline CSS and SVG, no scripts, nothing fetched)
 // that leads with a run's summary beside the published entry, then its curves, per-layer density,
 // the score split by block under both rule sets and the recipe; several runs overlay.
-import { publishedEntry, reference, referenceLabels, ruleSet, type LayerScore, type ScoreReport } from '../score/index.js';
+import {
+  publishedEntry,
+  reference,
+  referenceLabels,
+  ruleSet,
+  type LayerScore,
+  type ScoreReport,
+} from '../score/index.js';
 import { learningRate } from '../train/schedule.js';
 import type { Recipe } from '../recipes/index.js';
 import { barChart, escapeHtml as e, lineChart, palette, percent, type LineSeries, type Mark } from './charts.js';
@@ -41,8 +48,10 @@ export function renderReport(runs: RunRecord[], generated = new Date()): string 
     scoreSection(runs),
     recipeSection(runs),
   ];
-  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`
-    + `<meta name="color-scheme" content="light dark"><title>${e(title)}</title><style>${style}</style></head>\n<body>\n${body.join('\n')}\n</body></html>\n`;
+  return (
+    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+    `<meta name="color-scheme" content="light dark"><title>${e(title)}</title><style>${style}</style></head>\n<body>\n${body.join('\n')}\n</body></html>\n`
+  );
 }
 
 const colorOf = (i: number) => palette[i % palette.length]!;
@@ -58,11 +67,15 @@ function statusSection(r: RunRecord): string {
 
 function summarySection(runs: RunRecord[]): string {
   const withSummary = runs.filter((r) => r.summary);
-  if (!withSummary.length) return '<h2>Summary</h2><p class="muted">No summary yet: it needs a finished epoch and a readable checkpoint.</p>';
+  if (!withSummary.length)
+    return '<h2>Summary</h2><p class="muted">No summary yet: it needs a finished epoch and a readable checkpoint.</p>';
   const tables = withSummary.map((r) => summaryRows(r.summary!));
   const head = `<tr><th></th>${withSummary.map((r) => `<th>${e(r.name)} (epoch ${r.summary!.epoch})</th>`).join('')}<th>the entry (published)</th></tr>`;
-  const rows = tables[0]!.map((row, i) => `<tr><th>${e(row.what)}</th>${tables.map((t) => `<td class="num">${e(t[i]?.run ?? '')}</td>`).join('')}`
-    + `<td class="num">${e(tables.map((t) => t[i]?.entry).find((x) => x) ?? '')}</td></tr>`);
+  const rows = tables[0]!.map(
+    (row, i) =>
+      `<tr><th>${e(row.what)}</th>${tables.map((t) => `<td class="num">${e(t[i]?.run ?? '')}</td>`).join('')}` +
+      `<td class="num">${e(tables.map((t) => t[i]?.entry).find((x) => x) ?? '')}</td></tr>`,
+  );
   return `<h2>Summary</h2><table data-table="summary">${head}${rows.join('')}</table>`;
 }
 
@@ -71,7 +84,8 @@ function eventMarks(runs: RunRecord[]): Mark[] {
   const marks = new Map<string, Mark>();
   for (const r of runs) {
     if (!r.recipe) continue;
-    for (const p of r.recipe.pruning.events) marks.set(`p${p.epoch}${p.layers}`, { at: p.epoch - 1, label: `prune ${p.layers}` });
+    for (const p of r.recipe.pruning.events)
+      marks.set(`p${p.epoch}${p.layers}`, { at: p.epoch - 1, label: `prune ${p.layers}` });
     const q = r.recipe.quantization;
     if (q) marks.set(`q${q.startEpoch}`, { at: q.startEpoch - 1, label: `QAT ${q.weightBits}/${q.actBits}` });
   }
@@ -82,18 +96,58 @@ function curveCharts(runs: RunRecord[]): string[] {
   const xMarks = eventMarks(runs);
   const xRange: [number, number] = [0, Math.max(1, ...runs.map((r) => r.recipe?.epochs ?? r.metrics.length))];
   const over = (pick: (m: RunRecord['metrics'][number]) => number | null, what: string, dashed = false) =>
-    runs.map((r, i): LineSeries => ({ name: label(runs, r, what), color: runs.length > 1 ? colorOf(i) : colorOf(dashed ? 1 : 0), dashed,
-      points: r.metrics.flatMap((m) => { const v = pick(m); return v === null ? [] : [[m.epoch, v] as [number, number]]; }) }));
+    runs.map(
+      (r, i): LineSeries => ({
+        name: label(runs, r, what),
+        color: runs.length > 1 ? colorOf(i) : colorOf(dashed ? 1 : 0),
+        dashed,
+        points: r.metrics.flatMap((m) => {
+          const v = pick(m);
+          return v === null ? [] : [[m.epoch, v] as [number, number]];
+        }),
+      }),
+    );
   const lr: LineSeries[] = runs.flatMap((r, i) => {
-    const recorded: LineSeries = { name: label(runs, r, 'lr recorded (last step of the epoch)'), color: colorOf(runs.length > 1 ? i : 1), dots: true, points: r.metrics.map((m) => [m.epoch, m.lr]) };
-    return r.recipe ? [{ name: label(runs, r, 'lr schedule'), color: colorOf(i), points: schedulePoints(r.recipe) }, recorded] : [recorded];
+    const recorded: LineSeries = {
+      name: label(runs, r, 'lr recorded (last step of the epoch)'),
+      color: colorOf(runs.length > 1 ? i : 1),
+      dots: true,
+      points: r.metrics.map((m) => [m.epoch, m.lr]),
+    };
+    return r.recipe
+      ? [{ name: label(runs, r, 'lr schedule'), color: colorOf(i), points: schedulePoints(r.recipe) }, recorded]
+      : [recorded];
   });
   return [
-    lineChart({ id: 'loss', xRange, title: 'Loss', xLabel: 'epoch', xMarks, series: [...over((m) => m.testLoss, 'test loss'), ...over((m) => m.trainLoss, 'train loss', true)] }),
-    lineChart({ id: 'top1', xRange, title: 'Top-1 accuracy', xLabel: 'epoch', xMarks, yFormat: percent, yMarks: [{ at: publishedEntry.top1, label: `the entry: ${percent(publishedEntry.top1)}` }],
-      series: [...over((m) => m.testTop1, 'test top-1'), ...over((m) => m.trainTop1, 'train top-1', true)] }),
+    lineChart({
+      id: 'loss',
+      xRange,
+      title: 'Loss',
+      xLabel: 'epoch',
+      xMarks,
+      series: [...over((m) => m.testLoss, 'test loss'), ...over((m) => m.trainLoss, 'train loss', true)],
+    }),
+    lineChart({
+      id: 'top1',
+      xRange,
+      title: 'Top-1 accuracy',
+      xLabel: 'epoch',
+      xMarks,
+      yFormat: percent,
+      yMarks: [{ at: publishedEntry.top1, label: `the entry: ${percent(publishedEntry.top1)}` }],
+      series: [...over((m) => m.testTop1, 'test top-1'), ...over((m) => m.trainTop1, 'train top-1', true)],
+    }),
     lineChart({ id: 'lr', xRange, title: 'Learning rate', xLabel: 'epoch', xMarks, zero: true, series: lr }),
-    lineChart({ id: 'sparsity', xRange, title: 'Sparsity of conv/linear weights', xLabel: 'epoch', xMarks, yFormat: percent, zero: true, series: over((m) => m.sparsity, 'sparsity') }),
+    lineChart({
+      id: 'sparsity',
+      xRange,
+      title: 'Sparsity of conv/linear weights',
+      xLabel: 'epoch',
+      xMarks,
+      yFormat: percent,
+      zero: true,
+      series: over((m) => m.sparsity, 'sparsity'),
+    }),
   ];
 }
 
@@ -103,7 +157,11 @@ function schedulePoints(recipe: Recipe): [number, number][] {
   const pruneEpochs = recipe.pruning.events.map((p) => p.epoch);
   const points: [number, number][] = [];
   for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
-    for (let batch = 0; batch < n; batch++) points.push([epoch - 1 + (batch + 1) / n, learningRate(recipe.schedule, pruneEpochs, { epoch, batch, batchesPerEpoch: n }, recipe.quantization)]);
+    for (let batch = 0; batch < n; batch++)
+      points.push([
+        epoch - 1 + (batch + 1) / n,
+        learningRate(recipe.schedule, pruneEpochs, { epoch, batch, batchesPerEpoch: n }, recipe.quantization),
+      ]);
   }
   return points;
 }
@@ -115,10 +173,21 @@ function densitySection(runs: RunRecord[]): string {
   if (!scored.length) return '<h2>Per-layer density</h2><p class="muted">Not available: see what is missing above.</p>';
   const layers = weightRows(scored[0]!.summary!.scores[0]!).map((l) => l.name);
   const chart = barChart({
-    id: 'density', title: 'Weights kept per layer (non-zero / all)', categories: layers, format: percent, max: 1,
+    id: 'density',
+    title: 'Weights kept per layer (non-zero / all)',
+    categories: layers,
+    format: percent,
+    max: 1,
     series: scored.map((r, i) => {
       const byName = new Map(weightRows(r.summary!.scores[0]!).map((l) => [l.name, l]));
-      return { name: r.name, color: colorOf(i), values: layers.map((n) => { const l = byName.get(n); return l ? l.nonzero / l.weights : 0; }) };
+      return {
+        name: r.name,
+        color: colorOf(i),
+        values: layers.map((n) => {
+          const l = byName.get(n);
+          return l ? l.nonzero / l.weights : 0;
+        }),
+      };
     }),
   });
   return `<h2>Per-layer density</h2><div class="charts">${chart}</div>`;
@@ -134,26 +203,54 @@ function scoreSection(runs: RunRecord[]): string {
   for (const r of scored) {
     for (const report of r.summary!.scores) {
       const blocks = [...new Set(report.layers.map(blockOf))];
-      const sum = (b: string, f: (l: LayerScore) => number) => report.layers.filter((l) => blockOf(l) === b).reduce((s, l) => s + f(l), 0);
+      const sum = (b: string, f: (l: LayerScore) => number) =>
+        report.layers.filter((l) => blockOf(l) === b).reduce((s, l) => s + f(l), 0);
       const storage = blocks.map((b) => sum(b, (l) => l.bits / 32 / reference.params));
       const ops = blocks.map((b) => sum(b, (l) => ruleSet(report.rules).layerOps(l) / reference.ops));
       const keep = blocks.map((_, i) => storage[i]! + ops[i]! > 0);
       const width = report.bitWidth === 'mixed' ? 'quantized' : `${report.bitWidth}-bit`;
-      parts.push(barChart({
-        id: `score-${report.rules}`, title: `${r.name}: score ${report.score.toFixed(4)} by block, ${report.rules} rules (${width})`, stacked: true,
-        format: (v) => v.toFixed(4), categories: blocks.filter((_, i) => keep[i]),
-        series: [{ name: `storage (params / ${referenceLabels.params})`, color: colorOf(0), values: storage.filter((_, i) => keep[i]) },
-          { name: `operations (${ruleSet(report.rules).opsName} / ${referenceLabels.ops})`, color: colorOf(1), values: ops.filter((_, i) => keep[i]) }],
-      }));
+      parts.push(
+        barChart({
+          id: `score-${report.rules}`,
+          title: `${r.name}: score ${report.score.toFixed(4)} by block, ${report.rules} rules (${width})`,
+          stacked: true,
+          format: (v) => v.toFixed(4),
+          categories: blocks.filter((_, i) => keep[i]),
+          series: [
+            {
+              name: `storage (params / ${referenceLabels.params})`,
+              color: colorOf(0),
+              values: storage.filter((_, i) => keep[i]),
+            },
+            {
+              name: `operations (${ruleSet(report.rules).opsName} / ${referenceLabels.ops})`,
+              color: colorOf(1),
+              values: ops.filter((_, i) => keep[i]),
+            },
+          ],
+        }),
+      );
     }
   }
-  const tables = scored.flatMap((r) => r.summary!.scores.map((report) => `<details><summary>${e(`${r.name}: every layer under the ${report.rules} rules`)}</summary>`
-    + `<table data-table="score-${e(report.rules)}"><tr><th>layer</th><th>type</th><th>weights</th><th>non-zero</th><th>bits</th><th>mults</th><th>adds</th><th>score share</th></tr>`
-    + report.layers.map((l) => `<tr><td>${e(l.name)}</td><td>${e(l.type)}</td>${[l.weights, l.nonzero, l.bits, l.mults, l.adds].map((v) => `<td class="num">${Math.round(v).toLocaleString('en-US')}</td>`).join('')}`
-      + `<td class="num">${(l.bits / 32 / reference.params + ruleSet(report.rules).layerOps(l) / reference.ops).toFixed(6)}</td></tr>`).join('')
-    + '</table></details>'));
-  return `<h2>Score by block</h2><p class="muted">Each bar is a block's share of the MicroNet score: its storage over WideResNet-28-10's ${referenceLabels.params} parameters plus its operations over its ${referenceLabels.ops}.</p>`
-    + `<div class="charts">${parts.join('')}</div>${tables.join('')}`;
+  const tables = scored.flatMap((r) =>
+    r.summary!.scores.map(
+      (report) =>
+        `<details><summary>${e(`${r.name}: every layer under the ${report.rules} rules`)}</summary>` +
+        `<table data-table="score-${e(report.rules)}"><tr><th>layer</th><th>type</th><th>weights</th><th>non-zero</th><th>bits</th><th>mults</th><th>adds</th><th>score share</th></tr>` +
+        report.layers
+          .map(
+            (l) =>
+              `<tr><td>${e(l.name)}</td><td>${e(l.type)}</td>${[l.weights, l.nonzero, l.bits, l.mults, l.adds].map((v) => `<td class="num">${Math.round(v).toLocaleString('en-US')}</td>`).join('')}` +
+              `<td class="num">${(l.bits / 32 / reference.params + ruleSet(report.rules).layerOps(l) / reference.ops).toFixed(6)}</td></tr>`,
+          )
+          .join('') +
+        '</table></details>',
+    ),
+  );
+  return (
+    `<h2>Score by block</h2><p class="muted">Each bar is a block's share of the MicroNet score: its storage over WideResNet-28-10's ${referenceLabels.params} parameters plus its operations over its ${referenceLabels.ops}.</p>` +
+    `<div class="charts">${parts.join('')}</div>${tables.join('')}`
+  );
 }
 
 /** A recipe's fields as `path: value` pairs, nested objects flattened. */

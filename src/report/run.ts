@@ -49,9 +49,14 @@ export function readRun(dir: string): RunRecord {
       ({ recipe, position } = state);
       const filled = state.history.filter((m) => !byEpoch.has(m.epoch));
       for (const m of filled) byEpoch.set(m.epoch, m);
-      if (filled.length) problems.push(`${basename(metricsPath)} lacks epoch${filled.length > 1 ? 's' : ''} ${filled.map((m) => m.epoch).join(', ')}: taken from ${basename(last)}`);
+      if (filled.length)
+        problems.push(
+          `${basename(metricsPath)} lacks epoch${filled.length > 1 ? 's' : ''} ${filled.map((m) => m.epoch).join(', ')}: taken from ${basename(last)}`,
+        );
     } catch (e) {
-      problems.push(`${basename(last)} cannot be read (${(e as Error).message}): the recipe, schedule and position are missing`);
+      problems.push(
+        `${basename(last)} cannot be read (${(e as Error).message}): the recipe, schedule and position are missing`,
+      );
     }
   } else {
     problems.push(`no ${basename(last)} yet: the recipe, per-layer density and scores are missing`);
@@ -60,7 +65,12 @@ export function readRun(dir: string): RunRecord {
   const done = position ? position.epoch - 1 : Math.max(0, ...byEpoch.keys());
   const gaps = Array.from({ length: done }, (_, i) => i + 1).filter((e) => !byEpoch.has(e));
   if (gaps.length) problems.push(`no metrics for epoch${gaps.length > 1 ? 's' : ''} ${gaps.join(', ')}`);
-  if (recipe && done < recipe.epochs) problems.push(done + 1 === recipe.epochs ? `epoch ${recipe.epochs} has not finished` : `epochs ${done + 1} to ${recipe.epochs} have not finished`);
+  if (recipe && done < recipe.epochs)
+    problems.push(
+      done + 1 === recipe.epochs
+        ? `epoch ${recipe.epochs} has not finished`
+        : `epochs ${done + 1} to ${recipe.epochs} have not finished`,
+    );
 
   let summary: RunSummary | null = null;
   if (checkpointed && metrics.length) {
@@ -72,14 +82,23 @@ export function readRun(dir: string): RunRecord {
         model.dispose();
       }
     } catch (e) {
-      problems.push(`the model of ${basename(last)} cannot be read (${(e as Error).message}): per-layer density and scores are missing`);
+      problems.push(
+        `the model of ${basename(last)} cannot be read (${(e as Error).message}): per-layer density and scores are missing`,
+      );
     }
   } else if (checkpointed) {
     problems.push('no epoch has finished yet: accuracy, per-layer density and scores come after the first');
   }
   return {
-    dir, name: basename(resolve(dir)), recipe, position, status: runStatus(dir, recipe, position, metrics.length), metrics, summary,
-    quantized: existsSync(quantizedCheckpoint(dir)), problems,
+    dir,
+    name: basename(resolve(dir)),
+    recipe,
+    position,
+    status: runStatus(dir, recipe, position, metrics.length),
+    metrics,
+    summary,
+    quantized: existsSync(quantizedCheckpoint(dir)),
+    problems,
   };
 }
 
@@ -90,19 +109,22 @@ function readMetrics(path: string, problems: string[]): Map<number, EpochMetrics
     problems.push(`no ${basename(path)}`);
     return byEpoch;
   }
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let value: EpochMetrics | null;
-    try {
-      value = parseMetricsLine(line);
-    } catch (e) {
-      problems.push(`${basename(path)} line ${i + 1} is damaged (${(e as Error).message}) and left out`);
-      return;
-    }
-    if (!value) problems.push(`${basename(path)} line ${i + 1} is not one epoch's metrics and is left out`);
-    else if (byEpoch.has(value.epoch)) problems.push(`${basename(path)} line ${i + 1} repeats epoch ${value.epoch} and is left out`);
-    else byEpoch.set(value.epoch, value);
-  });
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let value: EpochMetrics | null;
+      try {
+        value = parseMetricsLine(line);
+      } catch (e) {
+        problems.push(`${basename(path)} line ${i + 1} is damaged (${(e as Error).message}) and left out`);
+        return;
+      }
+      if (!value) problems.push(`${basename(path)} line ${i + 1} is not one epoch's metrics and is left out`);
+      else if (byEpoch.has(value.epoch))
+        problems.push(`${basename(path)} line ${i + 1} repeats epoch ${value.epoch} and is left out`);
+      else byEpoch.set(value.epoch, value);
+    });
   return byEpoch;
 }
 
@@ -110,7 +132,9 @@ function runStatus(dir: string, recipe: Recipe | null, position: Position | null
   const epochs = recipe ? ` of ${recipe.epochs}` : '';
   if (recipe && position && position.epoch > recipe.epochs) return `complete: ${recipe.epochs} epochs`;
   const holder = runHolder(dir);
-  const where = position?.batch ? `at epoch ${position.epoch}, batch ${position.batch}` : `after epoch ${epochsDone}${epochs}`;
+  const where = position?.batch
+    ? `at epoch ${position.epoch}, batch ${position.batch}`
+    : `after epoch ${epochsDone}${epochs}`;
   if (holder && holder.alive !== false) {
     return `in progress: ${epochsDone} epoch${epochsDone === 1 ? '' : 's'}${epochs} done (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
   }

@@ -21,17 +21,29 @@ export interface RunSummary {
 }
 
 /** One line of the summary: what it is, this run's value, and the published entry's where it has one. */
-export interface SummaryRow { what: string; run: string; entry: string }
+export interface SummaryRow {
+  what: string;
+  run: string;
+  entry: string;
+}
 
 const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Scores `model` (at its own bits when quantized, else the 16-bit freebie) and gathers the figures of `last`. */
-export function summarise(model: Module, last: EpochMetrics, options: { epochs?: number; count?: number } = {}): RunSummary {
+export function summarise(
+  model: Module,
+  last: EpochMetrics,
+  options: { epochs?: number; count?: number } = {},
+): RunSummary {
   const s = sparsity(model);
   const bits = defaultBits(model);
   return {
-    epoch: last.epoch, epochs: options.epochs ?? null, top1: last.testTop1, top5: last.testTop5, count: options.count ?? null,
+    epoch: last.epoch,
+    epochs: options.epochs ?? null,
+    top1: last.testTop1,
+    top5: last.testTop5,
+    count: options.count ?? null,
     sparsity: s.zeros / s.total,
     scores: ruleNames.map((rules) => scoreModel(model, { rules, bits })),
   };

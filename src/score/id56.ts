@@ -4,7 +4,16 @@
 // shape (the inception pool sees the previous branch's channels, the shared top-level max pool
 // is counted once); multiplies and additions summed without weighting, whatever their width (the
 // entry's "mult-adds"): widths change storage only. An Identity (a folded BatchNorm) is nothing.
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer } from '../nn/index.js';
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Dropout2d,
+  Identity,
+  MaxPool2d,
+  ReLU,
+  WeightLayer,
+} from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { typeName, weightFacts } from './layers.js';
@@ -30,7 +39,7 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
       if (m instanceof Conv2d) {
         const call = firstCall.get(m);
         if (!call) throw new Error(`'${name}' was not used in the forward pass`);
-        const r = call.input[1]!;  // the conv's true input size
+        const r = call.input[1]!; // the conv's true input size
         row.mults = facts.nonzero * r * r;
         row.adds = (facts.nonzero / facts.outChannels - 1) * r * r * facts.outChannels + r * r * facts.outChannels;
         [channels, res] = [facts.outChannels, r];
@@ -57,7 +66,9 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
     row.shape = [channels, res, res];
     layers.push(row);
   }
-  return totals('id56', uniformWidth(options.bits, layers), layers, multAdds, ['the entry\'s own counting, quirks included: see docs/SPEC.md §6.4']);
+  return totals('id56', uniformWidth(options.bits, layers), layers, multAdds, [
+    "the entry's own counting, quirks included: see docs/SPEC.md §6.4",
+  ]);
 }
 
 /** A row's operations as the entry counted them: multiplies plus additions, unweighted ("mult-adds"). */

@@ -12,7 +12,10 @@ export { bitsLabel, checkPrecision, quantizedLayers } from './precision.js';
 export { publishedEntry, reference, referenceLabels } from './report.js';
 
 /** Storage, operations and score of a model under a rule set, at the widths the options give. */
-export function scoreModel(model: Module, options: PrecisionOptions & { rules: Rules; inputShape?: number[] }): ScoreReport {
+export function scoreModel(
+  model: Module,
+  options: PrecisionOptions & { rules: Rules; inputShape?: number[] },
+): ScoreReport {
   checkPrecision(model, options.bits);
   const trace = traceForward(model, options.inputShape);
   const report = ruleSet(options.rules).score(trace, options);

@@ -8,7 +8,17 @@
 //    average pool C multiplies and (HW-1)C additions; concatenation and dropout are free.
 //  - max pooling is not defined by the organisers: (k*k-1) comparisons per output element, each
 //    counted as one addition.
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout2d, Identity, MaxPool2d, ReLU, WeightLayer, type Module } from '../nn/index.js';
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Dropout2d,
+  Identity,
+  MaxPool2d,
+  ReLU,
+  WeightLayer,
+  type Module,
+} from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
 import { product, typeName, weightFacts } from './layers.js';
@@ -20,7 +30,16 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
   const calls = trace.calls;
   calls.forEach((call, i) => {
     const m: Module = call.module;
-    const row: LayerScore = { name: call.name, type: typeName(m), shape: call.output, weights: 0, nonzero: 0, bits: 0, mults: 0, adds: 0 };
+    const row: LayerScore = {
+      name: call.name,
+      type: typeName(m),
+      shape: call.output,
+      weights: 0,
+      nonzero: 0,
+      bits: 0,
+      mults: 0,
+      adds: 0,
+    };
     if (m instanceof WeightLayer) {
       const facts = weightFacts(m, options.dense);
       const p = weightPrecision(m, options.bits);
@@ -32,13 +51,15 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
       row.weights = facts.numel;
       row.nonzero = facts.nonzero;
       row.precision = p;
-      row.bits = (sparse ? p.weight * facts.nonzero + facts.numel : p.weight * facts.numel) + (hasBias ? p.bias * c : 0);
+      row.bits =
+        (sparse ? p.weight * facts.nonzero + facts.numel : p.weight * facts.numel) + (hasBias ? p.bias * c : 0);
       row.mults = facts.nonzero * h * w;
       row.adds = (facts.nonzero / facts.outChannels - 1) * outputs + (hasBias ? outputs : 0);
       if (sparse) row.note = 'sparse: 1-bit mask per element';
     } else if (m instanceof BatchNorm2d) {
       const previous = calls[i - 1];
-      if (!(previous?.module instanceof Conv2d)) throw new Error(`BatchNorm '${call.name}' does not follow a convolution: the official rules fold it into one`);
+      if (!(previous?.module instanceof Conv2d))
+        throw new Error(`BatchNorm '${call.name}' does not follow a convolution: the official rules fold it into one`);
       row.note = `folded into ${previous.name}`;
     } else if (m instanceof Identity) {
       row.note = 'identity (a folded BatchNorm): nothing stored or computed';
@@ -50,7 +71,8 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
       row.note = 'max pool: (k*k-1) comparisons per output, as additions';
     } else if (m instanceof AdaptiveAvgPool2d) {
       const [c, h, w] = call.input as [number, number, number];
-      if (product(call.output.slice(1)) !== 1) throw new Error(`'${call.name}': only global average pooling is defined by the rules`);
+      if (product(call.output.slice(1)) !== 1)
+        throw new Error(`'${call.name}': only global average pooling is defined by the rules`);
       row.precision = { mult: floatWidth(options.bits) };
       row.mults = c;
       row.adds = (h * w - 1) * c;
@@ -59,8 +81,10 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
     }
     layers.push(row);
   });
-  const notes = ['max pooling counted as (k*k-1) comparisons per output element, each as one addition (not defined by the organisers)',
-    'BatchNorm folded into the preceding convolution (scale into the weights, shift into the bias)'];
+  const notes = [
+    'max pooling counted as (k*k-1) comparisons per output element, each as one addition (not defined by the organisers)',
+    'BatchNorm folded into the preceding convolution (scale into the weights, shift into the bias)',
+  ];
   return totals('official', uniformWidth(options.bits, layers), layers, officialOps, notes);
 }
 
@@ -68,4 +92,3 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
 export function officialOps(l: LayerScore): number {
   return l.mults * ((l.precision?.mult ?? 32) / 32) + l.adds;
 }
-

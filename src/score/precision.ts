@@ -30,17 +30,22 @@ export interface LayerPrecision {
 
 /** The conv/linear layers of a model that are quantized, by name. */
 export function quantizedLayers(model: Module): [string, WeightLayer][] {
-  return model.namedModules().filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer && e[1].bits !== null);
+  return model
+    .namedModules()
+    .filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer && e[1].bits !== null);
 }
 
 /** Refuses widths outside 1..32 and the freebie on a quantized model. */
 export function checkPrecision(model: Module, bits: number | 'model'): void {
   if (bits === 'model') return;
-  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 32)) throw new Error(`bits must be an integer in 1..32 or 'model', got ${bits}`);
+  if (!(Number.isInteger(bits) && bits >= 1 && bits <= 32))
+    throw new Error(`bits must be an integer in 1..32 or 'model', got ${bits}`);
   const quantized = quantizedLayers(model);
   if (bits === 16 && quantized.length) {
     const [name, layer] = quantized[0]!;
-    throw new Error(`the 16-bit freebie applies to unquantized models only: layer '${name}' is quantized (${bitsLabel(layer.bits!)}); score it with its own bits ('model') or another width`);
+    throw new Error(
+      `the 16-bit freebie applies to unquantized models only: layer '${name}' is quantized (${bitsLabel(layer.bits!)}); score it with its own bits ('model') or another width`,
+    );
   }
 }
 
@@ -59,9 +64,14 @@ export function weightPrecision(m: WeightLayer, bits: number | 'model'): WeightP
 export const floatWidth = (bits: number | 'model'): number => (bits === 'model' ? 32 : bits);
 
 /** The one width every row is counted at, or 'mixed'. */
-export function uniformWidth(bits: number | 'model', rows: readonly { precision?: LayerPrecision }[]): number | 'mixed' {
+export function uniformWidth(
+  bits: number | 'model',
+  rows: readonly { precision?: LayerPrecision }[],
+): number | 'mixed' {
   if (bits !== 'model') return bits;
-  const widths = new Set(rows.flatMap(({ precision: p }) => (p ? [p.weight, p.bias, p.mult].filter((w) => w !== undefined) : [])));
+  const widths = new Set(
+    rows.flatMap(({ precision: p }) => (p ? [p.weight, p.bias, p.mult].filter((w) => w !== undefined) : [])),
+  );
   if (widths.size > 1) return 'mixed';
   return widths.values().next().value ?? 32;
 }
@@ -71,10 +81,13 @@ export function precisionNotes(model: Module, bits: number | 'model'): string[] 
   const quantized = quantizedLayers(model).length > 0;
   if (bits === 'model') {
     return quantized
-      ? ['quantized layers: weights at their bits, bias int32, multiplies at the wider of weight and input bits; every other value and multiply 32-bit']
+      ? [
+          'quantized layers: weights at their bits, bias int32, multiplies at the wider of weight and input bits; every other value and multiply 32-bit',
+        ]
       : ['no quantized layer: every parameter and multiply counted at 32 bits'];
   }
-  if (quantized) return [`what-if: every parameter and multiply at ${bits} bits; the quantized layers' own bits are ignored`];
+  if (quantized)
+    return [`what-if: every parameter and multiply at ${bits} bits; the quantized layers' own bits are ignored`];
   return bits < 16 ? [`what-if: every parameter and multiply at ${bits} bits; the model itself is not quantized`] : [];
 }
 

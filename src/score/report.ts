@@ -43,16 +43,37 @@ export const reference = { params: 36.5e6, ops: 10.49e9 };
 export const referenceLabels = { params: `${reference.params / 1e6}M`, ops: `${reference.ops / 1e9}G` };
 
 /** The seed entry's published figures: its checkpoint scored by its own (id56) rules with the 16-bit freebie. */
-export const publishedEntry = { top1: 0.8018, rules: 'id56', bitWidth: 16, params: 1_845_672, ops: 1_627_530_482, score: 0.2057170217506562 };
+export const publishedEntry = {
+  top1: 0.8018,
+  rules: 'id56',
+  bitWidth: 16,
+  params: 1_845_672,
+  ops: 1_627_530_482,
+  score: 0.2057170217506562,
+};
 
 /** Sums the rows; each row's operations as the rule set counts them (`layerOps`). */
-export function totals(rules: string, bitWidth: number | 'mixed', layers: LayerScore[], layerOps: (l: LayerScore) => number, notes: string[]): ScoreReport {
+export function totals(
+  rules: string,
+  bitWidth: number | 'mixed',
+  layers: LayerScore[],
+  layerOps: (l: LayerScore) => number,
+  notes: string[],
+): ScoreReport {
   const sum = (f: (l: LayerScore) => number) => layers.reduce((s, l) => s + f(l), 0);
   const bits = sum((l) => l.bits);
   const params = bits / 32;
   const ops = sum(layerOps);
   return {
-    rules, bitWidth, bits, params, mults: sum((l) => l.mults), adds: sum((l) => l.adds), ops,
-    score: params / reference.params + ops / reference.ops, layers, notes,
+    rules,
+    bitWidth,
+    bits,
+    params,
+    mults: sum((l) => l.mults),
+    adds: sum((l) => l.adds),
+    ops,
+    score: params / reference.params + ops / reference.ops,
+    layers,
+    notes,
   };
 }

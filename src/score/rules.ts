@@ -20,14 +20,14 @@ export interface RuleSet {
 
 const registry = {
   official: {
-    summary: 'the challenge\'s counting rules',
+    summary: "the challenge's counting rules",
     opsName: 'ops',
     opsFormula: (w) => `multiplies x ${w === 'mixed' ? 'their bits' : w}/32 + additions`,
     layerOps: officialOps,
     score: scoreOfficial,
   },
   id56: {
-    summary: 'the entry\'s own scorer (ID56, its submission), quirks included',
+    summary: "the entry's own scorer (ID56, its submission), quirks included",
     opsName: 'mult-adds',
     opsFormula: () => 'mult-adds: multiplies + additions',
     layerOps: multAdds,
@@ -42,6 +42,7 @@ export const ruleNames = Object.keys(registry) as Rules[];
 
 /** The rule set of this name; throws naming the known ones. */
 export function ruleSet(name: string): RuleSet {
-  if (!Object.hasOwn(registry, name)) throw new Error(`unknown scoring rules '${name}' (known: ${ruleNames.join(', ')})`);
+  if (!Object.hasOwn(registry, name))
+    throw new Error(`unknown scoring rules '${name}' (known: ${ruleNames.join(', ')})`);
   return registry[name as Rules];
 }

@@ -35,9 +35,13 @@ export function traceForward(model: Module, inputShape: readonly number[] = [3, 
       patched.push(m);
     }
     const device = model.parameters()[0]?.device ?? 'cpu';
-    T.tidy(() => T.noGrad(() => { model.forward(T.zeros([1, ...inputShape], { device }), false); }));
+    T.tidy(() =>
+      T.noGrad(() => {
+        model.forward(T.zeros([1, ...inputShape], { device }), false);
+      }),
+    );
   } finally {
-    for (const m of patched) delete (m as unknown as { forward?: unknown }).forward;  // back to the prototype's method
+    for (const m of patched) delete (m as unknown as { forward?: unknown }).forward; // back to the prototype's method
   }
   return { calls, leaves };
 }

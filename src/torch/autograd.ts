@@ -43,8 +43,10 @@ export interface AutocastOptions {
 export function autocast<T>(options: AutocastOptions, fn: () => T): T {
   const deviceType = options.deviceType ?? 'cpu';
   const dtype = options.dtype ?? (deviceType === 'cpu' ? 'bfloat16' : 'float16');
-  if (deviceType === 'cpu' && dtype !== 'bfloat16') throw new Error(`autocast on cpu supports bfloat16 only, not ${dtype}`);
-  if (dtype !== 'bfloat16' && dtype !== 'float16') throw new Error(`autocast dtype must be float16 or bfloat16, not ${dtype}`);
+  if (deviceType === 'cpu' && dtype !== 'bfloat16')
+    throw new Error(`autocast on cpu supports bfloat16 only, not ${dtype}`);
+  if (dtype !== 'bfloat16' && dtype !== 'float16')
+    throw new Error(`autocast dtype must be float16 or bfloat16, not ${dtype}`);
   const [wasEnabled, previousDtype] = native.autocastState(deviceType);
   native.autocastEnter(deviceType, options.enabled ?? true, dtypeCode(dtype));
   try {

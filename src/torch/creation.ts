@@ -36,9 +36,11 @@ function shapeOfNested(data: NestedNumbers): number[] {
 }
 
 function checkShape(shape: Shape, numel: number, where: string): void {
-  for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new Error(`${where}: invalid shape [${shape.join(', ')}]`);
+  for (const d of shape)
+    if (!Number.isInteger(d) || d < 0) throw new Error(`${where}: invalid shape [${shape.join(', ')}]`);
   const expected = shape.reduce((a, b) => a * b, 1);
-  if (expected !== numel) throw new Error(`${where}: ${numel} values do not fill shape [${shape.join(', ')}] (${expected} elements)`);
+  if (expected !== numel)
+    throw new Error(`${where}: ${numel} values do not fill shape [${shape.join(', ')}] (${expected} elements)`);
 }
 
 /**
@@ -52,7 +54,9 @@ export function tensor(data: ArrayBufferView | NestedNumbers, options: TensorOpt
     return finish(new Tensor(native.fromBuffer(data, shape, dtypeCode(dtype))), options);
   }
   const shape = options.shape ?? shapeOfNested(data);
-  const flat = Array.isArray(data) ? (data as readonly NestedNumbers[]).flat(Infinity as 1) as number[] : [data as number];
+  const flat = Array.isArray(data)
+    ? ((data as readonly NestedNumbers[]).flat(Infinity as 1) as number[])
+    : [data as number];
   checkShape(shape, flat.length, 'tensor()');
   const f64 = new Float64Array(flat);
   const t = new Tensor(native.fromBuffer(f64, shape, dtypeCode('float64')));
@@ -63,7 +67,13 @@ export function tensor(data: ArrayBufferView | NestedNumbers, options: TensorOpt
   return finish(cast, options);
 }
 
-function factory(name: string, shape: Shape, extra: (number | null)[], options: TensorOptions, defaultDtype: DType): Tensor {
+function factory(
+  name: string,
+  shape: Shape,
+  extra: (number | null)[],
+  options: TensorOptions,
+  defaultDtype: DType,
+): Tensor {
   const dtype = dtypeCode(options.dtype ?? defaultDtype);
   const t = callTensor(op(name), shape, ...extra, dtype, null, options.device ?? null, null);
   if (options.requiresGrad) t.requiresGrad_(true);

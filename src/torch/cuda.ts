@@ -62,7 +62,11 @@ export class CudaGraph {
     try {
       result = fn();
     } catch (e) {
-      try { native.cudaGraphCaptureEnd(handle); } catch { /* the capture was invalid already: fn's error says why */ }
+      try {
+        native.cudaGraphCaptureEnd(handle);
+      } catch {
+        /* the capture was invalid already: fn's error says why */
+      }
       throw e;
     }
     native.cudaGraphCaptureEnd(handle);

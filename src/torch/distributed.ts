@@ -10,12 +10,24 @@ type NativeHandle = object & { readonly __distributedHandle: unique symbol };
 
 interface DistributedEngine {
   distributedBackends(): { gloo: boolean; nccl: string | null };
-  groupNew(host: string, port: number, rank: number, worldSize: number, timeoutMs: number, cudaBackend: CudaBackend): NativeHandle;
+  groupNew(
+    host: string,
+    port: number,
+    rank: number,
+    worldSize: number,
+    timeoutMs: number,
+    cudaBackend: CudaBackend,
+  ): NativeHandle;
   groupAllReduce(group: NativeHandle, tensors: Handle[], op: 'sum' | 'max'): void;
   groupBroadcast(group: NativeHandle, tensors: Handle[], root: number): void;
   groupBarrier(group: NativeHandle): void;
   groupClose(group: NativeHandle): void;
-  reducerNew(group: NativeHandle, params: Handle[], bucketBytes: number, firstBucketBytes: number): { reducer: NativeHandle; buckets: number };
+  reducerNew(
+    group: NativeHandle,
+    params: Handle[],
+    bucketBytes: number,
+    firstBucketBytes: number,
+  ): { reducer: NativeHandle; buckets: number };
   reducerPrepare(reducer: NativeHandle, outputs: Handle[]): void;
 }
 
@@ -68,12 +80,23 @@ export class ProcessGroup {
   /** Joins the group: returns once all `worldSize` ranks have joined, or throws after the timeout. */
   constructor(options: GroupOptions) {
     const backends = ProcessGroup.backends();
-    if (!backends.gloo) throw new Error('this build of the engine has no c10d with Gloo: the addon was built without Gloo\'s headers (Debian: libgloo-dev; scripts/setup.sh installs them)');
+    if (!backends.gloo)
+      throw new Error(
+        "this build of the engine has no c10d with Gloo: the addon was built without Gloo's headers (Debian: libgloo-dev; scripts/setup.sh installs them)",
+      );
     this.cudaBackend = options.cudaBackend ?? ProcessGroup.defaultCudaBackend();
-    if (this.cudaBackend === 'nccl' && !backends.nccl) throw new Error('this build of the engine has no NCCL: it needs libtorch built with CUDA');
+    if (this.cudaBackend === 'nccl' && !backends.nccl)
+      throw new Error('this build of the engine has no NCCL: it needs libtorch built with CUDA');
     this.rank = options.rank;
     this.worldSize = options.worldSize;
-    this.#handle = engine.groupNew(options.host, options.port, options.rank, options.worldSize, options.timeoutMs ?? 60_000, this.cudaBackend);
+    this.#handle = engine.groupNew(
+      options.host,
+      options.port,
+      options.rank,
+      options.worldSize,
+      options.timeoutMs ?? 60_000,
+      this.cudaBackend,
+    );
   }
 
   /** Sums (or takes the maximum of) each tensor across the group, in place. */
@@ -98,7 +121,12 @@ export class ProcessGroup {
 
   /** A reducer of `params`' gradients across this group. */
   reducer(params: readonly Tensor[], options: { bucketBytes?: number; firstBucketBytes?: number } = {}): Reducer {
-    const { reducer, buckets } = engine.reducerNew(this.#handle, handles(params), options.bucketBytes ?? 25 * 2 ** 20, options.firstBucketBytes ?? 2 ** 20);
+    const { reducer, buckets } = engine.reducerNew(
+      this.#handle,
+      handles(params),
+      options.bucketBytes ?? 25 * 2 ** 20,
+      options.firstBucketBytes ?? 2 ** 20,
+    );
     return new Reducer(reducer, buckets);
   }
 }
@@ -109,7 +137,10 @@ export class ProcessGroup {
  */
 export class Reducer {
   /** @internal */
-  constructor(readonly handle: NativeHandle, readonly buckets: number) {}
+  constructor(
+    readonly handle: NativeHandle,
+    readonly buckets: number,
+  ) {}
 
   /** Arms the hooks for the backward of `outputs` (call after the forward pass, before backward). */
   prepare(outputs: readonly Tensor[]): void {

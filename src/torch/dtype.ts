@@ -1,10 +1,29 @@
 // Data types: names, libtorch's ScalarType codes, and the TypedArrays that carry their values.
 
 /** Element types a tensor may have, by PyTorch's names. */
-export type DType = 'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
+export type DType =
+  | 'uint8'
+  | 'int8'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'float16'
+  | 'float32'
+  | 'float64'
+  | 'bool'
+  | 'bfloat16';
 
 const codes: Record<DType, number> = {
-  uint8: 0, int8: 1, int16: 2, int32: 3, int64: 4, float16: 5, float32: 6, float64: 7, bool: 11, bfloat16: 15,
+  uint8: 0,
+  int8: 1,
+  int16: 2,
+  int32: 3,
+  int64: 4,
+  float16: 5,
+  float32: 6,
+  float64: 7,
+  bool: 11,
+  bfloat16: 15,
 };
 const names = new Map<number, DType>(Object.entries(codes).map(([name, code]) => [code, name as DType]));
 
@@ -24,7 +43,16 @@ export function dtypeName(code: number): DType {
 
 /** Bytes per element of each dtype. */
 export const dtypeBytes: Readonly<Record<DType, number>> = {
-  bool: 1, uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, bfloat16: 2, float32: 4, float64: 8,
+  bool: 1,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  float16: 2,
+  bfloat16: 2,
+  float32: 4,
+  float64: 8,
 };
 
 /** True for float16, bfloat16, float32 and float64. */
@@ -34,15 +62,31 @@ export function isFloatingPoint(dtype: DType): boolean {
 
 /** The TypedArray holding a dtype's values; float16 and bfloat16 come as their raw 16-bit patterns. */
 export interface TypedArrayOf {
-  uint8: Uint8Array; int8: Int8Array; int16: Int16Array; int32: Int32Array; int64: BigInt64Array;
-  float16: Uint16Array; float32: Float32Array; float64: Float64Array; bool: Uint8Array; bfloat16: Uint16Array;
+  uint8: Uint8Array;
+  int8: Int8Array;
+  int16: Int16Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  float16: Uint16Array;
+  float32: Float32Array;
+  float64: Float64Array;
+  bool: Uint8Array;
+  bfloat16: Uint16Array;
 }
 /** The TypedArray of some dtype. */
 export type AnyTypedArray = TypedArrayOf[DType];
 
 const arrayTypes = {
-  uint8: Uint8Array, int8: Int8Array, int16: Int16Array, int32: Int32Array, int64: BigInt64Array,
-  float16: Uint16Array, float32: Float32Array, float64: Float64Array, bool: Uint8Array, bfloat16: Uint16Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  float16: Uint16Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  bool: Uint8Array,
+  bfloat16: Uint16Array,
 } as const;
 
 /** A TypedArray of the dtype's kind over a buffer (no copy). */
@@ -59,5 +103,7 @@ export function dtypeOfArray(data: ArrayBufferView): DType {
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) return 'uint8';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Int16Array) return 'int16';
-  throw new Error(`cannot infer a dtype from ${data.constructor.name}: pass { dtype } (Uint16Array holds float16 or bfloat16 bits)`);
+  throw new Error(
+    `cannot infer a dtype from ${data.constructor.name}: pass { dtype } (Uint16Array holds float16 or bfloat16 bits)`,
+  );
 }

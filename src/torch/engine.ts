@@ -21,7 +21,13 @@ export function getNumThreads(): number {
 }
 
 /** The engine this build runs on: libtorch's release and, in a CUDA build, the CUDA runtime's, cuDNN's and NCCL's; null where absent. */
-export interface EngineVersions { libtorch: string; cuda: string | null; cudnn: string | null; nccl: string | null; gloo: boolean }
+export interface EngineVersions {
+  libtorch: string;
+  cuda: string | null;
+  cudnn: string | null;
+  nccl: string | null;
+  gloo: boolean;
+}
 
 export function engineVersions(): EngineVersions {
   const { libtorch, cuda, cudnn } = native.engineVersions();
@@ -32,7 +38,11 @@ export function engineVersions(): EngineVersions {
 /** One line naming the engine: `libtorch 2.13.0 CPU`, or `libtorch 2.14.1 CUDA 13.0, cuDNN 9.13.0, NCCL 2.27.7`. */
 export function describeEngine(v: EngineVersions = engineVersions()): string {
   if (!v.cuda) return `libtorch ${v.libtorch} CPU`;
-  return [`libtorch ${v.libtorch} CUDA ${v.cuda}`, ...(v.cudnn ? [`cuDNN ${v.cudnn}`] : []), ...(v.nccl ? [`NCCL ${v.nccl}`] : [])].join(', ');
+  return [
+    `libtorch ${v.libtorch} CUDA ${v.cuda}`,
+    ...(v.cudnn ? [`cuDNN ${v.cudnn}`] : []),
+    ...(v.nccl ? [`NCCL ${v.nccl}`] : []),
+  ].join(', ');
 }
 
 /** Tensors alive on the native side (handles neither disposed nor collected). */

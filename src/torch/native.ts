@@ -63,11 +63,13 @@ function load(): NativeEngine {
   try {
     return createRequire(import.meta.url)(addonPath) as NativeEngine;
   } catch (e) {
-    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];  // not node's require stack
-    throw new Error(`micronet: cannot load the native engine at ${addonPath} (${why}). `
-      + 'Build it: `npm rebuild micronet` where micronet is a dependency (npm 11 first needs `npm install-scripts approve micronet`), '
-      + '`npm run build:native` in its own checkout; either needs PyTorch 2.x: `bash scripts/setup.sh` installs it '
-      + 'into .venv, or MICRONET_TORCH_PYTHON names a python with torch, or LIBTORCH=/dir an unpacked libtorch.');
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]; // not node's require stack
+    throw new Error(
+      `micronet: cannot load the native engine at ${addonPath} (${why}). ` +
+        'Build it: `npm rebuild micronet` where micronet is a dependency (npm 11 first needs `npm install-scripts approve micronet`), ' +
+        '`npm run build:native` in its own checkout; either needs PyTorch 2.x: `bash scripts/setup.sh` installs it ' +
+        'into .venv, or MICRONET_TORCH_PYTHON names a python with torch, or LIBTORCH=/dir an unpacked libtorch.',
+    );
   }
 }
 

@@ -4,7 +4,10 @@ import { native, type GeneratorHandle, type Handle } from './native.js';
 /** An ATen operator overload by schema name (e.g. aten::add, overload Tensor), looked up in the dispatcher on first use. */
 export class Op {
   #index = -1;
-  constructor(readonly name: string, readonly overload: string) {}
+  constructor(
+    readonly name: string,
+    readonly overload: string,
+  ) {}
   /** The addon's index of the operator; the lookup throws if libtorch has no such overload. */
   get index(): number {
     if (this.#index < 0) this.#index = native.findOp(this.name, this.overload);

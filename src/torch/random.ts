@@ -43,7 +43,15 @@ export interface RandomOptions extends TensorOptions {
 }
 
 function drawn(name: string, args: (number | Shape)[], options: RandomOptions, defaultDtype: DType): Tensor {
-  const t = callTensor(op(name), ...args, options.generator ?? null, dtypeCode(options.dtype ?? defaultDtype), null, null, null);
+  const t = callTensor(
+    op(name),
+    ...args,
+    options.generator ?? null,
+    dtypeCode(options.dtype ?? defaultDtype),
+    null,
+    null,
+    null,
+  );
   return applyTensorOptions(t, options);
 }
 

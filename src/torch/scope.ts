@@ -45,7 +45,10 @@ export abstract class Tracked {
         let n = 0;
         for (let i = 0; i < items.length; i++) {
           const u = items[i];
-          if (u) { u.#slot = n; items[n++] = u; }
+          if (u) {
+            u.#slot = n;
+            items[n++] = u;
+          }
         }
         items.length = n;
         scope.holes = 0;
@@ -53,7 +56,9 @@ export abstract class Tracked {
       return true;
     };
     // Out of a scope that has ended (its array is dropped, not updated).
-    release = (t) => { t.#scope = null; };
+    release = (t) => {
+      t.#scope = null;
+    };
   }
 
   /** Frees the native resource now. */
@@ -89,7 +94,8 @@ function collect(value: unknown, into: Set<Tracked>, depth = 0): void {
   if (value instanceof Tracked) into.add(value);
   else if (Array.isArray(value)) for (const v of value) collect(v, into, depth + 1);
   else if (value instanceof Map) for (const v of value.values()) collect(v, into, depth + 1);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, into, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collect(v, into, depth + 1);
 }
 
 /** Ends a scope (already popped): disposes its resources, except those kept, which move to the enclosing scope. */
@@ -125,7 +131,7 @@ export function tidy<T>(fn: () => T): T {
   // The common results, one tensor or none, need no Set.
   let kept: Set<Tracked> | Tracked | null = null;
   if (result instanceof Tracked) kept = result;
-  else if (result !== null && typeof result === 'object') collect(result, kept = new Set());
+  else if (result !== null && typeof result === 'object') collect(result, (kept = new Set()));
   end(scope, kept);
   return result;
 }

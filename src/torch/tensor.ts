@@ -45,7 +45,7 @@ export function callTensors(o: Op, ...args: OpArg[]): Tensor[] {
 /** Calls an in-place operator on self and returns self. */
 function callInPlace(self: Tensor, o: Op, ...args: OpArg[]): Tensor {
   const r = rawCall(o, [self, ...args]);
-  if (typeof r === 'number') native.dispose(r as Handle);  // the same tensor as self, under a second handle
+  if (typeof r === 'number') native.dispose(r as Handle); // the same tensor as self, under a second handle
   return self;
 }
 
@@ -55,30 +55,96 @@ function callInPlace(self: Tensor, o: Op, ...args: OpArg[]): Tensor {
 const registry = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
 
 const ops = {
-  add: op('add.Tensor'), addS: op('add.Scalar'), add_: op('add_.Tensor'), addS_: op('add_.Scalar'),
-  sub: op('sub.Tensor'), subS: op('sub.Scalar'), sub_: op('sub_.Tensor'), subS_: op('sub_.Scalar'),
-  mul: op('mul.Tensor'), mulS: op('mul.Scalar'), mul_: op('mul_.Tensor'), mulS_: op('mul_.Scalar'),
-  div: op('div.Tensor'), divS: op('div.Scalar'), div_: op('div_.Tensor'), divS_: op('div_.Scalar'),
-  addcmul_: op('addcmul_'), addcdiv_: op('addcdiv_'), lerp_: op('lerp_.Scalar'),
-  neg: op('neg'), abs: op('abs'), sqrt: op('sqrt'), exp: op('exp'), log: op('log'), sign: op('sign'),
-  powS: op('pow.Tensor_Scalar'), powT: op('pow.Tensor_Tensor'),
-  clamp: op('clamp'), clamp_: op('clamp_'),
-  eq: op('eq.Tensor'), eqS: op('eq.Scalar'), ne: op('ne.Tensor'), neS: op('ne.Scalar'),
-  lt: op('lt.Tensor'), ltS: op('lt.Scalar'), le: op('le.Tensor'), leS: op('le.Scalar'),
-  gt: op('gt.Tensor'), gtS: op('gt.Scalar'), ge: op('ge.Tensor'), geS: op('ge.Scalar'),
-  logicalAnd: op('logical_and'), logicalOr: op('logical_or'), logicalNot: op('logical_not'), isfinite: op('isfinite'), isinf: op('isinf'),
-  round: op('round'), rsqrt: op('rsqrt'), aminmax: op('aminmax'),
-  sumAll: op('sum'), sumDim: op('sum.dim_IntList'), meanAll: op('mean'), meanDim: op('mean.dim'),
-  stdDim: op('std.dim'), maxAll: op('max'), maxDim: op('max.dim'), minAll: op('min'), minDim: op('min.dim'),
-  argmax: op('argmax'), argmin: op('argmin'), topk: op('topk'), count_nonzero: op('count_nonzero'),
-  reshape: op('reshape'), view: op('view'), flatten: op('flatten.using_ints'), permute: op('permute'),
-  transpose: op('transpose.int'), squeeze: op('squeeze.dim'), unsqueeze: op('unsqueeze'), expand: op('expand'),
-  contiguous: op('contiguous'), narrow: op('narrow'), indexSelect: op('index_select'),
-  scatter: op('scatter.src'), scatterS: op('scatter.value'), gather: op('gather'),
-  to: op('to.dtype_layout'), clone: op('clone'), detach: op('detach'), requiresGrad_: op('requires_grad_'),
-  copy_: op('copy_'), zero_: op('zero_'), fill_: op('fill_.Scalar'),
-  uniform_: op('uniform_'), normal_: op('normal_'), bernoulli_: op('bernoulli_.float'),
-  item: op('item'), matmul: op('matmul'), relu: op('relu'), relu_: op('relu_'),
+  add: op('add.Tensor'),
+  addS: op('add.Scalar'),
+  add_: op('add_.Tensor'),
+  addS_: op('add_.Scalar'),
+  sub: op('sub.Tensor'),
+  subS: op('sub.Scalar'),
+  sub_: op('sub_.Tensor'),
+  subS_: op('sub_.Scalar'),
+  mul: op('mul.Tensor'),
+  mulS: op('mul.Scalar'),
+  mul_: op('mul_.Tensor'),
+  mulS_: op('mul_.Scalar'),
+  div: op('div.Tensor'),
+  divS: op('div.Scalar'),
+  div_: op('div_.Tensor'),
+  divS_: op('div_.Scalar'),
+  addcmul_: op('addcmul_'),
+  addcdiv_: op('addcdiv_'),
+  lerp_: op('lerp_.Scalar'),
+  neg: op('neg'),
+  abs: op('abs'),
+  sqrt: op('sqrt'),
+  exp: op('exp'),
+  log: op('log'),
+  sign: op('sign'),
+  powS: op('pow.Tensor_Scalar'),
+  powT: op('pow.Tensor_Tensor'),
+  clamp: op('clamp'),
+  clamp_: op('clamp_'),
+  eq: op('eq.Tensor'),
+  eqS: op('eq.Scalar'),
+  ne: op('ne.Tensor'),
+  neS: op('ne.Scalar'),
+  lt: op('lt.Tensor'),
+  ltS: op('lt.Scalar'),
+  le: op('le.Tensor'),
+  leS: op('le.Scalar'),
+  gt: op('gt.Tensor'),
+  gtS: op('gt.Scalar'),
+  ge: op('ge.Tensor'),
+  geS: op('ge.Scalar'),
+  logicalAnd: op('logical_and'),
+  logicalOr: op('logical_or'),
+  logicalNot: op('logical_not'),
+  isfinite: op('isfinite'),
+  isinf: op('isinf'),
+  round: op('round'),
+  rsqrt: op('rsqrt'),
+  aminmax: op('aminmax'),
+  sumAll: op('sum'),
+  sumDim: op('sum.dim_IntList'),
+  meanAll: op('mean'),
+  meanDim: op('mean.dim'),
+  stdDim: op('std.dim'),
+  maxAll: op('max'),
+  maxDim: op('max.dim'),
+  minAll: op('min'),
+  minDim: op('min.dim'),
+  argmax: op('argmax'),
+  argmin: op('argmin'),
+  topk: op('topk'),
+  count_nonzero: op('count_nonzero'),
+  reshape: op('reshape'),
+  view: op('view'),
+  flatten: op('flatten.using_ints'),
+  permute: op('permute'),
+  transpose: op('transpose.int'),
+  squeeze: op('squeeze.dim'),
+  unsqueeze: op('unsqueeze'),
+  expand: op('expand'),
+  contiguous: op('contiguous'),
+  narrow: op('narrow'),
+  indexSelect: op('index_select'),
+  scatter: op('scatter.src'),
+  scatterS: op('scatter.value'),
+  gather: op('gather'),
+  to: op('to.dtype_layout'),
+  clone: op('clone'),
+  detach: op('detach'),
+  requiresGrad_: op('requires_grad_'),
+  copy_: op('copy_'),
+  zero_: op('zero_'),
+  fill_: op('fill_.Scalar'),
+  uniform_: op('uniform_'),
+  normal_: op('normal_'),
+  bernoulli_: op('bernoulli_.float'),
+  item: op('item'),
+  matmul: op('matmul'),
+  relu: op('relu'),
+  relu_: op('relu_'),
 };
 
 /**
@@ -106,7 +172,7 @@ export class Tensor extends Tracked {
 
   static #registerWaiting(): void {
     for (const t of Tensor.#waiting) {
-      if (t.#handle === null) continue;  // disposed already
+      if (t.#handle === null) continue; // disposed already
       registry.register(t, t.#handle, t);
       t.#registered = true;
     }
@@ -141,26 +207,43 @@ export class Tensor extends Tracked {
 
   // ---- metadata ----
   /** Sizes of the dimensions, outermost first (a fresh array). */
-  get shape(): number[] { return native.shape(this.handle); }
+  get shape(): number[] {
+    return native.shape(this.handle);
+  }
   /** Strides of the dimensions, in elements. */
-  get strides(): number[] { return native.strides(this.handle); }
+  get strides(): number[] {
+    return native.strides(this.handle);
+  }
   /** Element type. */
-  get dtype(): DType { return dtypeName(native.dtype(this.handle)); }
+  get dtype(): DType {
+    return dtypeName(native.dtype(this.handle));
+  }
   /** Device holding the values. */
-  get device(): Device { return native.device(this.handle) as Device; }
+  get device(): Device {
+    return native.device(this.handle) as Device;
+  }
   /** Number of dimensions (0 for a scalar). */
-  get ndim(): number { return this.shape.length; }
+  get ndim(): number {
+    return this.shape.length;
+  }
   /** Number of elements. */
-  get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
   /** True when autograd records operations on this tensor. */
-  get requiresGrad(): boolean { return native.requiresGrad(this.handle); }
+  get requiresGrad(): boolean {
+    return native.requiresGrad(this.handle);
+  }
   /** True for a tensor not computed by a recorded operation (a parameter, an input): backward() fills grad only on leaves. */
-  get isLeaf(): boolean { return native.isLeaf(this.handle); }
+  get isLeaf(): boolean {
+    return native.isLeaf(this.handle);
+  }
   /** Size of one dimension; negative dims count from the end. */
   size(dim: number): number {
     const shape = this.shape;
     const d = dim < 0 ? dim + shape.length : dim;
-    if (d < 0 || d >= shape.length) throw new Error(`size(${dim}): dimension out of range for a ${shape.length}-d tensor`);
+    if (d < 0 || d >= shape.length)
+      throw new Error(`size(${dim}): dimension out of range for a ${shape.length}-d tensor`);
     return shape[d]!;
   }
   /** True when the elements are laid out densely in the given format's order. */
@@ -182,7 +265,11 @@ export class Tensor extends Tracked {
   toFloat32Array(): Float32Array {
     if (this.dtype === 'float32') return this.data<'float32'>();
     const f = this.to({ dtype: 'float32' });
-    try { return f.data<'float32'>(); } finally { f.dispose(); }
+    try {
+      return f.data<'float32'>();
+    } finally {
+      f.dispose();
+    }
   }
   /** The value of a one-element tensor as a number (booleans as 0 or 1). */
   item(): number {
@@ -211,16 +298,22 @@ export class Tensor extends Tracked {
     native.backward(this.handle, gradient === null ? null : gradient.handle, options.retainGraph ?? false);
   }
   /** The same values, sharing storage, cut off from the autograd graph. */
-  detach(): Tensor { return callTensor(ops.detach, this); }
+  detach(): Tensor {
+    return callTensor(ops.detach, this);
+  }
 
   // ---- arithmetic (broadcasting, PyTorch type promotion) ----
   /** this + alpha * other. */
   add(other: TensorOrNumber, alpha = 1): Tensor {
-    return typeof other === 'number' ? callTensor(ops.addS, this, other, alpha) : callTensor(ops.add, this, other, alpha);
+    return typeof other === 'number'
+      ? callTensor(ops.addS, this, other, alpha)
+      : callTensor(ops.add, this, other, alpha);
   }
   /** this - alpha * other. */
   sub(other: TensorOrNumber, alpha = 1): Tensor {
-    return typeof other === 'number' ? callTensor(ops.subS, this, other, alpha) : callTensor(ops.sub, this, other, alpha);
+    return typeof other === 'number'
+      ? callTensor(ops.subS, this, other, alpha)
+      : callTensor(ops.sub, this, other, alpha);
   }
   /** Elementwise product. */
   mul(other: TensorOrNumber): Tensor {
@@ -266,59 +359,109 @@ export class Tensor extends Tracked {
     return this;
   }
   /** -this. */
-  neg(): Tensor { return callTensor(ops.neg, this); }
+  neg(): Tensor {
+    return callTensor(ops.neg, this);
+  }
   /** Elementwise absolute value. */
-  abs(): Tensor { return callTensor(ops.abs, this); }
+  abs(): Tensor {
+    return callTensor(ops.abs, this);
+  }
   /** Elementwise square root. */
-  sqrt(): Tensor { return callTensor(ops.sqrt, this); }
+  sqrt(): Tensor {
+    return callTensor(ops.sqrt, this);
+  }
   /** Elementwise 1 / sqrt. */
-  rsqrt(): Tensor { return callTensor(ops.rsqrt, this); }
+  rsqrt(): Tensor {
+    return callTensor(ops.rsqrt, this);
+  }
   /** Rounds half to even, as torch.round. */
-  round(): Tensor { return callTensor(ops.round, this); }
+  round(): Tensor {
+    return callTensor(ops.round, this);
+  }
   /** Elementwise e^x. */
-  exp(): Tensor { return callTensor(ops.exp, this); }
+  exp(): Tensor {
+    return callTensor(ops.exp, this);
+  }
   /** Elementwise natural logarithm. */
-  log(): Tensor { return callTensor(ops.log, this); }
+  log(): Tensor {
+    return callTensor(ops.log, this);
+  }
   /** Elementwise sign: -1, 0 or 1. */
-  sign(): Tensor { return callTensor(ops.sign, this); }
+  sign(): Tensor {
+    return callTensor(ops.sign, this);
+  }
   /** max(x, 0), elementwise. */
-  relu(): Tensor { return callTensor(ops.relu, this); }
+  relu(): Tensor {
+    return callTensor(ops.relu, this);
+  }
   /** max(x, 0), in place. */
-  relu_(): this { callInPlace(this, ops.relu_); return this; }
+  relu_(): this {
+    callInPlace(this, ops.relu_);
+    return this;
+  }
   /** Elementwise power. */
   pow(exponent: TensorOrNumber): Tensor {
     return typeof exponent === 'number' ? callTensor(ops.powS, this, exponent) : callTensor(ops.powT, this, exponent);
   }
   /** Values limited to [min, max]; a null bound is open. */
-  clamp(min: number | null, max: number | null = null): Tensor { return callTensor(ops.clamp, this, min, max); }
+  clamp(min: number | null, max: number | null = null): Tensor {
+    return callTensor(ops.clamp, this, min, max);
+  }
   /** clamp, in place. */
-  clamp_(min: number | null, max: number | null = null): this { callInPlace(this, ops.clamp_, min, max); return this; }
+  clamp_(min: number | null, max: number | null = null): this {
+    callInPlace(this, ops.clamp_, min, max);
+    return this;
+  }
   /** Matrix product (torch.matmul: batched and broadcasting). */
-  matmul(other: Tensor): Tensor { return callTensor(ops.matmul, this, other); }
+  matmul(other: Tensor): Tensor {
+    return callTensor(ops.matmul, this, other);
+  }
 
   // ---- comparisons (bool results) ----
   /** this == other. */
-  eq(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.eqS : ops.eq, this, other); }
+  eq(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.eqS : ops.eq, this, other);
+  }
   /** this != other. */
-  ne(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.neS : ops.ne, this, other); }
+  ne(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.neS : ops.ne, this, other);
+  }
   /** this < other. */
-  lt(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.ltS : ops.lt, this, other); }
+  lt(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.ltS : ops.lt, this, other);
+  }
   /** this <= other. */
-  le(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.leS : ops.le, this, other); }
+  le(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.leS : ops.le, this, other);
+  }
   /** this > other. */
-  gt(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.gtS : ops.gt, this, other); }
+  gt(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.gtS : ops.gt, this, other);
+  }
   /** this >= other. */
-  ge(other: TensorOrNumber): Tensor { return callTensor(typeof other === 'number' ? ops.geS : ops.ge, this, other); }
+  ge(other: TensorOrNumber): Tensor {
+    return callTensor(typeof other === 'number' ? ops.geS : ops.ge, this, other);
+  }
   /** Elementwise AND of the truth values. */
-  logicalAnd(other: Tensor): Tensor { return callTensor(ops.logicalAnd, this, other); }
+  logicalAnd(other: Tensor): Tensor {
+    return callTensor(ops.logicalAnd, this, other);
+  }
   /** Elementwise OR of the truth values. */
-  logicalOr(other: Tensor): Tensor { return callTensor(ops.logicalOr, this, other); }
+  logicalOr(other: Tensor): Tensor {
+    return callTensor(ops.logicalOr, this, other);
+  }
   /** Elementwise NOT of the truth values. */
-  logicalNot(): Tensor { return callTensor(ops.logicalNot, this); }
+  logicalNot(): Tensor {
+    return callTensor(ops.logicalNot, this);
+  }
   /** True where the element is neither NaN nor infinite. */
-  isfinite(): Tensor { return callTensor(ops.isfinite, this); }
+  isfinite(): Tensor {
+    return callTensor(ops.isfinite, this);
+  }
   /** True where the element is +/- infinity. */
-  isinf(): Tensor { return callTensor(ops.isinf, this); }
+  isinf(): Tensor {
+    return callTensor(ops.isinf, this);
+  }
 
   // ---- reductions ----
   /** Sum of all elements, or along the given dimensions. */
@@ -331,7 +474,13 @@ export class Tensor extends Tracked {
   }
   /** Standard deviation; unbiased (n-1) by default as in PyTorch, population (n) with unbiased false. */
   std(dim?: number | readonly number[], options: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
-    return callTensor(ops.stdDim, this, dim === undefined ? null : dims(dim), options.unbiased ?? true, options.keepdim ?? false);
+    return callTensor(
+      ops.stdDim,
+      this,
+      dim === undefined ? null : dims(dim),
+      options.unbiased ?? true,
+      options.keepdim ?? false,
+    );
   }
   /** The largest element (a 0-d tensor). */
   max(): Tensor;
@@ -352,14 +501,18 @@ export class Tensor extends Tracked {
     return { values, indices };
   }
   /** Index of the largest element, over the flattened tensor or along a dimension. */
-  argmax(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmax, this, dim, keepdim); }
+  argmax(dim: number | null = null, keepdim = false): Tensor {
+    return callTensor(ops.argmax, this, dim, keepdim);
+  }
   /** The minimum and maximum, over everything or along a dimension. */
   aminmax(dim: number | null = null, keepdim = false): { min: Tensor; max: Tensor } {
     const [min, max] = callTensors(ops.aminmax, this, dim, keepdim) as [Tensor, Tensor];
     return { min, max };
   }
   /** Index of the smallest element, over the flattened tensor or along a dimension. */
-  argmin(dim: number | null = null, keepdim = false): Tensor { return callTensor(ops.argmin, this, dim, keepdim); }
+  argmin(dim: number | null = null, keepdim = false): Tensor {
+    return callTensor(ops.argmin, this, dim, keepdim);
+  }
   /** The k largest (or smallest) values along a dimension, and their indices. */
   topk(k: number, dim = -1, largest = true, sorted = true): { values: Tensor; indices: Tensor } {
     const [values, indices] = callTensors(ops.topk, this, k, dim, largest, sorted) as [Tensor, Tensor];
@@ -367,26 +520,46 @@ export class Tensor extends Tracked {
   }
   /** Number of non-zero elements (int64 tensor). */
   countNonzero(dim?: number | readonly number[]): Tensor {
-    return callTensor(op(dim === undefined ? 'count_nonzero' : 'count_nonzero.dim_IntList'), this, dim === undefined ? null : dims(dim));
+    return callTensor(
+      op(dim === undefined ? 'count_nonzero' : 'count_nonzero.dim_IntList'),
+      this,
+      dim === undefined ? null : dims(dim),
+    );
   }
 
   // ---- shape and layout ----
   /** The values under another shape (a view when possible, else a copy); one size may be -1. */
-  reshape(shape: Shape): Tensor { return callTensor(ops.reshape, this, shape); }
+  reshape(shape: Shape): Tensor {
+    return callTensor(ops.reshape, this, shape);
+  }
   /** A view under another shape; throws where the strides do not allow one. */
-  view(shape: Shape): Tensor { return callTensor(ops.view, this, shape); }
+  view(shape: Shape): Tensor {
+    return callTensor(ops.view, this, shape);
+  }
   /** Dimensions startDim..endDim merged into one. */
-  flatten(startDim = 0, endDim = -1): Tensor { return callTensor(ops.flatten, this, startDim, endDim); }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return callTensor(ops.flatten, this, startDim, endDim);
+  }
   /** A view with the dimensions reordered. */
-  permute(order: readonly number[]): Tensor { return callTensor(ops.permute, this, order); }
+  permute(order: readonly number[]): Tensor {
+    return callTensor(ops.permute, this, order);
+  }
   /** A view with two dimensions swapped. */
-  transpose(dim0: number, dim1: number): Tensor { return callTensor(ops.transpose, this, dim0, dim1); }
+  transpose(dim0: number, dim1: number): Tensor {
+    return callTensor(ops.transpose, this, dim0, dim1);
+  }
   /** A view without dimension dim, if its size is 1. */
-  squeeze(dim: number): Tensor { return callTensor(ops.squeeze, this, dim); }
+  squeeze(dim: number): Tensor {
+    return callTensor(ops.squeeze, this, dim);
+  }
   /** A view with a new dimension of size 1 at dim. */
-  unsqueeze(dim: number): Tensor { return callTensor(ops.unsqueeze, this, dim); }
+  unsqueeze(dim: number): Tensor {
+    return callTensor(ops.unsqueeze, this, dim);
+  }
   /** A view broadcast to a larger shape (size-1 dimensions repeated without copying; -1 keeps a size). */
-  expand(shape: Shape): Tensor { return callTensor(ops.expand, this, shape); }
+  expand(shape: Shape): Tensor {
+    return callTensor(ops.expand, this, shape);
+  }
   /** This tensor if dense in the given format's order, else a dense copy. */
   contiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
     return callTensor(ops.contiguous, this, memoryFormatCode[memoryFormat]);
@@ -396,51 +569,94 @@ export class Tensor extends Tracked {
     return callTensor(op('as_strided'), this, shape, strides, storageOffset);
   }
   /** A view of `length` entries from `start` along dim. */
-  narrow(dim: number, start: number, length: number): Tensor { return callTensor(ops.narrow, this, dim, start, length); }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return callTensor(ops.narrow, this, dim, start, length);
+  }
   /** The entries at the given (int64) indices along dim, copied. */
-  indexSelect(dim: number, index: Tensor): Tensor { return callTensor(ops.indexSelect, this, dim, index); }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return callTensor(ops.indexSelect, this, dim, index);
+  }
   /** Values picked along dim by an index tensor of the output's shape (torch.gather). */
-  gather(dim: number, index: Tensor): Tensor { return callTensor(ops.gather, this, dim, index); }
+  gather(dim: number, index: Tensor): Tensor {
+    return callTensor(ops.gather, this, dim, index);
+  }
   /** Out-of-place scatter: a copy with src (or a value) written at index along dim. */
   scatter(dim: number, index: Tensor, src: TensorOrNumber): Tensor {
-    return typeof src === 'number' ? callTensor(ops.scatterS, this, dim, index, src) : callTensor(ops.scatter, this, dim, index, src);
+    return typeof src === 'number'
+      ? callTensor(ops.scatterS, this, dim, index, src)
+      : callTensor(ops.scatter, this, dim, index, src);
   }
 
   // ---- conversion ----
   /** Converts dtype, device and/or memory format; returns a new handle (sharing storage when nothing changes). */
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
-    const t = typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
+  to(
+    target:
+      | DType
+      | Device
+      | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean },
+  ): Tensor {
+    const t =
+      typeof target === 'string' ? (isDevice(target) ? { device: target } : { dtype: target as DType }) : target;
     // nonBlocking: a copy from pinned host memory to a GPU returns at once and runs in stream order.
-    return callTensor(ops.to, this, t.dtype === undefined ? null : dtypeCode(t.dtype), null, t.device ?? null, null, 'nonBlocking' in t ? t.nonBlocking ?? false : false,
-      t.copy ?? false, t.memoryFormat === undefined ? null : memoryFormatCode[t.memoryFormat]);
+    return callTensor(
+      ops.to,
+      this,
+      t.dtype === undefined ? null : dtypeCode(t.dtype),
+      null,
+      t.device ?? null,
+      null,
+      'nonBlocking' in t ? (t.nonBlocking ?? false) : false,
+      t.copy ?? false,
+      t.memoryFormat === undefined ? null : memoryFormatCode[t.memoryFormat],
+    );
   }
   /** A copy in page-locked host memory, which the GPU reads without the host waiting (a CPU tensor; needs CUDA). */
-  pinMemory(): Tensor { return callTensor(op('pin_memory'), this); }
+  pinMemory(): Tensor {
+    return callTensor(op('pin_memory'), this);
+  }
   /** Converted to float32. */
-  float(): Tensor { return this.to('float32'); }
+  float(): Tensor {
+    return this.to('float32');
+  }
   /** Moved to the CPU. */
-  cpu(): Tensor { return this.to('cpu'); }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
   /** A copy with its own storage (differentiable). */
-  clone(memoryFormat: MemoryFormat = 'preserve'): Tensor { return callTensor(ops.clone, this, memoryFormatCode[memoryFormat]); }
+  clone(memoryFormat: MemoryFormat = 'preserve'): Tensor {
+    return callTensor(ops.clone, this, memoryFormatCode[memoryFormat]);
+  }
 
   // ---- in-place writes (optimizers, initialisers) ----
   /** Overwrites the values with src's (broadcast, converted to this dtype and device). */
-  copy_(src: Tensor, nonBlocking = false): this { callInPlace(this, ops.copy_, src, nonBlocking); return this; }
+  copy_(src: Tensor, nonBlocking = false): this {
+    callInPlace(this, ops.copy_, src, nonBlocking);
+    return this;
+  }
   /** Sets every element to 0. */
-  zero_(): this { callInPlace(this, ops.zero_); return this; }
+  zero_(): this {
+    callInPlace(this, ops.zero_);
+    return this;
+  }
   /** Sets every element to value. */
-  fill_(value: number): this { callInPlace(this, ops.fill_, value); return this; }
+  fill_(value: number): this {
+    callInPlace(this, ops.fill_, value);
+    return this;
+  }
   /** Fills with samples of U(from, to), from the generator or the default one. */
   uniform_(from: number, to: number, generator: HasGenerator | null = null): this {
-    callInPlace(this, ops.uniform_, from, to, generator); return this;
+    callInPlace(this, ops.uniform_, from, to, generator);
+    return this;
   }
   /** Fills with samples of N(mean, std^2), from the generator or the default one. */
   normal_(mean: number, std: number, generator: HasGenerator | null = null): this {
-    callInPlace(this, ops.normal_, mean, std, generator); return this;
+    callInPlace(this, ops.normal_, mean, std, generator);
+    return this;
   }
   /** Fills with 1 with probability p, else 0, from the generator or the default one. */
   bernoulli_(p: number, generator: HasGenerator | null = null): this {
-    callInPlace(this, ops.bernoulli_, p, generator); return this;
+    callInPlace(this, ops.bernoulli_, p, generator);
+    return this;
   }
 }
 

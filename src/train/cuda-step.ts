@@ -14,7 +14,10 @@ const WARMUP_STEPS = 3;
 const WARMUP_STEPS_DATA_PARALLEL = 11;
 
 /** What a data-parallel step needs: gradients averaged over the group (DDP's Reducer), and whether its collectives can be captured (NCCL). */
-export interface StepReplicas { beforeBackward(loss: T.Tensor): void; readonly capturable: boolean }
+export interface StepReplicas {
+  beforeBackward(loss: T.Tensor): void;
+  readonly capturable: boolean;
+}
 
 export class CudaStep {
   readonly #lr: T.Tensor;
@@ -31,8 +34,13 @@ export class CudaStep {
    * `capture` false runs every step eagerly. `onFallback` hears why a capture failed; the step
    * then runs eagerly until the next `invalidate()`.
    */
-  constructor(readonly device: T.Device, readonly batchSize: number, readonly capture = true,
-    private readonly onFallback: (why: string) => void = () => {}, private readonly replicas?: StepReplicas) {
+  constructor(
+    readonly device: T.Device,
+    readonly batchSize: number,
+    readonly capture = true,
+    private readonly onFallback: (why: string) => void = () => {},
+    private readonly replicas?: StepReplicas,
+  ) {
     this.#lr = T.keep(T.zeros([], { device, dtype: 'float32' }));
     // Gloo's collectives wait on the host: a step that uses them cannot be captured.
     if (replicas && !replicas.capturable) this.capture = false;
@@ -47,10 +55,10 @@ export class CudaStep {
       if (fits) this.#eager++;
       return this.#eagerStep(model, optimizer, recipe, x, y);
     }
-    const { x: sx, y: sy } = this.#inputs ??= {
+    const { x: sx, y: sy } = (this.#inputs ??= {
       x: T.keep(x.to({ device: this.device, nonBlocking: true })),
       y: T.keep(y.to({ device: this.device, nonBlocking: true })),
-    };
+    });
     T.tidy(() => {
       sx.copy_(pinned(x), true);
       sy.copy_(pinned(y), true);
@@ -58,13 +66,15 @@ export class CudaStep {
     if (!this.#outputs) {
       const graph = new T.CudaGraph();
       try {
-        this.#outputs = graph.capture(() => T.tidy(() => {
-          const r = trainStep(model, optimizer, recipe, sx, sy, this.#lr, 'cuda', this.replicas);
-          return { loss: T.keep(r.loss), correct: T.keep(r.correct) };
-        }));
+        this.#outputs = graph.capture(() =>
+          T.tidy(() => {
+            const r = trainStep(model, optimizer, recipe, sx, sy, this.#lr, 'cuda', this.replicas);
+            return { loss: T.keep(r.loss), correct: T.keep(r.correct) };
+          }),
+        );
       } catch (e) {
         graph.dispose();
-        optimizer.zeroGrad();  // gradients the abandoned capture may have left
+        optimizer.zeroGrad(); // gradients the abandoned capture may have left
         this.#failed = true;
         this.onFallback((e as Error).message.split('\n')[0]!);
         return this.#eagerStep(model, optimizer, recipe, x, y);
@@ -96,8 +106,18 @@ export class CudaStep {
 
   /** The same step, uncaptured; it reads the same device learning rate. */
   #eagerStep(model: Module, optimizer: Optimizer, recipe: StepRecipe, x: T.Tensor, y: T.Tensor): StepResult {
-    return T.tidy(() => trainStep(model, optimizer, recipe, pinned(x).to({ device: this.device, nonBlocking: true }),
-      pinned(y).to({ device: this.device, nonBlocking: true }), this.#lr, 'cuda', this.replicas));
+    return T.tidy(() =>
+      trainStep(
+        model,
+        optimizer,
+        recipe,
+        pinned(x).to({ device: this.device, nonBlocking: true }),
+        pinned(y).to({ device: this.device, nonBlocking: true }),
+        this.#lr,
+        'cuda',
+        this.replicas,
+      ),
+    );
   }
 }
 

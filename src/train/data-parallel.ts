@@ -16,7 +16,13 @@ export interface World {
 }
 
 /** The torchrun environment of a worker, or null for a process on its own. */
-export interface WorldEnv { host: string; port: number; rank: number; size: number; localRank: number }
+export interface WorldEnv {
+  host: string;
+  port: number;
+  rank: number;
+  size: number;
+  localRank: number;
+}
 
 /** Reads MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK and LOCAL_RANK; null when WORLD_SIZE is absent. */
 export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): WorldEnv | null {
@@ -31,11 +37,21 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): WorldEnv | n
   };
   const size = int('WORLD_SIZE', 1, 65536);
   const rank = int('RANK', 0, size - 1);
-  return { host: env.MASTER_ADDR || '127.0.0.1', port: int('MASTER_PORT', 1, 65535), rank, size, localRank: env.LOCAL_RANK === undefined ? rank : int('LOCAL_RANK', 0, size - 1) };
+  return {
+    host: env.MASTER_ADDR || '127.0.0.1',
+    port: int('MASTER_PORT', 1, 65535),
+    rank,
+    size,
+    localRank: env.LOCAL_RANK === undefined ? rank : int('LOCAL_RANK', 0, size - 1),
+  };
 }
 
 /** The model's buffers a step changes (BatchNorm statistics, observer ranges); masks change only at pruning, equally everywhere. */
-const movingBuffers = (model: Module) => model.namedBuffers().filter(([name]) => !name.endsWith('.mask')).map(([, t]) => t);
+const movingBuffers = (model: Module) =>
+  model
+    .namedBuffers()
+    .filter(([name]) => !name.endsWith('.mask'))
+    .map(([, t]) => t);
 
 /** What one rank does to take part in a run; with no world, nothing. */
 export class Replicas {
@@ -61,7 +77,9 @@ export class Replicas {
   syncState(model: Module, optimizer: Optimizer): void {
     if (!this.world) return;
     const state = [...optimizer.state().values()];
-    T.noGrad(() => this.world!.group.broadcast([...model.parameters(), ...model.namedBuffers().map(([, t]) => t), ...state], 0));
+    T.noGrad(() =>
+      this.world!.group.broadcast([...model.parameters(), ...model.namedBuffers().map(([, t]) => t), ...state], 0),
+    );
   }
 
   /** Gradients of the model's current parameters are averaged from here on (again after they change, e.g. by folding). */

@@ -14,45 +14,61 @@ import { foldBatchNorm } from '../quant/prepare.js';
 export function prepareFastEval(model: Module, options: { dtype?: 'float32' | 'bfloat16' } = {}): void {
   foldBatchNorm(model);
   model.to({ memoryFormat: 'channels_last' });
-  if (model.parameters()[0]?.device === 'cpu' && fusedConvAvailable()) fuseConvolutions(model, options.dtype ?? 'float32');
+  if (model.parameters()[0]?.device === 'cpu' && fusedConvAvailable())
+    fuseConvolutions(model, options.dtype ?? 'float32');
 }
 
 /**
  * Images seen, top-1 and top-5 hits. top1/top5 are fractions in [0,1]; loss is the mean plain
  * cross-entropy (no label smoothing) over all images.
  */
-export interface EvalResult { count: number; correct1: number; correct5: number; top1: number; top5: number; loss: number }
+export interface EvalResult {
+  count: number;
+  correct1: number;
+  correct5: number;
+  top1: number;
+  top5: number;
+  loss: number;
+}
 
 /**
  * Evaluates model on every batch (x: inputs, y: int64 class indices), disposing each batch's x
  * and y. With `device`, batches are moved there (the model must already be on it); `autocast`
  * runs the forward pass under bfloat16 autocast (the recipes' reduced precision, on any device).
  */
-export async function evaluate(model: Module, batches: AsyncIterable<{ x: T.Tensor; y: T.Tensor; size: number }>,
-  options: { device?: T.Device; autocast?: boolean } = {}): Promise<EvalResult> {
+export async function evaluate(
+  model: Module,
+  batches: AsyncIterable<{ x: T.Tensor; y: T.Tensor; size: number }>,
+  options: { device?: T.Device; autocast?: boolean } = {},
+): Promise<EvalResult> {
   const device = options.device;
   const deviceType = device?.startsWith('cuda') ? 'cuda' : 'cpu';
-  let count = 0, correct1 = 0, correct5 = 0, lossSum = 0;
+  let count = 0,
+    correct1 = 0,
+    correct5 = 0,
+    lossSum = 0;
   for await (const batch of batches) {
     try {
-      const r = T.noGrad(() => T.tidy(() => {
-        const x = device ? batch.x.to(device) : batch.x;
-        const y = device ? batch.y.to(device) : batch.y;
-        const forward = () => model.forward(x, false);
-        const out = options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward();
-        // Loss and ranking in float64: a bfloat16 or float32 sum would lose digits over 10,000 images.
-        const logits = out.to('float64');
-        const n = logits.size(0);
-        if (n !== y.size(0)) throw new Error(`evaluate: the model gave ${n} rows of logits for ${y.size(0)} labels`);
-        const k = Math.min(5, logits.size(1));
-        const hits = logits.topk(k, 1).indices.eq(y.unsqueeze(1));  // [n, k], at most one true per row
-        return {
-          n,
-          c1: hits.narrow(1, 0, 1).sum().item(),
-          c5: hits.sum().item(),
-          loss: T.F.crossEntropy(logits, y, { reduction: 'sum' }).item(),
-        };
-      }));
+      const r = T.noGrad(() =>
+        T.tidy(() => {
+          const x = device ? batch.x.to(device) : batch.x;
+          const y = device ? batch.y.to(device) : batch.y;
+          const forward = () => model.forward(x, false);
+          const out = options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward();
+          // Loss and ranking in float64: a bfloat16 or float32 sum would lose digits over 10,000 images.
+          const logits = out.to('float64');
+          const n = logits.size(0);
+          if (n !== y.size(0)) throw new Error(`evaluate: the model gave ${n} rows of logits for ${y.size(0)} labels`);
+          const k = Math.min(5, logits.size(1));
+          const hits = logits.topk(k, 1).indices.eq(y.unsqueeze(1)); // [n, k], at most one true per row
+          return {
+            n,
+            c1: hits.narrow(1, 0, 1).sum().item(),
+            c5: hits.sum().item(),
+            loss: T.F.crossEntropy(logits, y, { reduction: 'sum' }).item(),
+          };
+        }),
+      );
       count += r.n;
       correct1 += r.c1;
       correct5 += r.c5;

@@ -13,8 +13,14 @@ export interface StepPosition {
  * The learning rate of one step; pruneEpochs are the epochs that start with a pruning event. A
  * quantization-aware phase, from its start, follows its own schedule.
  */
-export function learningRate(s: ScheduleConfig, pruneEpochs: readonly number[], at: StepPosition, qat: QatSchedule | null = null): number {
-  if (qat && at.epoch >= qat.startEpoch) return qat.lr * qat.gamma ** qat.milestones.filter((m) => m <= at.epoch).length;
+export function learningRate(
+  s: ScheduleConfig,
+  pruneEpochs: readonly number[],
+  at: StepPosition,
+  qat: QatSchedule | null = null,
+): number {
+  if (qat && at.epoch >= qat.startEpoch)
+    return qat.lr * qat.gamma ** qat.milestones.filter((m) => m <= at.epoch).length;
   if (at.epoch <= s.warmupEpochs) {
     const t = (at.epoch - 1) * at.batchesPerEpoch + at.batch + 1;
     return (s.lr * t) / (s.warmupEpochs * at.batchesPerEpoch);

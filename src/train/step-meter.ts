@@ -4,7 +4,11 @@ import * as T from '../torch/index.js';
 import type { StepResult } from './step.js';
 
 /** A step as the host knows it: its place, batch size and learning rate. */
-export interface StepInfo { batch: number; size: number; lr: number }
+export interface StepInfo {
+  batch: number;
+  size: number;
+  lr: number;
+}
 
 export class StepMeter {
   /** One slot per step of the epoch. */
@@ -23,10 +27,12 @@ export class StepMeter {
 
   /** Copies a step's figures aside on the device (no wait). */
   record(step: StepResult, info: StepInfo): void {
-    T.noGrad(() => T.tidy(() => {
-      this.#losses.narrow(0, this.#slot++, 1).copy_(step.loss.reshape([1]));
-      this.#correct.add_(step.correct);
-    }));
+    T.noGrad(() =>
+      T.tidy(() => {
+        this.#losses.narrow(0, this.#slot++, 1).copy_(step.loss.reshape([1]));
+        this.#correct.add_(step.correct);
+      }),
+    );
     this.#pending.push(info);
   }
 

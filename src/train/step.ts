@@ -2,7 +2,14 @@
 // and the PyTorch oracle test drives them on fixed batches.
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { applyMasks, maskGradients, pruneByStd, type GradientMasking, type PruneEvent, type PruneResult } from '../prune/prune.js';
+import {
+  applyMasks,
+  maskGradients,
+  pruneByStd,
+  type GradientMasking,
+  type PruneEvent,
+  type PruneResult,
+} from '../prune/prune.js';
 import { planFor, prepareQuantized, setObserving } from '../quant/prepare.js';
 import type { LossConfig, QuantizationPhase } from '../recipes/slices.js';
 import { trainingLoss } from './loss.js';
@@ -31,12 +38,14 @@ export class TrainingError extends Error {}
  * quantized and a fresh optimizer over the new parameters; the observers frozen when due.
  */
 export function beginEpoch(model: Module, optimizer: Optimizer, recipe: EpochRecipe, epoch: number): PruneResult[][] {
-  const pruned = recipe.pruning.events.filter((e) => e.epoch === epoch).map((event) => {
-    const results = pruneByStd(model, event.layers, recipe.pruning.q);
-    if (recipe.restartOptimizerOnPrune) optimizer.reset();
-    applyMasks(model, optimizer);
-    return results;
-  });
+  const pruned = recipe.pruning.events
+    .filter((e) => e.epoch === epoch)
+    .map((event) => {
+      const results = pruneByStd(model, event.layers, recipe.pruning.q);
+      if (recipe.restartOptimizerOnPrune) optimizer.reset();
+      applyMasks(model, optimizer);
+      return results;
+    });
   const q = recipe.quantization;
   if (q && epoch === q.startEpoch) {
     prepareQuantized(model, planFor(model, q));
@@ -57,7 +66,10 @@ export function observingAt(q: QuantizationPhase, epoch: number): boolean {
 }
 
 /** What a step leaves on the device: its mean loss (float32) and its correct predictions (int64), 0-dim tensors. */
-export interface StepResult { loss: T.Tensor; correct: T.Tensor }
+export interface StepResult {
+  loss: T.Tensor;
+  correct: T.Tensor;
+}
 
 /**
  * forward (train mode, autocast per the recipe) -> loss -> backward -> gradient masking ->
@@ -66,10 +78,20 @@ export interface StepResult { loss: T.Tensor; correct: T.Tensor }
  * checks that the loss is finite) when it needs them. lr is a number or a 0-dim device tensor.
  * `gradients` is told before backward (data-parallel averaging).
  */
-export function trainStep(model: Module, optimizer: Optimizer, recipe: StepRecipe, x: T.Tensor, y: T.Tensor, lr: number | T.Tensor,
-  deviceType: 'cpu' | 'cuda' = 'cpu', gradients?: { beforeBackward(loss: T.Tensor): void }): StepResult {
+export function trainStep(
+  model: Module,
+  optimizer: Optimizer,
+  recipe: StepRecipe,
+  x: T.Tensor,
+  y: T.Tensor,
+  lr: number | T.Tensor,
+  deviceType: 'cpu' | 'cuda' = 'cpu',
+  gradients?: { beforeBackward(loss: T.Tensor): void },
+): StepResult {
   return T.tidy(() => {
-    const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () => model.forward(x, true));
+    const logits = T.autocast({ deviceType, dtype: 'bfloat16', enabled: recipe.precision === 'bfloat16' }, () =>
+      model.forward(x, true),
+    );
     const l = trainingLoss(logits, y, recipe.loss);
     gradients?.beforeBackward(l);
     l.backward();

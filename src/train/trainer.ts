@@ -19,16 +19,38 @@ import { createOptimizer, type Optimizer } from '../optim/index.js';
 import { beginEpoch, observingAt, quantizedAt, trainStep, TrainingError } from './step.js';
 import { CudaStep } from './cuda-step.js';
 import { StepMeter } from './step-meter.js';
-import { bestCheckpoint, lastCheckpoint, metricsFile, quantizedCheckpoint, RunDirectory } from '../checkpoint/run-dir.js';
+import {
+  bestCheckpoint,
+  lastCheckpoint,
+  metricsFile,
+  quantizedCheckpoint,
+  RunDirectory,
+} from '../checkpoint/run-dir.js';
 import { Replicas, type World } from './data-parallel.js';
 import { EventFileWriter } from '../io/tensorboard.js';
-import { disposeLoadedState, loadTrainState, restoreGenerators, saveTrainState, type EpochProgress, type LoadedTrainState, type TrainState } from '../checkpoint/train-file.js';
+import {
+  disposeLoadedState,
+  loadTrainState,
+  restoreGenerators,
+  saveTrainState,
+  type EpochProgress,
+  type LoadedTrainState,
+  type TrainState,
+} from '../checkpoint/train-file.js';
 import { metricsLine, metricTags, stepTags, type EpochMetrics } from '../checkpoint/metrics.js';
 
 /** Callbacks of a run, all optional. */
 export interface TrainEvents {
   /** After every step (progress display, custom monitoring). */
-  step?(info: { epoch: number; batch: number; batches: number; loss: number; lr: number; imagesPerSecond: number; model: Module }): void;
+  step?(info: {
+    epoch: number;
+    batch: number;
+    batches: number;
+    loss: number;
+    lr: number;
+    imagesPerSecond: number;
+    model: Module;
+  }): void;
   /** After every epoch's evaluation and checkpoint. */
   epoch?(metrics: EpochMetrics): void;
   /** After each pruning event, with what it pruned per layer. */
@@ -75,7 +97,12 @@ export { TrainingError };
 
 /** Resuming a run that has done all its epochs: nothing to train; its history is attached. */
 export class RunFinishedError extends TrainingError {
-  constructor(message: string, readonly history: EpochMetrics[]) { super(message); }
+  constructor(
+    message: string,
+    readonly history: EpochMetrics[],
+  ) {
+    super(message);
+  }
 }
 
 /** A run as it goes: the model and optimizer, and what its training checkpoint records of it. */
@@ -116,7 +143,13 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   // One process writes the directory: rank 0 holds its lock.
   const lock = replicas.main ? RunDirectory.open(options.outDir) : null;
   try {
-    const place: Place = { options, device: options.device ?? 'cpu', events: options.events ?? {}, replicas, last: lastCheckpoint(options.outDir) };
+    const place: Place = {
+      options,
+      device: options.device ?? 'cpu',
+      events: options.events ?? {},
+      replicas,
+      last: lastCheckpoint(options.outDir),
+    };
     const run = startRun(recipe, place);
     const setting = prepare(run, place);
     try {
@@ -124,7 +157,8 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         const lr = await trainEpoch(run, setting, epoch);
         if (lr === null) return stopped(run, setting, `stopped at epoch ${epoch}, batch ${run.state.position.batch}`);
         await endEpoch(run, setting, epoch, lr);
-        if (replicas.anyStop(options.shouldStop?.() ?? false) && epoch < recipe.epochs) return stopped(run, setting, `stopped after epoch ${epoch}`);
+        if (replicas.anyStop(options.shouldStop?.() ?? false) && epoch < recipe.epochs)
+          return stopped(run, setting, `stopped after epoch ${epoch}`);
       }
     } finally {
       await setting.trainLoader.close();
@@ -142,11 +176,17 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
 
 /** The model, optimizer and state a run starts or resumes with. */
 function startRun(recipe: Recipe, { options, device, events, last, replicas }: Place): Run {
-  if (!options.resume && existsSync(last)) throw new TrainingError(`${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`);
+  if (!options.resume && existsSync(last))
+    throw new TrainingError(
+      `${options.outDir} already holds a run: continue it with --resume ${options.outDir}, or choose another directory`,
+    );
   const saved = options.resume ? loadSaved(last, recipe, options.outDir) : null;
   if (saved && saved.position.epoch > recipe.epochs) {
     disposeLoadedState(saved);
-    throw new RunFinishedError(`the run in ${options.outDir} is finished: all ${recipe.epochs} epochs are done; its model is ${last}`, saved.history);
+    throw new RunFinishedError(
+      `the run in ${options.outDir} is finished: all ${recipe.epochs} epochs are done; its model is ${last}`,
+      saved.history,
+    );
   }
   T.manualSeed(recipe.seed);
   const { model } = buildModel(recipe.model.name, recipe.model.config, { generator: new T.Generator(recipe.seed) });
@@ -162,19 +202,38 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
     loadInitialWeights(model, recipe);
   }
   // Placed before the optimizer takes hold of the parameters: moving replaces them.
-  if (device !== 'cpu' || recipe.channelsLast) model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
+  if (device !== 'cpu' || recipe.channelsLast)
+    model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
-  let state: TrainState = { recipe, dataDir: options.dataDir, position: { epoch: 1, batch: 0 }, history: [], progress: emptyProgress(), bestTop1: -1 };
+  let state: TrainState = {
+    recipe,
+    dataDir: options.dataDir,
+    position: { epoch: 1, batch: 0 },
+    history: [],
+    progress: emptyProgress(),
+    bestTop1: -1,
+  };
   if (saved) {
     optimizer.loadState(saved.optimizer);
     restoreGenerators(saved.generators, device);
     disposeLoadedState(saved);
     // The saved sums of an interrupted epoch are the whole group's: rank 0 carries them on.
     const progress = replicas.main ? saved.progress : emptyProgress();
-    state = { recipe, dataDir: options.dataDir, position: saved.position, history: saved.history, progress, bestTop1: saved.bestTop1 };
-    events.message?.(`resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''} on ${device}`);
+    state = {
+      recipe,
+      dataDir: options.dataDir,
+      position: saved.position,
+      history: saved.history,
+      progress,
+      bestTop1: saved.bestTop1,
+    };
+    events.message?.(
+      `resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''} on ${device}`,
+    );
   } else {
-    events.message?.(`training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}, on ${device}`);
+    events.message?.(
+      `training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}, on ${device}`,
+    );
   }
   replicas.syncState(model, optimizer);
   return { recipe, model, optimizer, state, final: null };
@@ -185,17 +244,38 @@ function prepare(run: Run, place: Place): Setting {
   const { options, last, replicas } = place;
   const { recipe, state } = run;
   if (recipe.data.batchSize % replicas.size) {
-    throw new TrainingError(`the batch of ${recipe.data.batchSize} cannot be split over ${replicas.size} processes: choose a process count that divides it`);
+    throw new TrainingError(
+      `the batch of ${recipe.data.batchSize} cannot be split over ${replicas.size} processes: choose a process count that divides it`,
+    );
   }
   const batchSize = recipe.data.batchSize / replicas.size;
   const data = options.data ?? loadDataset(options.dataDir, { dataset: recipe.data.dataset });
-  const common = { batchSize, workers: recipe.data.workers, layout: recipe.channelsLast ? 'channels_last' as const : 'nchw' as const };
-  const trainLoader = new Loader({ ...common, data: data.train, pipeline: recipe.data.trainPipeline, seed: recipe.seed, shuffle: true, shard: replicas.shard(true) });
-  const testLoader = new Loader({ ...common, data: data.test, pipeline: recipe.data.testPipeline, shuffle: false, shard: replicas.shard(false) });
+  const common = {
+    batchSize,
+    workers: recipe.data.workers,
+    layout: recipe.channelsLast ? ('channels_last' as const) : ('nchw' as const),
+  };
+  const trainLoader = new Loader({
+    ...common,
+    data: data.train,
+    pipeline: recipe.data.trainPipeline,
+    seed: recipe.seed,
+    shuffle: true,
+    shard: replicas.shard(true),
+  });
+  const testLoader = new Loader({
+    ...common,
+    data: data.test,
+    pipeline: recipe.data.testPipeline,
+    shuffle: false,
+    shard: replicas.shard(false),
+  });
   const batches = trainLoader.length;
   if (state.position.batch >= batches) {
-    throw new TrainingError(`${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, `
-      + `but an epoch of this data has ${batches} batches (other data than the run's?)`);
+    throw new TrainingError(
+      `${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, ` +
+        `but an epoch of this data has ${batches} batches (other data than the run's?)`,
+    );
   }
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
   // A resumed run marks its restart: TensorBoard drops what a killed process logged past the checkpoint.
@@ -204,9 +284,16 @@ function prepare(run: Run, place: Place): Setting {
   if (place.device.startsWith('cuda')) {
     // Graphs are captured on a side stream; the whole run goes there, so its work stays in one order.
     new T.CudaStream().enter();
-    cudaStep = new CudaStep(place.device, batchSize, recipe.cudaGraph,
-      (why) => place.events.message?.(`the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`),
-      replicas.world ? replicas : undefined);
+    cudaStep = new CudaStep(
+      place.device,
+      batchSize,
+      recipe.cudaGraph,
+      (why) =>
+        place.events.message?.(
+          `the training step could not be captured into a CUDA graph (${why}); it runs eagerly this epoch`,
+        ),
+      replicas.world ? replicas : undefined,
+    );
   }
   return { ...place, trainLoader, testLoader, batches, board, cudaStep };
 }
@@ -226,12 +313,14 @@ async function trainEpoch(run: Run, s: Setting, epoch: number): Promise<number |
     for (const results of beginEpoch(model, optimizer, recipe, epoch)) s.events.prune?.(epoch, results);
     const q = recipe.quantization;
     if (q && epoch === q.startEpoch) {
-      state.bestTop1 = -1;  // best.safetensors holds the best quantized model from here on
-      s.events.message?.(`epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${q.weightBits}-bit weights, ${q.actBits}-bit inputs)`);
+      state.bestTop1 = -1; // best.safetensors holds the best quantized model from here on
+      s.events.message?.(
+        `epoch ${epoch}: quantization-aware training begins (BatchNorm folded, ${q.weightBits}-bit weights, ${q.actBits}-bit inputs)`,
+      );
     }
   }
   s.replicas.attach(model);
-  s.cudaStep?.invalidate();  // the epoch's start may have changed the step: capture it again
+  s.cudaStep?.invalidate(); // the epoch's start may have changed the step: capture it again
   const pruneEpochs = recipe.pruning.events.map((e) => e.epoch);
   const started = performance.now() - state.progress.seconds * 1000;
   const meter = new StepMeter(s.device, s.batches);
@@ -239,13 +328,28 @@ async function trainEpoch(run: Run, s: Setting, epoch: number): Promise<number |
   let batch = 0;
   try {
     for await (const b of s.trainLoader.epoch(epoch)) {
-      if (batch++ < skip) { b.x.dispose(); b.y.dispose(); continue; }
-      lr = learningRate(recipe.schedule, pruneEpochs, { epoch, batch: batch - 1, batchesPerEpoch: s.batches }, recipe.quantization);
+      if (batch++ < skip) {
+        b.x.dispose();
+        b.y.dispose();
+        continue;
+      }
+      lr = learningRate(
+        recipe.schedule,
+        pruneEpochs,
+        { epoch, batch: batch - 1, batchesPerEpoch: s.batches },
+        recipe.quantization,
+      );
       try {
         s.replicas.syncBuffers(model);
         const cudaStep = s.cudaStep;
-        T.tidy(() => meter.record(cudaStep ? cudaStep.run(model, optimizer, recipe, b.x, b.y, lr)
-          : trainStep(model, optimizer, recipe, b.x, b.y, lr, 'cpu', s.replicas), { batch, size: b.size, lr }));
+        T.tidy(() =>
+          meter.record(
+            cudaStep
+              ? cudaStep.run(model, optimizer, recipe, b.x, b.y, lr)
+              : trainStep(model, optimizer, recipe, b.x, b.y, lr, 'cpu', s.replicas),
+            { batch, size: b.size, lr },
+          ),
+        );
       } finally {
         b.x.dispose();
         b.y.dispose();
@@ -278,8 +382,12 @@ function takeFigures(run: Run, s: Setting, epoch: number, meter: StepMeter, star
   const p = run.state.progress;
   for (const { batch, size, lr, loss } of steps) {
     if (!Number.isFinite(loss)) {
-      throw new TrainingError(`the loss is ${loss} at epoch ${epoch}, batch ${batch}: training stopped. `
-        + (run.state.history.length ? `The last good checkpoint is ${s.last} (after epoch ${run.state.history.at(-1)!.epoch}).` : 'No epoch had completed.'));
+      throw new TrainingError(
+        `the loss is ${loss} at epoch ${epoch}, batch ${batch}: training stopped. ` +
+          (run.state.history.length
+            ? `The last good checkpoint is ${s.last} (after epoch ${run.state.history.at(-1)!.epoch}).`
+            : 'No epoch had completed.'),
+      );
     }
     p.lossSum += loss * size;
     p.count += size;
@@ -289,31 +397,59 @@ function takeFigures(run: Run, s: Setting, epoch: number, meter: StepMeter, star
   p.seconds = (performance.now() - started) / 1000;
   const latest = steps.at(-1);
   if (latest) {
-    s.events.step?.({ epoch, batch: latest.batch, batches: s.batches, loss: latest.loss, lr: latest.lr, imagesPerSecond: p.count / p.seconds, model: run.model });
+    s.events.step?.({
+      epoch,
+      batch: latest.batch,
+      batches: s.batches,
+      loss: latest.loss,
+      lr: latest.lr,
+      imagesPerSecond: p.count / p.seconds,
+      model: run.model,
+    });
   }
 }
 
 /** The end of an epoch: evaluation, metrics, checkpoints (the best one too) and the metrics file. */
 async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promise<void> {
   const { model, state } = run;
-  s.replicas.syncBuffers(model);  // every shard evaluated with rank 0's running statistics, which it saves
-  const test = groupResult(await evaluate(model, s.testLoader.epoch(epoch), { device: s.device, autocast: run.recipe.precision === 'bfloat16' }), s.replicas);
+  s.replicas.syncBuffers(model); // every shard evaluated with rank 0's running statistics, which it saves
+  const test = groupResult(
+    await evaluate(model, s.testLoader.epoch(epoch), {
+      device: s.device,
+      autocast: run.recipe.precision === 'bfloat16',
+    }),
+    s.replicas,
+  );
   run.final = test;
   const p = groupProgress(state.progress, s.replicas);
   const zeros = sparsity(model);
   const metrics: EpochMetrics = {
-    epoch, lr, trainLoss: p.lossSum / p.count, trainTop1: p.correct / p.count, testLoss: test.loss, testTop1: test.top1,
-    testTop5: test.top5, sparsity: zeros.zeros / zeros.total, seconds: p.seconds, imagesPerSecond: p.count / p.seconds,
+    epoch,
+    lr,
+    trainLoss: p.lossSum / p.count,
+    trainTop1: p.correct / p.count,
+    testLoss: test.loss,
+    testTop1: test.top1,
+    testTop5: test.top5,
+    sparsity: zeros.zeros / zeros.total,
+    seconds: p.seconds,
+    imagesPerSecond: p.count / p.seconds,
   };
   state.history.push(metrics);
-  s.board?.scalars(globalStep(epoch, s.batches, s.batches), Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])));
+  s.board?.scalars(
+    globalStep(epoch, s.batches, s.batches),
+    Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])),
+  );
   state.position = { epoch: epoch + 1, batch: 0 };
   const best = test.top1 > state.bestTop1;
   if (best) state.bestTop1 = test.top1;
   save(run, s);
   if (s.replicas.main) {
     if (best) saveTrainState(bestCheckpoint(s.options.outDir), model, run.optimizer.state(), state, s.device);
-    writeFileAtomic(metricsFile(s.options.outDir), new TextEncoder().encode(`${state.history.map(metricsLine).join('\n')}\n`));
+    writeFileAtomic(
+      metricsFile(s.options.outDir),
+      new TextEncoder().encode(`${state.history.map(metricsLine).join('\n')}\n`),
+    );
   }
   s.events.epoch?.(metrics);
 }
@@ -339,7 +475,13 @@ function writeQuantized(run: Run, s: Setting): string | null {
   const { recipe, model } = run;
   if (!planOf(model) || !s.replicas.main) return null;
   try {
-    saveQuantizedCheckpoint(quantizedCheckpoint(s.options.outDir), model, recipe.model.name, modelConfig(recipe.model.name, recipe.model.config), recipe.data.dataset);
+    saveQuantizedCheckpoint(
+      quantizedCheckpoint(s.options.outDir),
+      model,
+      recipe.model.name,
+      modelConfig(recipe.model.name, recipe.model.config),
+      recipe.data.dataset,
+    );
     return quantizedCheckpoint(s.options.outDir);
   } catch (e) {
     // The run itself is complete and saved; only the integer form cannot be written (e.g. wide bits overflow int32 biases).
@@ -361,7 +503,9 @@ function loadInitialWeights(model: Module, recipe: Recipe): void {
   try {
     const config = modelConfig(recipe.model.name, recipe.model.config);
     if (init.name !== recipe.model.name || JSON.stringify(init.config) !== JSON.stringify(config)) {
-      throw new TrainingError(`${path} holds ${init.name} ${JSON.stringify(init.config)}, the recipe trains ${recipe.model.name} ${JSON.stringify(config)}`);
+      throw new TrainingError(
+        `${path} holds ${init.name} ${JSON.stringify(init.config)}, the recipe trains ${recipe.model.name} ${JSON.stringify(config)}`,
+      );
     }
     if (planOf(init.model)) throw new TrainingError(`${path} is quantized already: start from a float checkpoint`);
     model.loadStateDict(init.model.stateDict(), { what: path });
@@ -375,14 +519,21 @@ function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainSta
   const saved = loadTrainState(path);
   if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
     disposeLoadedState(saved);
-    throw new TrainingError(`${path} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${outDir})`);
+    throw new TrainingError(
+      `${path} was written by a different recipe; resume with the recipe saved in it (micronet train --resume ${outDir})`,
+    );
   }
   return saved;
 }
 
 /** An evaluation of every rank's shard, summed over the group. */
 function groupResult(r: EvalResult, replicas: Replicas): EvalResult {
-  const [count, correct1, correct5, lossSum] = replicas.sum([r.count, r.correct1, r.correct5, r.loss * r.count]) as [number, number, number, number];
+  const [count, correct1, correct5, lossSum] = replicas.sum([r.count, r.correct1, r.correct5, r.loss * r.count]) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   return { count, correct1, correct5, top1: correct1 / count, top5: correct5 / count, loss: lossSum / count };
 }
 

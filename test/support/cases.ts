@@ -35,7 +35,9 @@ export function runCases(cases: OpCase[]): void {
       const g = new T.Generator(1234);
       const inputs = c.inputs(g);
       const sent = { ...inputs };
-      const mine = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, c.grad?.includes(k) ? v.clone().requiresGrad_() : v.clone()]));
+      const mine = Object.fromEntries(
+        Object.entries(inputs).map(([k, v]) => [k, c.grad?.includes(k) ? v.clone().requiresGrad_() : v.clone()]),
+      );
       if (c.seed !== undefined) T.manualSeed(c.seed);
       const result = c.ours(mine);
       const outs = Array.isArray(result) ? result : [result];
@@ -47,13 +49,24 @@ export function runCases(cases: OpCase[]): void {
         const cast = upstream.to(first.dtype);
         first.backward(cast);
       }
-      const answer = await oracle.run({ code: c.torch, inputs: sent, grad: c.grad ?? [], ...(upstream ? { upstream } : {}), ...(c.seed !== undefined ? { seed: c.seed } : {}) });
+      const answer = await oracle.run({
+        code: c.torch,
+        inputs: sent,
+        grad: c.grad ?? [],
+        ...(upstream ? { upstream } : {}),
+        ...(c.seed !== undefined ? { seed: c.seed } : {}),
+      });
       const tol = c.tol ?? FP32;
       assert.equal(outs.length, answer.outputs.length, 'number of outputs');
       outs.forEach((o, i) => {
         const theirs = answer.outputs[i]!;
-        if (o instanceof T.Tensor) assertClose(o, theirs as Exclude<typeof theirs, number | boolean | null>, tol, `output ${i}`);
-        else assert.ok(Math.abs(Number(o) - Number(theirs)) <= tol.atol + tol.rtol * Math.abs(Number(theirs)), `output ${i}: ${o} vs ${theirs}`);
+        if (o instanceof T.Tensor)
+          assertClose(o, theirs as Exclude<typeof theirs, number | boolean | null>, tol, `output ${i}`);
+        else
+          assert.ok(
+            Math.abs(Number(o) - Number(theirs)) <= tol.atol + tol.rtol * Math.abs(Number(theirs)),
+            `output ${i}: ${o} vs ${theirs}`,
+          );
       });
       for (const name of c.grad ?? []) {
         const ours = mine[name]!.grad;

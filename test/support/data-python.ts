@@ -9,12 +9,20 @@ export { torchPython };
 /** Runs test/support/<script> with args, JSON on stdin, and parses its JSON answer. */
 export function runPython<T>(script: string, input: unknown, args: string[] = []): T {
   const path = fileURLToPath(new URL(`../../../test/support/${script}`, import.meta.url));
-  const r = spawnSync(torchPython, [path, ...args], { input: JSON.stringify(input), maxBuffer: 1 << 30, encoding: 'utf8' });
+  const r = spawnSync(torchPython, [path, ...args], {
+    input: JSON.stringify(input),
+    maxBuffer: 1 << 30,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
 }
 
-export interface Encoded { shape: number[]; dtype: string; data: string }
+export interface Encoded {
+  shape: number[];
+  dtype: string;
+  data: string;
+}
 
 export function encodeImage(img: Image): { shape: number[]; data: string } {
   return { shape: [img.channels, img.height, img.width], data: Buffer.from(img.data).toString('base64') };

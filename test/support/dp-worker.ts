@@ -15,8 +15,19 @@ const env = worldFromEnv();
 if (env) await runRank(env);
 
 async function runRank(env: NonNullable<ReturnType<typeof worldFromEnv>>): Promise<void> {
-  const group = new T.ProcessGroup({ host: env.host, port: env.port, rank: env.rank, worldSize: env.size, timeoutMs: 30_000 });
-  const result = await train(JSON.parse(recipeJson) as Recipe, { dataDir: '', outDir, data: dpData(), world: { group, rank: env.rank, size: env.size } });
+  const group = new T.ProcessGroup({
+    host: env.host,
+    port: env.port,
+    rank: env.rank,
+    worldSize: env.size,
+    timeoutMs: 30_000,
+  });
+  const result = await train(JSON.parse(recipeJson) as Recipe, {
+    dataDir: '',
+    outDir,
+    data: dpData(),
+    world: { group, rank: env.rank, size: env.size },
+  });
   const state = new Map(result.model.stateDict());
   writeSafetensors(join(outDir, `rank${env.rank}.safetensors`), state);
   group.close();

@@ -8,13 +8,30 @@ export { torchPython };
 
 const script = fileURLToPath(new URL('../../../test/support/oracle.py', import.meta.url));
 
-export interface Encoded { dtype: T.DType; shape: number[]; data: string }
-export interface OracleRequest { code: string; inputs: Record<string, T.Tensor>; grad?: string[]; upstream?: T.Tensor; seed?: number }
-export interface OracleAnswer { outputs: (Encoded | number | boolean | null)[]; grads: Record<string, Encoded | null> }
+export interface Encoded {
+  dtype: T.DType;
+  shape: number[];
+  data: string;
+}
+export interface OracleRequest {
+  code: string;
+  inputs: Record<string, T.Tensor>;
+  grad?: string[];
+  upstream?: T.Tensor;
+  seed?: number;
+}
+export interface OracleAnswer {
+  outputs: (Encoded | number | boolean | null)[];
+  grads: Record<string, Encoded | null>;
+}
 
 export function encode(t: T.Tensor): Encoded {
   const values = t.data();
-  return { dtype: t.dtype, shape: t.shape, data: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64') };
+  return {
+    dtype: t.dtype,
+    shape: t.shape,
+    data: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64'),
+  };
 }
 
 /** A decoded oracle tensor as float64 values, with its dtype and shape. */
@@ -48,7 +65,10 @@ export class TorchOracle {
   }
 }
 
-export interface Tolerance { rtol: number; atol: number }
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
 
 /** Asserts |ours - theirs| <= atol + rtol*|theirs| elementwise, with the same dtype and shape. */
 export function assertClose(ours: T.Tensor, theirs: Encoded, tol: Tolerance, what: string): void {
@@ -65,7 +85,13 @@ export function assertClose(ours: T.Tensor, theirs: Encoded, tol: Tolerance, wha
     const g = got[i]!;
     if (Number.isNaN(e) && Number.isNaN(g)) continue;
     const excess = Math.abs(g - e) - (tol.atol + tol.rtol * Math.abs(e));
-    if (!(excess <= worst)) { worst = Number.isNaN(excess) ? Infinity : excess; worstAt = i; }
+    if (!(excess <= worst)) {
+      worst = Number.isNaN(excess) ? Infinity : excess;
+      worstAt = i;
+    }
   }
-  assert.ok(worstAt < 0, `${what}: element ${worstAt} is ${got[worstAt]}, PyTorch has ${expected.values[worstAt]} (beyond rtol ${tol.rtol}, atol ${tol.atol})`);
+  assert.ok(
+    worstAt < 0,
+    `${what}: element ${worstAt} is ${got[worstAt]}, PyTorch has ${expected.values[worstAt]} (beyond rtol ${tol.rtol}, atol ${tol.atol})`,
+  );
 }

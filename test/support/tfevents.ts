@@ -27,7 +27,9 @@ export interface ReadEvent {
 class Fields {
   pos = 0;
   constructor(readonly b: Uint8Array) {}
-  get done() { return this.pos >= this.b.length; }
+  get done() {
+    return this.pos >= this.b.length;
+  }
   varint(): number {
     let v = 0n;
     for (let shift = 0n; ; shift += 7n) {
@@ -71,7 +73,10 @@ function decodeEvent(b: Uint8Array): ReadEvent {
       const summary = new Fields(r.bytes());
       while (!summary.done) {
         const s = summary.next();
-        if (s.field !== 1 || s.wire !== 2) { summary.skip(s.wire); continue; }
+        if (s.field !== 1 || s.wire !== 2) {
+          summary.skip(s.wire);
+          continue;
+        }
         const value = new Fields(summary.bytes());
         let tag = '';
         let simple = NaN;
@@ -99,14 +104,17 @@ function decodeEvent(b: Uint8Array): ReadEvent {
 export function readEventFile(path: string): ReadEvent[] {
   const b = new Uint8Array(readFileSync(path));
   const events: ReadEvent[] = [];
-  for (let pos = 0; pos < b.length;) {
+  for (let pos = 0; pos < b.length; ) {
     if (pos + 12 > b.length) throw new Error(`${path}: truncated record header at byte ${pos}`);
     const view = new DataView(b.buffer, b.byteOffset + pos);
     const length = Number(view.getBigUint64(0, true));
-    if (view.getUint32(8, true) !== mask(crc32cBitwise(b.subarray(pos, pos + 8)))) throw new Error(`${path}: bad length checksum at byte ${pos}`);
+    if (view.getUint32(8, true) !== mask(crc32cBitwise(b.subarray(pos, pos + 8))))
+      throw new Error(`${path}: bad length checksum at byte ${pos}`);
     const data = b.subarray(pos + 12, pos + 12 + length);
-    if (data.length !== length || pos + 16 + length > b.length) throw new Error(`${path}: truncated record at byte ${pos}`);
-    if (view.getUint32(12 + length, true) !== mask(crc32cBitwise(data))) throw new Error(`${path}: bad data checksum at byte ${pos}`);
+    if (data.length !== length || pos + 16 + length > b.length)
+      throw new Error(`${path}: truncated record at byte ${pos}`);
+    if (view.getUint32(12 + length, true) !== mask(crc32cBitwise(data)))
+      throw new Error(`${path}: bad data checksum at byte ${pos}`);
     events.push(decodeEvent(data));
     pos += 16 + length;
   }

@@ -1,11 +1,27 @@
 // A small masked conv net for recipe tests: two masked convs with BatchNorm, pooling and a
 // masked classifier; test/support/recipe_oracle.py builds the same network in PyTorch.
 import type * as T from '../../src/torch/index.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, MaskedConv2d, MaskedLinear, MaxPool2d, Module, ReLU, chain } from '../../src/nn/index.js';
+import {
+  AdaptiveAvgPool2d,
+  BatchNorm2d,
+  MaskedConv2d,
+  MaskedLinear,
+  MaxPool2d,
+  Module,
+  ReLU,
+  chain,
+} from '../../src/nn/index.js';
 
 export class TinyNet extends Module {
-  conv1: MaskedConv2d; bn1: BatchNorm2d; relu1: ReLU; pool: MaxPool2d;
-  conv2: MaskedConv2d; bn2: BatchNorm2d; relu2: ReLU; gap: AdaptiveAvgPool2d; fc: MaskedLinear;
+  conv1: MaskedConv2d;
+  bn1: BatchNorm2d;
+  relu1: ReLU;
+  pool: MaxPool2d;
+  conv2: MaskedConv2d;
+  bn2: BatchNorm2d;
+  relu2: ReLU;
+  gap: AdaptiveAvgPool2d;
+  fc: MaskedLinear;
 
   constructor(generator: T.Generator, classes = 10) {
     super();
@@ -21,7 +37,16 @@ export class TinyNet extends Module {
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {
-    const h = chain(x, training, [this.conv1, this.bn1, this.relu1, this.pool, this.conv2, this.bn2, this.relu2, this.gap]);
+    const h = chain(x, training, [
+      this.conv1,
+      this.bn1,
+      this.relu1,
+      this.pool,
+      this.conv2,
+      this.bn2,
+      this.relu2,
+      this.gap,
+    ]);
     const flat = h.flatten(1);
     h.dispose();
     return this.fc.forward(flat, training);
