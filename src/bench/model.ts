@@ -3,13 +3,14 @@
 // precision, and one training epoch end to end through the data loader.
 import * as T from '../torch/index.js';
 import { buildModel } from '../models/registry.js';
+import type { Module } from '../nn/index.js';
 import { generatedSplit } from '../data/index.js';
 import { applyOverrides, findRecipe } from '../recipes/index.js';
 import { prepareFastEval } from '../train/evaluate.js';
 import { CudaStep } from '../train/cuda-step.js';
 import { StepMeter } from '../train/step-meter.js';
-import { readStep, trainStep } from '../train/step.js';
-import { createOptimizer } from '../optim/index.js';
+import { readStep, trainStep, type StepRecipe } from '../train/step.js';
+import { createOptimizer, type Optimizer } from '../optim/index.js';
 import { train } from '../train/trainer.js';
 import { TorchAnchor } from './anchor.js';
 import { median, timeSync } from './timing.js';
@@ -135,9 +136,37 @@ function micronetWork(
       },
     };
   }
+  return cudaTrainWork({
+    device,
+    batch,
+    captured: variant === 'captured',
+    model,
+    optimizer,
+    stepRecipe,
+    x,
+    y,
+    steps,
+    disposeData,
+  });
+}
+
+/** The trainer's CUDA step as bench work (see micronetWork). */
+function cudaTrainWork(w: {
+  device: T.Device;
+  batch: number;
+  captured: boolean;
+  model: Module;
+  optimizer: Optimizer;
+  stepRecipe: StepRecipe;
+  x: T.Tensor;
+  y: T.Tensor;
+  steps: number;
+  disposeData: () => void;
+}): Work {
+  const { device, batch, captured, model, optimizer, stepRecipe, x, y, steps, disposeData } = w;
   // The trainer's CUDA step: on a side stream, figures gathered on the device and read once per repetition.
   const stream = new T.CudaStream();
-  const cudaStep = new CudaStep(device, batch, variant === 'captured', (why) => {
+  const cudaStep = new CudaStep(device, batch, captured, (why) => {
     throw new Error(`capture failed: ${why}`);
   });
   const run = () =>
@@ -217,6 +246,36 @@ async function micronetEpoch(
   return run.history.at(-1)!.imagesPerSecond;
 }
 
+/** One layout's eager train and eval figures beside PyTorch's (and torch.compile's on the CPU, when asked). */
+async function layoutRow(anchor: TorchAnchor, o: BenchOptions, name: string, layout: Layout): Promise<ConfigFigures> {
+  const cuda = o.device !== 'cpu';
+  const say = o.progress ?? (() => {});
+  say(name);
+  const row: ConfigFigures = {
+    name,
+    train_img_s: null,
+    train_img_s_pytorch: null,
+    eval_img_s: null,
+    eval_img_s_pytorch: null,
+  };
+  row.train_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
+  row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
+  row.eval_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
+  row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
+  if (o.compile && !cuda) {
+    say(`${name}, torch.compile`);
+    row.train_img_s_pytorch_compile = await compiled(
+      () => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps),
+      say,
+    );
+    row.eval_img_s_pytorch_compile = await compiled(
+      () => timePytorch(anchor, o.device, o.batch, layout, 'eval', 'compile', o.reps),
+      say,
+    );
+  }
+  return row;
+}
+
 /** Every figure of `micronet bench`, measured in one run beside the PyTorch anchor. */
 export async function benchModels(o: BenchOptions, scratch: () => string): Promise<BenchReport> {
   const cuda = o.device !== 'cpu';
@@ -225,30 +284,7 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
   const configs: ConfigFigures[] = [];
   try {
     for (const [name, layout] of layouts) {
-      say(name);
-      const row: ConfigFigures = {
-        name,
-        train_img_s: null,
-        train_img_s_pytorch: null,
-        eval_img_s: null,
-        eval_img_s_pytorch: null,
-      };
-      row.train_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'train', 'eager'), o.reps, o.batch);
-      row.train_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'train', 'eager', o.reps);
-      row.eval_img_s = timeMicronet(micronetWork(o.device, o.batch, layout, 'eval', 'eager'), o.reps, o.batch);
-      row.eval_img_s_pytorch = await timePytorch(anchor, o.device, o.batch, layout, 'eval', 'eager', o.reps);
-      if (o.compile && !cuda) {
-        say(`${name}, torch.compile`);
-        row.train_img_s_pytorch_compile = await compiled(
-          () => timePytorch(anchor, o.device, o.batch, layout, 'train', 'compile', o.reps),
-          say,
-        );
-        row.eval_img_s_pytorch_compile = await compiled(
-          () => timePytorch(anchor, o.device, o.batch, layout, 'eval', 'compile', o.reps),
-          say,
-        );
-      }
-      configs.push(row);
+      configs.push(await layoutRow(anchor, o, name, layout));
     }
     const fastest = configs.reduce((a, b) => ((b.eval_img_s_pytorch ?? 0) > (a.eval_img_s_pytorch ?? 0) ? b : a));
     const fastLayout = layouts.find(([n]) => n === fastest.name)![1];

@@ -99,6 +99,37 @@ export class TensorRef implements TensorSpec {
   }
 }
 
+/** torch._utils._rebuild_tensor_v2: a TensorRef into its storage, its size, strides and offset checked to stay inside it. */
+function tensorRebuilder(fail: (problem: string) => never): PickleGlobal {
+  return {
+    call([storage, offset, size, stride]) {
+      if (!(storage instanceof StorageRef)) return fail('tensor without a storage');
+      const dims = (v: unknown, what: string): number[] => {
+        if (!Array.isArray(v) || !v.every((d) => Number.isSafeInteger(d))) return fail(`malformed tensor ${what}`);
+        if (v.some((d) => d < 0)) fail(`tensor ${what} [${v.join(', ')}] has a negative entry`);
+        return v as number[];
+      };
+      const shape = dims(size, 'size');
+      const strides = dims(stride, 'stride');
+      if (strides.length !== shape.length) fail(`tensor of size [${shape.join(', ')}] has ${strides.length} strides`);
+      if (!Number.isSafeInteger(offset)) fail('malformed tensor storage offset');
+      if ((offset as number) < 0) fail(`tensor storage offset ${offset as number} is negative`);
+      const layout = `tensor of size [${shape.join(', ')}], strides [${strides.join(', ')}] at offset ${offset as number}`;
+      // Every count, extent and byte size is checked exact (safe integers) before it is used.
+      const numel = shape.includes(0) ? 0 : shape.reduce((n, d) => n * d, 1);
+      if (!Number.isSafeInteger(numel * elementBytes[storage.dtype])) fail(`${layout} is too large`);
+      let end = offset as number;
+      if (numel > 0) {
+        for (const [i, d] of shape.entries()) end += (d - 1) * strides[i]!;
+        end += 1;
+      }
+      if (!Number.isSafeInteger(end) || end > storage.numel)
+        fail(`${layout} reaches beyond its storage of ${storage.numel} elements`);
+      return new TensorRef(storage, offset as number, shape, strides, numel);
+    },
+  };
+}
+
 /**
  * The object a torch.save file holds: Maps for dicts, arrays for lists and tuples, TensorRefs for
  * tensors (read them with loadTensors or materialize), numbers, strings.
@@ -148,33 +179,7 @@ export function readTorchFile(path: string): unknown {
     return storage;
   };
 
-  const rebuildTensor: PickleGlobal = {
-    call([storage, offset, size, stride]) {
-      if (!(storage instanceof StorageRef)) return fail('tensor without a storage');
-      const dims = (v: unknown, what: string): number[] => {
-        if (!Array.isArray(v) || !v.every((d) => Number.isSafeInteger(d))) return fail(`malformed tensor ${what}`);
-        if (v.some((d) => d < 0)) fail(`tensor ${what} [${v.join(', ')}] has a negative entry`);
-        return v as number[];
-      };
-      const shape = dims(size, 'size');
-      const strides = dims(stride, 'stride');
-      if (strides.length !== shape.length) fail(`tensor of size [${shape.join(', ')}] has ${strides.length} strides`);
-      if (!Number.isSafeInteger(offset)) fail('malformed tensor storage offset');
-      if ((offset as number) < 0) fail(`tensor storage offset ${offset as number} is negative`);
-      const layout = `tensor of size [${shape.join(', ')}], strides [${strides.join(', ')}] at offset ${offset as number}`;
-      // Every count, extent and byte size is checked exact (safe integers) before it is used.
-      const numel = shape.includes(0) ? 0 : shape.reduce((n, d) => n * d, 1);
-      if (!Number.isSafeInteger(numel * elementBytes[storage.dtype])) fail(`${layout} is too large`);
-      let end = offset as number;
-      if (numel > 0) {
-        for (const [i, d] of shape.entries()) end += (d - 1) * strides[i]!;
-        end += 1;
-      }
-      if (!Number.isSafeInteger(end) || end > storage.numel)
-        fail(`${layout} reaches beyond its storage of ${storage.numel} elements`);
-      return new TensorRef(storage, offset as number, shape, strides, numel);
-    },
-  };
+  const rebuildTensor = tensorRebuilder(fail);
 
   const globals: Record<string, PickleGlobal | StorageType> = {
     'collections.OrderedDict': { call: () => new Map(), build: (obj) => obj }, // BUILD carries `_metadata`: not needed

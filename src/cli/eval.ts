@@ -8,7 +8,7 @@ import { Loader } from '../data/loader.js';
 import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
 import { planOf, setIntegerSimulation } from '../quant/prepare.js';
-import { evaluate, prepareFastEval } from '../train/evaluate.js';
+import { evaluate, prepareFastEval, type EvalResult } from '../train/evaluate.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
@@ -126,43 +126,58 @@ export const evalCommand = defineCommand({
     });
     try {
       const r = await evaluate(model, loader.epoch(0));
-      if (o.json) {
-        console.log(
-          JSON.stringify({
-            checkpoint: o.checkpoint,
-            dataset,
-            split,
-            norm,
-            ...(simulate ? { simulate } : {}),
-            count: r.count,
-            correct1: r.correct1,
-            correct5: r.correct5,
-            top1: r.top1,
-            top5: r.top5,
-            loss: r.loss,
-          }),
-        );
-      } else {
-        const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
-        console.log(
-          [
-            `checkpoint  ${o.checkpoint}`,
-            `data        ${o.data} (${datasets[dataset].title}, ${split} split, normalised with ${norm} statistics)`,
-            `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
-            `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
-            `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
-            `images      ${r.count}`,
-            ...(simulate
-              ? [
-                  `arithmetic  ${simulate === 'integer' ? 'integer simulation (exact integers)' : 'fake-quantized floats'}`,
-                ]
-              : []),
-          ].join('\n'),
-        );
-      }
+      printEvaluation(r, { checkpoint: o.checkpoint, data: o.data, dataset, split, norm, simulate }, o.json);
     } finally {
       await loader.close();
       model.dispose();
     }
   },
 });
+
+/** What an evaluation was of, for its printout. */
+interface EvalContext {
+  checkpoint: string;
+  data: string;
+  dataset: DatasetName;
+  split: 'test' | 'train';
+  norm: 'train' | 'test';
+  simulate: 'integer' | 'fake' | undefined;
+}
+
+/** The figures as one JSON object, or as aligned lines. */
+function printEvaluation(r: EvalResult, c: EvalContext, json: boolean): void {
+  if (json) {
+    console.log(
+      JSON.stringify({
+        checkpoint: c.checkpoint,
+        dataset: c.dataset,
+        split: c.split,
+        norm: c.norm,
+        ...(c.simulate ? { simulate: c.simulate } : {}),
+        count: r.count,
+        correct1: r.correct1,
+        correct5: r.correct5,
+        top1: r.top1,
+        top5: r.top5,
+        loss: r.loss,
+      }),
+    );
+  } else {
+    const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
+    console.log(
+      [
+        `checkpoint  ${c.checkpoint}`,
+        `data        ${c.data} (${datasets[c.dataset].title}, ${c.split} split: c.split, normalised with ${c.norm} statistics)`,
+        `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
+        `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
+        `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
+        `images      ${r.count}`,
+        ...(c.simulate
+          ? [
+              `arithmetic  ${c.simulate === 'integer' ? 'integer simulation (exact integers)' : 'fake-quantized floats'}`,
+            ]
+          : []),
+      ].join('\n'),
+    );
+  }
+}

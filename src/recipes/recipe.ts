@@ -44,15 +44,18 @@ export interface Recipe {
 export class RecipeError extends Error {}
 
 /** Checks every field's type and range; returns the recipe for chaining. */
-export function validateRecipe(r: Recipe): Recipe {
-  if (typeof r !== 'object' || r === null || Array.isArray(r))
-    throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
+const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
+const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
+
+/** A list of problems and a check that adds one when a condition fails. */
+function collector() {
   const problems: string[] = [];
-  const check = (ok: boolean, what: string) => {
-    if (!ok) problems.push(what);
-  };
-  const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
-  const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
+  return { problems, check: (ok: boolean, what: string) => void (ok || problems.push(what)) };
+}
+
+/** The name, the model and the data: the model must have as many classes as the data set. */
+function modelAndDataProblems(r: Recipe): string[] {
+  const { problems, check } = collector();
   check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
   check(typeof r.model?.name === 'string', 'model.name must be a string');
   check(datasetNames.includes(r.data?.dataset), `data.dataset must be one of ${datasetNames.join(', ')}`);
@@ -75,7 +78,12 @@ export function validateRecipe(r: Recipe): Recipe {
   check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
   check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');
   check(positiveInt(r.epochs), 'epochs must be a positive integer');
-  problems.push(...checkOptimizerConfig(r.optimizer));
+  return problems;
+}
+
+/** The epochs, the schedule, the loss, pruning and the run options. */
+function trainingProblems(r: Recipe): string[] {
+  const { problems, check } = collector();
   check(typeof r.restartOptimizerOnPrune === 'boolean', 'restartOptimizerOnPrune must be a boolean');
   check(typeof r.schedule?.lr === 'number' && r.schedule.lr > 0, 'schedule.lr must be positive');
   check(
@@ -114,9 +122,15 @@ export function validateRecipe(r: Recipe): Recipe {
     r.initialWeights === null || (typeof r.initialWeights === 'string' && r.initialWeights.length > 0),
     'initialWeights must be null or a checkpoint path',
   );
+  return problems;
+}
+
+/** The quantization-aware phase, when there is one. */
+function quantizationProblems(r: Recipe): string[] {
+  const { problems, check } = collector();
   const q = r.quantization;
   if (q !== null) {
-    if (typeof q !== 'object' || q === undefined) problems.push('quantization must be null or an object');
+    if (typeof q !== 'object' || q === undefined) return ['quantization must be null or an object'];
     else {
       problems.push(...checkQuantizationConfig(q).map((p) => `quantization.${p}`));
       check(positiveInt(q.startEpoch) && q.startEpoch <= r.epochs, 'quantization.startEpoch must be in 1..epochs');
@@ -138,6 +152,18 @@ export function validateRecipe(r: Recipe): Recipe {
       );
     }
   }
+  return problems;
+}
+
+export function validateRecipe(r: Recipe): Recipe {
+  if (typeof r !== 'object' || r === null || Array.isArray(r))
+    throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
+  const problems = [
+    ...modelAndDataProblems(r),
+    ...checkOptimizerConfig(r.optimizer),
+    ...trainingProblems(r),
+    ...quantizationProblems(r),
+  ];
   if (problems.length) throw new RecipeError(`recipe ${r.name ?? '?'}: ${problems.join('; ')}`);
   return r;
 }
