@@ -167,7 +167,7 @@ function printEvaluation(r: EvalResult, c: EvalContext, json: boolean): void {
     console.log(
       [
         `checkpoint  ${c.checkpoint}`,
-        `data        ${c.data} (${datasets[c.dataset].title}, ${c.split} split: c.split, normalised with ${c.norm} statistics)`,
+        `data        ${c.data} (${datasets[c.dataset].title}, ${c.split} split, normalised with ${c.norm} statistics)`,
         `top-1       ${pct(r.top1)}  (${r.correct1} / ${r.count})`,
         `top-5       ${pct(r.top5)}  (${r.correct5} / ${r.count})`,
         `loss        ${r.loss.toFixed(4)}  (mean cross-entropy)`,
