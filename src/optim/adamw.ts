@@ -6,8 +6,8 @@
 //   p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // Parameters without a gradient are skipped and get no state; each keeps its own step count t.
 import * as T from '../torch/index.js';
-import type { NamedParameters, Optimizer } from './optimizer.js';
-import { ParameterSlots } from './slots.js';
+import type { NamedParameters } from './optimizer.js';
+import { SlotOptimizer } from './slots.js';
 
 /** torch.optim.AdamW's hyperparameters, the learning rate aside. */
 export interface AdamWConfig {
@@ -37,30 +37,19 @@ const EXP_AVG = 'exp_avg';
 const EXP_AVG_SQ = 'exp_avg_sq';
 const STEP = 'step';
 
-export class AdamW implements Optimizer {
+export class AdamW extends SlotOptimizer {
   /** The step count and bias corrections are computed on the host: a step cannot be replayed from a graph. */
   readonly capturable = false;
-  readonly #state = new ParameterSlots([EXP_AVG, EXP_AVG_SQ, STEP], 'AdamW');
   /** The step counts, mirrored on the host so that a step never waits for the device to read them. */
   readonly #steps = new Map<string, number>();
-  #params: NamedParameters;
 
   constructor(
     params: NamedParameters,
     readonly options: Omit<AdamWConfig, 'name'>,
   ) {
+    super(params, [EXP_AVG, EXP_AVG_SQ, STEP], 'AdamW');
     const problems = checkAdamWConfig({ name: 'adamw', ...options });
     if (problems.length) throw new Error(`AdamW: ${problems.join('; ')}`);
-    this.#params = params;
-  }
-
-  get params(): NamedParameters {
-    return this.#params;
-  }
-
-  restart(params: NamedParameters): void {
-    this.reset();
-    this.#params = params;
   }
 
   step(lr: number | T.Tensor): void {
@@ -75,11 +64,11 @@ export class AdamW implements Optimizer {
         const grad = p.grad;
         if (!grad) continue;
         T.tidy(() => {
-          const m = this.#state.get(EXP_AVG, name) ?? this.#state.set(EXP_AVG, name, T.zerosLike(p));
-          const v = this.#state.get(EXP_AVG_SQ, name) ?? this.#state.set(EXP_AVG_SQ, name, T.zerosLike(p));
+          const m = this.buffers.get(EXP_AVG, name) ?? this.buffers.set(EXP_AVG, name, T.zerosLike(p));
+          const v = this.buffers.get(EXP_AVG_SQ, name) ?? this.buffers.set(EXP_AVG_SQ, name, T.zerosLike(p));
           const t = (this.#steps.get(name) ?? 0) + 1;
           this.#steps.set(name, t);
-          const count = this.#state.get(STEP, name) ?? this.#state.set(STEP, name, T.zeros([], { device: p.device }));
+          const count = this.buffers.get(STEP, name) ?? this.buffers.set(STEP, name, T.zeros([], { device: p.device }));
           count.fill_(t);
           if (weightDecay !== 0) p.mul_(1 - rate * weightDecay);
           m.lerp_(grad, 1 - beta1);
@@ -94,29 +83,21 @@ export class AdamW implements Optimizer {
     });
   }
 
-  zeroGrad(): void {
-    for (const [, p] of this.params) p.grad = null;
-  }
-
-  state(): Map<string, T.Tensor> {
-    return this.#state.all();
-  }
-
   loadState(saved: ReadonlyMap<string, T.Tensor>): void {
-    this.#state.load(saved, this.params, (slot, p) => (slot === STEP ? [] : p.shape));
+    this.buffers.load(saved, this.params, (slot, p) => (slot === STEP ? [] : p.shape));
     this.#steps.clear();
     for (const [name] of this.params) {
-      const count = this.#state.get(STEP, name);
+      const count = this.buffers.get(STEP, name);
       if (count) this.#steps.set(name, count.item());
     }
   }
 
   maskState(masks: ReadonlyMap<string, T.Tensor>): void {
-    this.#state.mask(masks, [EXP_AVG, EXP_AVG_SQ]);
+    this.buffers.mask(masks, [EXP_AVG, EXP_AVG_SQ]);
   }
 
-  reset(): void {
-    this.#state.clear();
+  override reset(): void {
+    super.reset();
     this.#steps.clear();
   }
 }

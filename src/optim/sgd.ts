@@ -5,8 +5,8 @@
 //   p = p - lr * d
 // Parameters without a gradient are skipped and get no momentum state.
 import * as T from '../torch/index.js';
-import type { NamedParameters, Optimizer } from './optimizer.js';
-import { ParameterSlots } from './slots.js';
+import type { NamedParameters } from './optimizer.js';
+import { SlotOptimizer } from './slots.js';
 
 /** torch.optim.SGD's hyperparameters, the learning rate aside (each step gets its own). */
 export interface SgdConfig {
@@ -38,10 +38,8 @@ export function checkSgdConfig(c: SgdConfig): string[] {
 export const MOMENTUM = 'momentum_buffer';
 
 /** torch.optim.SGD over named parameters. */
-export class SGD implements Optimizer {
+export class SGD extends SlotOptimizer {
   readonly capturable = true;
-  readonly #state = new ParameterSlots([MOMENTUM], 'SGD');
-  #params: NamedParameters;
 
   /**
    * `foreach` (torch.optim.SGD's option of that name): the update as multi-tensor operations,
@@ -52,18 +50,9 @@ export class SGD implements Optimizer {
     readonly options: Omit<SgdConfig, 'name'>,
     private readonly foreach?: boolean,
   ) {
+    super(params, [MOMENTUM], 'SGD');
     const problems = checkSgdConfig({ name: 'sgd', ...options });
     if (problems.length) throw new Error(`SGD: ${problems.join('; ')}`);
-    this.#params = params;
-  }
-
-  get params(): NamedParameters {
-    return this.#params;
-  }
-
-  restart(params: NamedParameters): void {
-    this.reset();
-    this.#params = params;
   }
 
   step(lr: number | T.Tensor): void {
@@ -84,8 +73,8 @@ export class SGD implements Optimizer {
     T.tidy(() => {
       let d = weightDecay !== 0 ? grad.add(p, weightDecay) : grad;
       if (momentum !== 0) {
-        let buf = this.#state.get(MOMENTUM, name);
-        if (!buf) buf = this.#state.set(MOMENTUM, name, d.clone());
+        let buf = this.buffers.get(MOMENTUM, name);
+        if (!buf) buf = this.buffers.set(MOMENTUM, name, d.clone());
         else buf.mul_(momentum).add_(d, 1 - dampening);
         d = nesterov ? d.add(buf, momentum) : buf;
       }
@@ -107,8 +96,8 @@ export class SGD implements Optimizer {
           )
         : items.map((i) => i.grad);
     if (momentum !== 0) {
-      const held = items.flatMap((item, k) => (this.#state.get(MOMENTUM, item.name) ? [k] : []));
-      const bufs = held.map((k) => this.#state.get(MOMENTUM, items[k]!.name)!);
+      const held = items.flatMap((item, k) => (this.buffers.get(MOMENTUM, item.name) ? [k] : []));
+      const bufs = held.map((k) => this.buffers.get(MOMENTUM, items[k]!.name)!);
       T.foreachMul_(bufs, momentum);
       T.foreachAdd_(
         bufs,
@@ -117,32 +106,20 @@ export class SGD implements Optimizer {
       );
       // A parameter's first step (or the first after a reset): its buffer starts as d.
       items.forEach((item, k) => {
-        if (!this.#state.get(MOMENTUM, item.name)) this.#state.set(MOMENTUM, item.name, d[k]!.clone());
+        if (!this.buffers.get(MOMENTUM, item.name)) this.buffers.set(MOMENTUM, item.name, d[k]!.clone());
       });
-      const all = items.map((i) => this.#state.get(MOMENTUM, i.name)!);
+      const all = items.map((i) => this.buffers.get(MOMENTUM, i.name)!);
       d = nesterov ? T.foreachAdd(d, all, momentum) : all;
     }
     if (typeof lr === 'number') T.foreachAdd_(params, d, -lr);
     else T.foreachAdd_(params, T.foreachMul(d, lr), -1);
   }
 
-  zeroGrad(): void {
-    for (const [, p] of this.params) p.grad = null;
-  }
-
-  state(): Map<string, T.Tensor> {
-    return this.#state.all();
-  }
-
   loadState(saved: ReadonlyMap<string, T.Tensor>): void {
-    this.#state.load(saved, this.params, (_, p) => p.shape);
+    this.buffers.load(saved, this.params, (_, p) => p.shape);
   }
 
   maskState(masks: ReadonlyMap<string, T.Tensor>): void {
-    this.#state.mask(masks, [MOMENTUM]);
-  }
-
-  reset(): void {
-    this.#state.clear();
+    this.buffers.mask(masks, [MOMENTUM]);
   }
 }

@@ -1,7 +1,7 @@
 // Per-parameter state tensors in named slots, what every optimizer keeps: saved and restored by
 // `<slot>/<parameter>` name, masked with the weights, freed on reset.
 import * as T from '../torch/index.js';
-import { parseStateName, stateName, type NamedParameters } from './optimizer.js';
+import { parseStateName, stateName, type NamedParameters, type Optimizer } from './optimizer.js';
 
 export class ParameterSlots {
   readonly #slots = new Map<string, Map<string, T.Tensor>>();
@@ -73,5 +73,46 @@ export class ParameterSlots {
       for (const t of m.values()) t.dispose();
       m.clear();
     }
+  }
+}
+
+/**
+ * What every optimizer here shares: its parameters, kept state in named slots, and the parts of
+ * the contract that do not depend on the update rule.
+ */
+export abstract class SlotOptimizer implements Optimizer {
+  abstract readonly capturable: boolean;
+  /** The per-parameter state, in the slots the subclass names. */
+  protected readonly buffers: ParameterSlots;
+  #params: NamedParameters;
+
+  constructor(params: NamedParameters, slots: readonly string[], what: string) {
+    this.#params = params;
+    this.buffers = new ParameterSlots(slots, what);
+  }
+
+  abstract step(lr: number | T.Tensor): void;
+  abstract loadState(saved: ReadonlyMap<string, T.Tensor>): void;
+  abstract maskState(masks: ReadonlyMap<string, T.Tensor>): void;
+
+  get params(): NamedParameters {
+    return this.#params;
+  }
+
+  restart(params: NamedParameters): void {
+    this.reset();
+    this.#params = params;
+  }
+
+  zeroGrad(): void {
+    for (const [, p] of this.params) p.grad = null;
+  }
+
+  state(): Map<string, T.Tensor> {
+    return this.buffers.all();
+  }
+
+  reset(): void {
+    this.buffers.clear();
   }
 }
