@@ -17,6 +17,7 @@ import {
 import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { materialize, readTorchFile } from '../src/checkpoint/torch-file.js';
 import { buildModel } from '../src/models/registry.js';
+import { planFor } from '../src/quant/prepare.js';
 import { scratchDir } from './support/scratch.js';
 import { torchPython } from './support/oracle.js';
 import { cli } from './support/cli.js';
@@ -437,6 +438,87 @@ test('hostile .pth files are refused before they allocate: stride-0 giants and d
     assert.match(message, expect);
     assert.ok(peakMiB < 500, `${file}: peak resident memory ${peakMiB.toFixed(0)} MiB`);
     console.log(`${basename(file)}: refused at a peak of ${peakMiB.toFixed(0)} MiB`);
+  }
+});
+
+/** A safetensors file from a header object and a data section. */
+function rawSafetensors(header: Record<string, unknown>, data = Buffer.alloc(0)): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, data]);
+}
+
+/** The 8-bit quantization plan of a GoogLeNet (its layer names do not depend on the width). */
+function planOfGoogLeNet() {
+  const { model } = buildModel('googlenet', { width: 0.0625 });
+  const plan = planFor(model, { weightBits: 8, actBits: 8, first: null, last: null, averagingConstant: 0.01 });
+  model.dispose();
+  return plan;
+}
+
+test('hostile safetensors are refused before they allocate: metadata asking for a giant model, floods of empty tensors', () => {
+  const dir = scratchDir();
+  const write = (name: string, bytes: Buffer) => {
+    const p = join(dir, name);
+    writeFileSync(p, bytes);
+    return p;
+  };
+  const giant = { format: 'micronet-model/1', model: 'googlenet', config: '{"numClasses":100000,"width":4}' };
+  const empties = (n: number) =>
+    Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [`t${i}`, { dtype: 'F32', shape: [0], data_offsets: [0, 0] }]),
+    );
+  const payload = Buffer.alloc(1_400_000);
+  const cases = [
+    {
+      file: write(
+        'giant.safetensors',
+        rawSafetensors(
+          { __metadata__: giant, 'linear.weight': { dtype: 'F32', shape: [350000], data_offsets: [0, 1_400_000] } },
+          payload,
+        ),
+      ),
+      expect: /cannot load state dict from .* wrong shape: linear\.weight: expected \[100000, 4096\], got \[350000\]/,
+    },
+    {
+      file: write(
+        'giant-quantized.safetensors',
+        rawSafetensors(
+          {
+            __metadata__: {
+              ...giant,
+              format: 'micronet-quantized/1',
+              quantization: JSON.stringify(planOfGoogLeNet()),
+            },
+            w: { dtype: 'U8', shape: [1_400_000], data_offsets: [0, 1_400_000] },
+          },
+          payload,
+        ),
+      ),
+      expect: /describes a model of [\d,]+ bytes, but the file holds only 1,400,000 bytes of tensors/,
+    },
+    {
+      file: write(
+        'flood.safetensors',
+        rawSafetensors({ __metadata__: { format: 'micronet-model/1', model: 'googlenet' }, ...empties(300_000) }),
+      ),
+      expect: /it names 300001 tensors, more than any model has \(at most 100000\)/,
+    },
+    {
+      file: write(
+        'many.safetensors',
+        rawSafetensors({ __metadata__: { format: 'micronet-model/1', model: 'googlenet' }, ...empties(90_000) }),
+      ),
+      expect: /unexpected: t0, t1, t2, t3, t4, t5 and 89994 more/,
+    },
+  ];
+  for (const { file, expect } of cases) {
+    const { message, peakMiB } = loadInChild(file);
+    assert.ok(message.includes(file), message);
+    assert.match(message, expect);
+    assert.ok(peakMiB < 500, `${file}: peak resident memory ${peakMiB.toFixed(0)} MiB`);
+    console.log(`${basename(file)} (${statSync(file).size} bytes): refused at a peak of ${peakMiB.toFixed(0)} MiB`);
   }
 });
 

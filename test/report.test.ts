@@ -231,3 +231,48 @@ test('a damaged metrics line, then an unreadable checkpoint: the report still re
   assert.match(none.stderr, /is not a run directory: it has neither last\.safetensors nor metrics\.jsonl/);
   assert.equal(spawnSync(process.execPath, [cli, 'report'], { encoding: 'utf8' }).status, 2);
 });
+
+test('the checkpoint is the record: metrics lines that disagree, claim absurd epochs or figures, or carry control characters are named, not drawn', async () => {
+  const source = await resumedRun();
+  const dir = scratchDir();
+  for (const f of ['last.safetensors', 'metrics.jsonl']) copyFileSync(join(source, f), join(dir, f));
+  const truth = readMetrics(source);
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  lines[0] = JSON.stringify({ ...JSON.parse(lines[0]!), testTop1: 0.99 }); // a line that lies
+  lines.push(JSON.stringify({ ...JSON.parse(lines[2]!), epoch: 20_000_000 })); // an absurd epoch
+  lines.push('\u001b[2J{"epoch": 2}'); // a damaged line with a terminal escape
+  writeFileSync(join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+
+  const run = readRun(dir);
+  assert.deepEqual(run.metrics, truth, "the checkpoint's history is shown");
+  const problems = run.problems.join('\n');
+  assert.match(
+    problems,
+    /metrics\.jsonl disagrees with last\.safetensors on epoch 1 \(testTop1 0\.99 against [\d.]+\): the checkpoint's figures are shown/,
+  );
+  assert.match(problems, /line 4 claims epoch 20000000, outside the run's 1\.\.3, and is left out/);
+  assert.match(problems, /line 5 is damaged \(.*\\u001b.*\) and left out/);
+  assert.doesNotMatch(problems, /\u001b/, 'no raw escape character');
+  assert.ok(renderReport([run]).length < 2_000_000, 'the page is the size of the run');
+  const cliRun = spawnSync(process.execPath, [cli, 'report', dir], { encoding: 'utf8' });
+  assert.equal(cliRun.status, 0, cliRun.stderr);
+  assert.doesNotMatch(cliRun.stdout, /\u001b/);
+
+  // Without a checkpoint, out-of-range lines are left out rather than drawn as the result.
+  const bare = scratchDir();
+  const wild = [{ ...truth[0]!, testTop1: 55 }, { ...truth[1]!, testTop5: -3 }, truth[2]!];
+  writeFileSync(join(bare, 'metrics.jsonl'), `${wild.map((m) => JSON.stringify(m)).join('\n')}\n`);
+  const metricsOnly = readRun(bare);
+  assert.deepEqual(
+    metricsOnly.metrics.map((m) => m.epoch),
+    [3],
+  );
+  assert.match(metricsOnly.problems.join('\n'), /line 1 is out of range \(testTop1 5500% is outside 0\.\.100%\)/);
+  assert.match(metricsOnly.problems.join('\n'), /line 2 is out of range \(testTop5 -300% is outside 0\.\.100%\)/);
+  assert.match(metricsOnly.problems.join('\n'), /no metrics for epochs 1-2/);
+
+  // A recipe of many epochs draws a page of bounded size (its schedule sampled, no stack overflow).
+  const long = { ...run, recipe: { ...run.recipe!, epochs: 50_000 } };
+  const html = renderReport([long]);
+  assert.ok(html.length < 2_000_000, `${html.length} characters`);
+});

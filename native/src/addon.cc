@@ -1,5 +1,8 @@
-// Addon entry: tunes malloc and exports the guarded entry points.
+// Addon entry: tunes malloc, quiets the engine's own log, and exports the guarded entry points.
+#include <c10/util/Logging.h>
 #include <malloc.h>
+
+#include <cstdlib>
 
 #include "common.h"
 
@@ -12,10 +15,19 @@ static void tuneMalloc() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+// The engine logs its errors to stderr with source locations and stack frames (c10d's socket
+// retries, for one); micronet reports every failure itself, in words. TORCH_CPP_LOG_LEVEL, as in
+// PyTorch, brings the log back for debugging.
+static void quietLog() {
+  if (std::getenv("TORCH_CPP_LOG_LEVEL")) c10::initLogging();
+  else FLAGS_caffe2_log_level = 3;  // FATAL only
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static bool tuned = false;
   if (!tuned) {
     tuneMalloc();
+    quietLog();
     tuned = true;
   }
   Exports all;

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 #include <type_traits>
 
 #include "common.h"
@@ -84,11 +86,33 @@ int listenOn(Napi::Env env, const std::string& host, int64_t port) {
       freeaddrinfo(found);
       return fd;
     }
-    why = std::strerror(errno);
+    why = errno == EADDRINUSE ? "the port is in use: another run, or a second rank 0, holds it" : std::strerror(errno);
     close(fd);
   }
   freeaddrinfo(found);
   fail(env, "groupNew: cannot listen on " + host + ":" + std::to_string(port) + " (" + why + ")");
+}
+
+// Each rank claims its number (a second process with the same RANK is refused by name), then all
+// wait, within the timeout, until every rank has: a missing one is named instead of surfacing as
+// a backend's key timeout.
+void rendezvous(Napi::Env env, c10d::Store& store, int64_t rank, int64_t size, std::chrono::milliseconds timeout) {
+  auto key = [](int64_t r) { return "micronet/rank/" + std::to_string(r); };
+  if (store.add(key(rank), 1) > 1)
+    fail(env, "RANK " + std::to_string(rank) + " is taken twice: another process of this run has the same RANK");
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int64_t joined = store.add("micronet/joined", 1); joined < size; joined = store.add("micronet/joined", 0)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::string missing;
+      int shown = 0;
+      for (int64_t r = 0; r < size && shown < 8; r++)
+        if (!store.check({key(r)})) missing += (shown++ ? ", " : "") + std::to_string(r);
+      fail(env, std::to_string(joined) + " of " + std::to_string(size) + " ranks joined within " +
+                    (timeout.count() % 1000 ? std::to_string(timeout.count()) + " ms" : std::to_string(timeout.count() / 1000) + " s") + "; missing: rank " + missing +
+                    (size - joined > shown ? ", ..." : ""));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // groupNew(host, port, rank, worldSize, timeoutMs, cudaBackend) -> group. Rank 0 serves the store
@@ -119,6 +143,7 @@ Napi::Value groupNew(const Napi::CallbackInfo& info) {
   storeOptions.timeout = timeout;
   if (rank == 0) storeOptions.masterListenFd = listenOn(env, host, port);
   c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, storeOptions);
+  rendezvous(env, *store, rank, size, timeout);
 
   auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, static_cast<int>(rank), static_cast<int>(size));
   auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);

@@ -16,7 +16,7 @@ import { TorchAnchor } from './anchor.js';
 import { median, timeSync } from './timing.js';
 
 /** One configuration's figures, img/s; null where not measured. */
-export interface ConfigFigures {
+interface ConfigFigures {
   name: string;
   train_img_s: number | null;
   train_img_s_pytorch: number | null;
@@ -44,7 +44,7 @@ export interface BenchReport {
   epoch_images: number;
 }
 
-export interface BenchOptions {
+interface BenchOptions {
   device: T.Device;
   /** Timed repetitions per figure (medians are reported). */
   reps: number;

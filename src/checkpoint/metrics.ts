@@ -36,7 +36,8 @@ export const metricTags: Readonly<Record<keyof EpochMetrics, string>> = {
 /** The TensorBoard tags of the loss and learning rate logged at every step. */
 export const stepTags = { loss: 'step/loss', lr: 'step/lr' } as const;
 
-const metricNames = Object.keys(metricTags) as (keyof EpochMetrics)[];
+/** The metrics' names, in the order of the interface. */
+export const metricNames = Object.keys(metricTags) as (keyof EpochMetrics)[];
 
 /**
  * Whether a value is one epoch's metrics: every field above, each a number (null: a non-finite
@@ -63,3 +64,18 @@ export function parseMetricsLine(line: string): EpochMetrics | null {
   if (format !== undefined && !(Number.isInteger(format) && (format as number) >= 1)) return null;
   return metrics;
 }
+
+/** The range of each metric: fractions in [0, 1], the rest non-negative; null (a non-finite value) is out of range too. */
+const fractions = new Set<keyof EpochMetrics>(['trainTop1', 'testTop1', 'testTop5', 'sparsity']);
+
+/** What is out of range in one epoch's metrics, by field (empty when nothing is). */
+export function metricsRangeProblems(m: EpochMetrics): string[] {
+  return metricNames.flatMap((k) => {
+    const v = m[k];
+    if (k === 'epoch') return v >= 1 ? [] : [`epoch ${v} is not a positive integer`];
+    if (fractions.has(k)) return v !== null && v >= 0 && v <= 1 ? [] : [`${k} ${percentOf(v)} is outside 0..100%`];
+    return v !== null && v >= 0 && Number.isFinite(v) ? [] : [`${k} ${v ?? 'non-finite'} is not a non-negative number`];
+  });
+}
+
+const percentOf = (v: number | null) => (v === null ? 'non-finite' : `${+(100 * v).toPrecision(6)}%`);

@@ -3,9 +3,10 @@
 // model's plan is recorded too, so that the same quantization-aware structure is rebuilt.
 import * as T from '../torch/index.js';
 import type { Module, TensorSpec } from '../nn/index.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { buildModel } from '../models/registry.js';
-import { datasets, type DatasetName } from '../data/cifar.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from '../io/safetensors.js';
+import { buildModel, modelConfig as checkedModelConfig } from '../models/registry.js';
+import { datasetNames, type DatasetName } from '../data/cifar.js';
+import { shown } from '../text.js';
 import { prepareQuantized } from '../quant/prepare.js';
 import { restoreQuantized } from './quantized-file.js';
 import {
@@ -71,63 +72,113 @@ function loadModelState(model: Module, tensors: Map<string, T.Tensor>, quantized
  * A quantized checkpoint's model computes with the integer simulation in eval, its ranges frozen.
  */
 export function loadModelCheckpoint(path: string): ModelCheckpoint {
+  // The header alone says what the file holds: the model it describes is checked against it
+  // before anything is built or loaded, so a hostile file costs no more memory than its own size.
+  const header = readSafetensorsHeader(path);
+  const described = describedModel(header.metadata, path);
+  checkFileFitsModel(header, described, path);
   const file = readSafetensors(path);
   try {
-    const { format, model: name, config, info, dataset } = file.metadata;
-    if (!modelFormats.includes(format!) || !name) {
-      throw new Error(
-        `${path} is a safetensors file but not a micronet model checkpoint (metadata format ${JSON.stringify(format)}); ` +
-          'import foreign weights with `micronet import`',
-      );
-    }
-    const parse = (s: string | undefined, field: string) => {
-      try {
-        return s ? (JSON.parse(s) as Record<string, unknown>) : {};
-      } catch {
-        throw new Error(`${path}: metadata '${field}' is not JSON`);
-      }
-    };
-    if (dataset !== undefined && !(dataset in datasets))
-      throw new Error(`${path}: metadata names an unknown data set ${JSON.stringify(dataset)}`);
-    const plan = planFromMetadata(file.metadata, path);
-    if (format === quantizedCheckpointFormat && !plan)
-      throw new Error(`${path}: a quantized checkpoint without its metadata '${quantizationKey}'`);
-    let built: ReturnType<typeof buildModel>;
+    const built = buildModel(described.name, described.config);
     try {
-      built = buildModel(name, parse(config, 'config'));
-    } catch (e) {
-      throw new Error(`${path}: its metadata describes no buildable model: ${(e as Error).message}`);
-    }
-    try {
-      if (plan) {
-        try {
-          prepareQuantized(built.model, plan);
-        } catch (e) {
-          throw new Error(`${path}: its quantization plan does not fit the model: ${(e as Error).message}`);
-        }
-      }
-      if (format === quantizedCheckpointFormat) restoreQuantized(built.model, file, path);
-      else
-        loadModelState(
-          built.model,
-          new Map([...file.tensors].filter(([k]) => !k.startsWith(trainStatePrefix))),
-          plan !== null,
-          path,
-        );
+      if (described.plan) prepareQuantized(built.model, described.plan); // it fits: checked above
+      if (described.quantized) restoreQuantized(built.model, file, path);
+      else loadModelState(built.model, modelTensors(file.tensors), described.plan !== null, path);
     } catch (e) {
       built.model.dispose();
       throw e;
     }
     return {
       model: built.model,
-      name,
+      name: described.name,
       config: built.config,
-      info: parse(info, 'info'),
-      ...(dataset ? { dataset: dataset as DatasetName } : {}),
+      info: described.info,
+      ...(described.dataset ? { dataset: described.dataset } : {}),
     };
   } finally {
     for (const t of file.tensors.values()) t.dispose();
   }
+}
+
+/** A file's tensors without the training state's (optimizer, generators). */
+const modelTensors = <V>(tensors: ReadonlyMap<string, V>) =>
+  new Map([...tensors].filter(([k]) => !k.startsWith(trainStatePrefix)));
+
+/** What a checkpoint's metadata says the model is; throws naming the file when it says nothing buildable. */
+function describedModel(metadata: Record<string, string>, path: string) {
+  const { format, model: name, config, info, dataset } = metadata;
+  if (!modelFormats.includes(format!) || !name) {
+    throw new Error(
+      `${path} is a safetensors file but not a micronet model checkpoint (metadata format ${shown(format)}); ` +
+        'import foreign weights with `micronet import`',
+    );
+  }
+  const parse = (s: string | undefined, field: string) => {
+    let value: unknown;
+    try {
+      value = s ? JSON.parse(s) : {};
+    } catch {
+      throw new Error(`${path}: metadata '${field}' is not JSON`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new Error(`${path}: metadata '${field}' is not a JSON object`);
+    return value as Record<string, unknown>;
+  };
+  if (dataset !== undefined && !datasetNames.includes(dataset as DatasetName))
+    throw new Error(`${path}: metadata names an unknown data set ${shown(dataset)}`);
+  const plan = planFromMetadata(metadata, path);
+  const quantized = format === quantizedCheckpointFormat;
+  if (quantized && !plan) throw new Error(`${path}: a quantized checkpoint without its metadata '${quantizationKey}'`);
+  let modelConfig: Record<string, unknown>;
+  try {
+    modelConfig = checkedModelConfig(name, parse(config, 'config'));
+  } catch (e) {
+    throw new Error(`${path}: its metadata describes no buildable model: ${(e as Error).message}`);
+  }
+  return {
+    name,
+    config: modelConfig,
+    info: parse(info, 'info'),
+    dataset: dataset as DatasetName | undefined,
+    plan,
+    quantized,
+  };
+}
+
+/**
+ * The model the metadata describes, sized on the meta device (no memory), against the tensors the
+ * header lists: a float file must hold exactly its state dict; an integer file, whose weights may
+ * be packed to 2 bits, at least 1/64 of its float size.
+ */
+function checkFileFitsModel(
+  header: SafetensorsHeader,
+  described: ReturnType<typeof describedModel>,
+  path: string,
+): void {
+  T.shapesOnly(() => {
+    const { model } = buildModel(described.name, described.config);
+    try {
+      if (described.plan) {
+        try {
+          prepareQuantized(model, described.plan);
+        } catch (e) {
+          throw new Error(`${path}: its quantization plan does not fit the model: ${(e as Error).message}`);
+        }
+      }
+      if (!described.quantized) {
+        model.checkStateDict(modelTensors(header.tensors), { what: path });
+        return;
+      }
+      const bytes = [...model.stateDict().values()].reduce((sum, t) => sum + t.numel * T.dtypeBytes[t.dtype], 0);
+      if (bytes > 64 * header.dataBytes + 2 ** 20)
+        throw new Error(
+          `${path}: its metadata describes a model of ${bytes.toLocaleString('en-US')} bytes, but the file holds only ` +
+            `${header.dataBytes.toLocaleString('en-US')} bytes of tensors: the metadata does not belong to these weights`,
+        );
+    } finally {
+      model.dispose();
+    }
+  });
 }
 
 /**

@@ -8,6 +8,7 @@
 // No masks: sparsity is the zeros of the integers. Any other tensor of the model is stored as it
 // is. Loading (through loadModelCheckpoint) gives back a model whose eval reproduces the saved
 // one's integer arithmetic exactly.
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import type { Module, WeightLayer } from '../nn/index.js';
 import { writeSafetensors, type TensorFile } from '../io/safetensors.js';
@@ -34,7 +35,8 @@ function storage(bits: number): 'packed' | 'int8' | 'int16' {
   return bits < 8 ? 'packed' : bits === 8 ? 'int8' : 'int16';
 }
 
-function quantizedLayers(model: Module): [string, WeightLayer][] {
+/** The layers the quantization plan names, with their modules. */
+function plannedLayers(model: Module): [string, WeightLayer][] {
   const plan = planOf(model);
   if (!plan) throw new Error('the model is not quantized (prepareQuantized gives it a plan first)');
   const modules = new Map(model.namedModules());
@@ -95,7 +97,7 @@ export function saveQuantizedCheckpoint(
   const tensors = new Map<string, T.Tensor>();
   const packedShapes: Record<string, number[]> = {};
   try {
-    for (const [layerName, layer] of quantizedLayers(model)) {
+    for (const [layerName, layer] of plannedLayers(model)) {
       const bits = layer.bits!;
       const key = (n: string) => `${layerName}.${n}`;
       const own = layer.stateDict();
@@ -158,7 +160,9 @@ function readIntegers(
       !packedShape.every((d, i) => d === shape[i])
     ) {
       throw bad(
-        `is packed with recorded shape ${JSON.stringify(packedShape)} in metadata '${packedShapesKey}', the model's is [${shape.join(', ')}]`,
+        packedShape === undefined
+          ? `is packed, but metadata '${packedShapesKey}' records no shape for it (the model's is [${shape.join(', ')}])`
+          : `is packed with recorded shape ${shown(packedShape)} in metadata '${packedShapesKey}', the model's is [${shape.join(', ')}]`,
       );
     }
     const bytes = packedBytes(count, bits);
@@ -182,6 +186,19 @@ function readIntegers(
 }
 
 /**
+ * Observers never give a scale below eps; one far outside [eps, 2^32] is damage, and would
+ * otherwise surface later as a bias with no float32 value.
+ */
+function checkScales(path: string, key: (n: string) => string, inputScale: number, weightScales: Float32Array): void {
+  const all = [inputScale, ...weightScales];
+  const i = all.findIndex((v) => !(v >= Q.eps && v <= 2 ** 32));
+  if (i >= 0)
+    throw new Error(
+      `${path}: ${i === 0 ? key('input_scale') : `${key('weight_scale')}[${i - 1}]`} = ${all[i]} is outside [2^-23, 2^32], the range of scales an observer gives`,
+    );
+}
+
+/**
  * Sets a model, built and prepared with the file's plan, to a quantized checkpoint's values:
  * weights integer*scale (float32: exactly the fake-quantized weights), masks where the integers
  * are non-zero, biases the float32 values whose integer simulation rounds to the stored int32,
@@ -190,7 +207,7 @@ function readIntegers(
  */
 export function restoreQuantized(model: Module, file: TensorFile, path: string): void {
   const { tensors, metadata } = file;
-  const layers = quantizedLayers(model);
+  const layers = plannedLayers(model);
   const packedShapes = packedShapesOf(metadata, path);
   const consumed = new Set<string>();
   T.noGrad(() =>
@@ -226,8 +243,7 @@ export function restoreQuantized(model: Module, file: TensorFile, path: string):
         ) as Record<keyof typeof inputTensors, T.Tensor>;
         const scales = weightScale.data<'float32'>();
         const s = input.input_scale.item();
-        if (![...scales, s].every((v) => Number.isFinite(v) && v > 0))
-          throw new Error(`${path}: ${layerName}'s scales must be positive and finite`);
+        checkScales(path, key, s, scales);
         const z = input.input_zero_point.item();
         const { min: zMin, max: zMax } = Q.unsignedRange(bits.input);
         if (z < zMin || z > zMax)

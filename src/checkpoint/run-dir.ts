@@ -15,7 +15,14 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { processAlive, temporaryPath, writeError } from '../io/atomic.js';
+import {
+  discardTemporary,
+  possiblePid,
+  processAlive,
+  temporaryPath,
+  writeError,
+  writeFileAtomic,
+} from '../io/atomic.js';
 
 /** The checkpoint written after every epoch, and what --resume continues from. */
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
@@ -25,6 +32,32 @@ export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors
 export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');
 /** The metrics of every finished epoch, one JSON line each (metrics.ts), rewritten after every epoch. */
 export const metricsFile = (outDir: string) => join(outDir, 'metrics.jsonl');
+
+/** The run's identity, written when it starts: its training checkpoints carry the same id. */
+export const identityFile = (outDir: string) => join(outDir, 'run.json');
+
+/** A run id: a random UUID. */
+export const isRunId = (v: unknown): v is string =>
+  typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v);
+
+/** The id in a run directory's run.json; null without one (runs of earlier releases). Throws when it is damaged. */
+export function readRunId(dir: string): string | null {
+  const path = identityFile(dir);
+  if (!existsSync(path)) return null;
+  let id: unknown;
+  try {
+    id = (JSON.parse(readFileSync(path, 'utf8')) as { id?: unknown }).id;
+  } catch (e) {
+    throw new Error(`${path} is damaged: ${(e as Error).message}`);
+  }
+  if (!isRunId(id)) throw new Error(`${path} is damaged: no run id in it`);
+  return id;
+}
+
+/** Writes a run directory's run.json (atomically). */
+export function writeRunId(dir: string, id: string): void {
+  writeFileAtomic(identityFile(dir), new TextEncoder().encode(`${JSON.stringify({ id })}\n`));
+}
 
 /** The lock file's name inside a run directory. */
 export const lockFileName = '.lock';
@@ -47,9 +80,12 @@ function readHolder(path: string): Holder | null {
   }
 }
 
-/** A holder on this host whose process is gone; a lock of another host cannot be judged from here. */
+/**
+ * A holder whose process is gone: on this host, or on any host when its pid cannot be a process's;
+ * a live-looking lock of another host cannot be judged from here.
+ */
 const isStale = (h: Holder | null) =>
-  h !== null && h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid);
+  h !== null && (!possiblePid(h.pid) || (h.host === hostname() && h.pid !== process.pid && !processAlive(h.pid)));
 
 /** Who holds a run directory's lock, and whether that process is known to be alive (null: on another host). */
 export function runHolder(dir: string): (Holder & { alive: boolean | null }) | null {
@@ -120,7 +156,7 @@ export class RunDirectory {
         );
       }
     } finally {
-      rmSync(tmp, { force: true });
+      discardTemporary(tmp);
     }
   }
 
@@ -134,7 +170,7 @@ export class RunDirectory {
     }
     const moved = readHolder(aside);
     if (isStale(moved)) {
-      rmSync(aside, { force: true });
+      discardTemporary(aside);
       return true;
     }
     try {
@@ -142,7 +178,7 @@ export class RunDirectory {
     } catch {
       /* a third process holds it now */
     }
-    rmSync(aside, { force: true });
+    discardTemporary(aside);
     return false;
   }
 

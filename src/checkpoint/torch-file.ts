@@ -31,7 +31,7 @@ class StorageType {
 }
 
 /** A storage of the archive: `numel` elements of `dtype` in one ZIP entry, whose declared size matches. */
-export class StorageRef {
+class StorageRef {
   constructor(
     readonly path: string,
     readonly zip: ZipReader,

@@ -6,6 +6,8 @@ import type { Module } from '../nn/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
 import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from './metadata.js';
 import { isEpochMetrics, type EpochMetrics } from './metrics.js';
+import { isRunId } from './run-dir.js';
+import { shown } from '../text.js';
 import { MOMENTUM } from '../optim/sgd.js';
 import { stateName } from '../optim/optimizer.js';
 import { upgradeRecipe, validateRecipe, type Recipe } from '../recipes/index.js';
@@ -35,6 +37,8 @@ export interface EpochProgress {
 
 /** What a training checkpoint records besides tensors: the recipe, the position, the metrics so far. */
 export interface TrainState {
+  /** The run this checkpoint belongs to (run-dir.ts's run.json); absent in runs of earlier releases. */
+  runId?: string;
   recipe: Recipe;
   /** Where the data was read from: --resume reads it there again unless told otherwise. */
   dataDir: string;
@@ -112,7 +116,7 @@ function parseState(metadata: Record<string, string>, path: string): TrainState 
  * A saved state is checked as fully as a recipe given on the command line: a damaged or edited
  * checkpoint is refused, naming what is wrong, instead of training with it.
  */
-export function validateTrainState(value: unknown, path: string): TrainState {
+function validateTrainState(value: unknown, path: string): TrainState {
   const bad = (problem: string) => new Error(`${path}: damaged training state: ${problem}`);
   if (typeof value !== 'object' || value === null) throw bad('not an object');
   const s = value as Partial<TrainState>;
@@ -124,6 +128,7 @@ export function validateTrainState(value: unknown, path: string): TrainState {
   const epochs = s.recipe!.epochs;
   const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  if (s.runId !== undefined && !isRunId(s.runId)) throw bad(`runId ${shown(s.runId)} is not a run id`);
   if (typeof s.dataDir !== 'string') throw bad('dataDir is not a string');
   const p = s.position;
   if (!p || !Number.isInteger(p.epoch) || p.epoch < 1 || p.epoch > epochs + 1)

@@ -1,8 +1,8 @@
 // Command-line options as typed, validated data: unknown options and malformed values are refused.
 
-export type OptionType = 'string' | 'number' | 'boolean' | 'list';
+type OptionType = 'string' | 'number' | 'boolean' | 'list';
 
-export interface OptionSpec {
+interface OptionSpec {
   type: OptionType;
   help: string;
   /** Allowed values of a string option. */
@@ -33,7 +33,8 @@ export class UsageError extends Error {}
 
 /** Parses `--name value`, `--name=value` and `--flag`; `--` ends the options. */
 export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv: readonly string[]): Parsed<S> {
-  const out: Record<string, unknown> = { _: [] as string[] };
+  const out: Record<string, unknown> = Object.create(null);
+  out._ = [];
   for (const [name, s] of Object.entries(spec))
     if (s.default !== undefined) out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
   for (let i = 0; i < argv.length; i++) {
@@ -48,7 +49,8 @@ export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv:
     }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const s = spec[name];
+    // Own options only: `--constructor` or `--__proto__` must not find Object.prototype's members.
+    const s = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (!s)
       throw new UsageError(
         `unknown option --${name} for \`micronet ${command}\` (known: ${Object.keys(spec)

@@ -8,7 +8,7 @@ import { benchModels, type BenchReport } from '../bench/model.js';
 import { table } from '../bench/timing.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
-import { checkedDevice } from './train.js';
+import { checkedDevice, checkedWorkers } from './options.js';
 
 export const benchCommand = defineCommand({
   name: 'bench',
@@ -43,10 +43,10 @@ export const benchCommand = defineCommand({
       ['--reps', o.reps, 1],
       ['--batch', batch, 1],
       ['--epoch-images', epochImages, 0],
-      ['--workers', workers, 0],
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} must be an integer >= ${min}, not ${v}`);
     }
+    checkedWorkers(workers);
     const scratch: string[] = [];
     try {
       const report = await benchModels(

@@ -1,5 +1,6 @@
 // `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a split of the data set it was trained for
 // (a quantized model with its exact integer arithmetic unless told otherwise).
+import { checkedWorkers } from './options.js';
 import { existsSync } from 'node:fs';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { loadSplit } from '../data/source.js';
@@ -80,8 +81,7 @@ export const evalCommand = defineCommand({
     if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     if (!Number.isInteger(o.batch) || o.batch < 1)
       throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
-    if (!Number.isInteger(o.workers) || o.workers < 0)
-      throw new UsageError(`--workers needs a non-negative integer, not ${o.workers}`);
+    checkedWorkers(o.workers);
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const cli = fileURLToPath(new URL('./main.js', import.meta.url));
 
 /** What a worker tells the launcher after each step. */
-export interface WorkerProgress {
+interface WorkerProgress {
   epoch: number;
   batch: number;
 }

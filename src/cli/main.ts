@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { describeEngine } from '../torch/index.js';
 import { UsageError } from './args.js';
 import { runCommand, type Command } from './command.js';
+import { exitOnSignals } from './signals.js';
 import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
@@ -11,7 +12,8 @@ import { importCommand } from './import.js';
 import { scoreCommand } from './score.js';
 import { quantizeCommand } from './quantize.js';
 import { reportCommand } from './report.js';
-import { pruneCommand, smokeCommand, trainCommand } from './train.js';
+import { pruneCommand } from './prune.js';
+import { smokeCommand, trainCommand } from './train.js';
 
 const commands = [
   smokeCommand,
@@ -58,6 +60,7 @@ async function main(argv: string[]): Promise<void> {
   await runCommand(command, rest);
 }
 
+exitOnSignals();
 main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError) {
     console.error(`micronet: ${e.message}`);

@@ -9,7 +9,8 @@ import type { LayerBits } from '../nn/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { checkpointDataset } from './eval.js';
-import { checkedDevice, defaultOut, deviceOption, resumeRun, runRecipe } from './train.js';
+import { checkedDevice, defaultOut, deviceOption } from './options.js';
+import { resumeRun, runRecipe } from './run-recipe.js';
 import { bitsLabel } from '../score/index.js';
 
 /** `8,8` -> { weight: 8, input: 8 }. */

@@ -12,13 +12,19 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { commitTemporary, removeStaleTemporaries, temporaryPath, writeError, writeFileAtomic } from '../io/atomic.js';
+import {
+  commitTemporary,
+  discardTemporary,
+  removeStaleTemporaries,
+  temporaryPath,
+  writeError,
+  writeFileAtomic,
+} from '../io/atomic.js';
 import {
   baseUrl,
   datasets,
@@ -295,7 +301,7 @@ async function fetchVerified(
   } finally {
     clearTimeout(timer);
     if (fd >= 0) closeSync(fd);
-    rmSync(tmp, { force: true });
+    discardTemporary(tmp);
   }
 }
 
@@ -335,9 +341,9 @@ function extract(archive: string, dir: string, a: ArchiveSpec, md5: string): voi
       const old = temporaryPath(target);
       disk(() => renameSync(target, old));
       disk(() => commitTemporary(tmp, target));
-      rmSync(old, { recursive: true, force: true });
+      discardTemporary(old);
     } else disk(() => commitTemporary(tmp, target));
   } finally {
-    if (existsSync(tmp) && statSync(tmp).isDirectory()) rmSync(tmp, { recursive: true, force: true });
+    if (existsSync(tmp) && statSync(tmp).isDirectory()) discardTemporary(tmp);
   }
 }

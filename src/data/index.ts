@@ -20,10 +20,12 @@ export {
   type PipelineSpec,
   type Pipeline,
   type Stats,
+  type SampleTransform,
 } from './pipelines.js';
 export { buildBatch } from './batch.js';
 export {
   Loader,
+  maxWorkers,
   shardOrder,
   type LoaderOptions,
   type Batch,

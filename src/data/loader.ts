@@ -16,6 +16,9 @@ export interface Samples {
 }
 
 /** What a Loader reads, how it transforms and batches it, and with how many threads. */
+/** The most loader threads: each holds a copy of the data and its own buffers, and more than the cores only contend. */
+export const maxWorkers = 32;
+
 export interface LoaderOptions {
   /** A split (see source.ts) or any N x 3072 uint8 images (CHW) with labels. */
   data: Samples;
@@ -122,8 +125,8 @@ export class Loader {
     const o = this.options;
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
       throw new RangeError(`Loader: batchSize must be a positive integer, not ${o.batchSize}`);
-    if (!Number.isInteger(o.workers) || o.workers < 0)
-      throw new RangeError(`Loader: workers must be a non-negative integer, not ${o.workers}`);
+    if (!Number.isInteger(o.workers) || o.workers < 0 || o.workers > maxWorkers)
+      throw new RangeError(`Loader: workers must be an integer in 0..${maxWorkers}, not ${o.workers}`);
     if (!Number.isInteger(o.prefetch) || o.prefetch < 1)
       throw new RangeError(`Loader: prefetch must be a positive integer, not ${o.prefetch}`);
     if (

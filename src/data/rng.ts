@@ -3,7 +3,7 @@
 // augmentation does not depend on which worker builds it or in which order.
 
 /** Mixes 32-bit words into one well-spread word (murmur3's finaliser over a running hash). */
-export function mix32(...words: number[]): number {
+function mix32(...words: number[]): number {
   let h = 0x9e3779b9;
   for (const w of words) {
     let k = Math.imul(w | 0, 0xcc9e2d51);

@@ -19,7 +19,7 @@ import { Purpose, Rng } from './rng.js';
 import { writeTarGz, type TarEntry } from './tar.js';
 
 /** Synthetic images (N x 3072 bytes, CHW) with fine labels and coarse ones (fine / 5). */
-export interface SyntheticSplit {
+interface SyntheticSplit {
   images: Uint8Array;
   fine: Uint8Array;
   coarse: Uint8Array;
@@ -86,11 +86,7 @@ export interface WriteSyntheticOptions {
 }
 
 /** The files of one version of a synthetic data set, named as in the official archive. */
-export function syntheticFiles(
-  dataset: DatasetName,
-  version: Version,
-  splits: Record<SplitName, SyntheticSplit>,
-): TarEntry[] {
+function syntheticFiles(dataset: DatasetName, version: Version, splits: Record<SplitName, SyntheticSplit>): TarEntry[] {
   const a = datasets[dataset][version];
   const classes = classCount(dataset, 'fine');
   const names = Array.from({ length: classes }, (_, k) => `class_${k}`);

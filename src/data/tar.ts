@@ -21,7 +21,7 @@ function octal(b: Uint8Array, start: number, length: number, file: string): numb
 }
 
 /** Gunzips a .tar.gz; a truncated or corrupt archive is reported with its name. */
-export function gunzip(bytes: Uint8Array, file: string): Uint8Array {
+function gunzip(bytes: Uint8Array, file: string): Uint8Array {
   try {
     return gunzipSync(bytes);
   } catch (e) {
@@ -33,7 +33,7 @@ export function gunzip(bytes: Uint8Array, file: string): Uint8Array {
 }
 
 /** The regular files of an uncompressed tar, their data as views into `tar`. */
-export function untar(tar: Uint8Array, file: string): TarEntry[] {
+function untar(tar: Uint8Array, file: string): TarEntry[] {
   const entries: TarEntry[] = [];
   let offset = 0;
   let longName: string | null = null;

@@ -16,14 +16,37 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** A fresh temporary name beside path (`.<name>.<pid>.<hex>.tmp`); stale ones of path go first. */
+/** The temporaries this process has named and not yet committed or removed: exit removes them. */
+const live = new Set<string>();
+process.on('exit', () => {
+  for (const tmp of live) rmSync(tmp, { recursive: true, force: true });
+});
+
+/**
+ * A fresh temporary name beside path (`.<name>.<pid>.<hex>.tmp`); stale ones of path go first.
+ * Whatever is left under the name when the process exits (an error, process.exit, a signal that
+ * the CLI turns into an exit) is removed then.
+ */
 export function temporaryPath(path: string): string {
   removeStaleTemporaries(path);
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  live.add(tmp);
+  return tmp;
+}
+
+/** Removes a temporary (file or folder) now. */
+export function discardTemporary(tmp: string): void {
+  rmSync(tmp, { recursive: true, force: true });
+  live.delete(tmp);
 }
 
 /** Whether a process with this pid runs on this machine. */
+/** Whether a number can be a process id: an integer in 1..2^22 (Linux's largest). */
+export const possiblePid = (pid: number) => Number.isInteger(pid) && pid >= 1 && pid <= 2 ** 22;
+
 export function processAlive(pid: number): boolean {
+  // -1 and 0 would address every process or the group, and Linux has no pid above 2^22.
+  if (!possiblePid(pid)) return false;
   try {
     process.kill(pid, 0);
     return true;
@@ -127,6 +150,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
     closeSync(fd);
     fd = -1;
     renameSync(tmp, path);
+    live.delete(tmp);
   } catch (e) {
     // Clean up without hiding the first error behind a later one.
     try {
@@ -135,7 +159,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
       /* already failing */
     }
     try {
-      rmSync(tmp, { force: true });
+      discardTemporary(tmp);
     } catch {
       /* already failing */
     }
@@ -152,6 +176,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | readonly Uint
 export function commitTemporary(tmp: string, path: string): void {
   try {
     renameSync(tmp, path);
+    live.delete(tmp);
     fsyncDirectory(dirname(path));
   } catch (e) {
     throw isSystemError(e) ? writeError(path, e) : e;

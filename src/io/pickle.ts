@@ -9,7 +9,7 @@ export interface PickleGlobal {
 }
 
 /** What the reader may build beyond plain values: the allowed globals and persistent ids. */
-export interface UnpickleOptions {
+interface UnpickleOptions {
   /** What the data is, for errors (a file name). */
   what: string;
   /** The value standing for a Python global (a PickleGlobal if it may be called), or undefined to refuse it. */
@@ -18,11 +18,8 @@ export interface UnpickleOptions {
   persistentLoad?(pid: unknown): unknown;
 }
 
-/** A Python dict with non-string keys or order that matters; string keys become a Map too. */
-export type PyDict = Map<unknown, unknown>;
-
 /** A Python tuple (kept distinct from lists). */
-export class PyTuple extends Array<unknown> {}
+class PyTuple extends Array<unknown> {}
 
 /** A refusal that already names the data; callbacks throw it too, so that it passes through unchanged. */
 export class PickleError extends Error {}

@@ -19,6 +19,8 @@ const toFormat: Record<T.DType, string> = {
 };
 const fromFormat = new Map(Object.entries(toFormat).map(([d, f]) => [f, d as T.DType]));
 const maxHeader = 100 * 2 ** 20;
+/** The most tensors a file may hold: a model's state, masks and optimizer state are a few thousand at most. */
+const maxTensors = 100_000;
 
 /** A safetensors file read whole: its tensors, in file order, which the caller disposes, and its metadata. */
 export interface TensorFile {
@@ -63,8 +65,20 @@ export function readSafetensors(path: string): TensorFile {
   return parseSafetensors(bytes, path);
 }
 
+/** What a safetensors header says: the metadata, and each tensor's name, dtype and shape, with the data section's size. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  tensors: Map<string, { dtype: T.DType; shape: number[] }>;
+  dataBytes: number;
+}
+
 /** Only the metadata of a safetensors file, read without loading its tensors (header validated). */
 export function readSafetensorsMetadata(path: string): Record<string, string> {
+  return readSafetensorsHeader(path).metadata;
+}
+
+/** The header of a safetensors file, validated, read without loading any tensor. */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -78,7 +92,9 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
     const headerLength = checkedHeaderLength(prefix, size, path);
     const header = Buffer.alloc(headerLength);
     readSync(fd, header, 0, headerLength, 8);
-    return parseHeader(header, path, size - 8 - headerLength).metadata;
+    const dataBytes = size - 8 - headerLength;
+    const { metadata, entries } = parseHeader(header, path, dataBytes);
+    return { metadata, tensors: new Map(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), dataBytes };
   } finally {
     closeSync(fd);
   }
@@ -117,6 +133,8 @@ function parseHeader(
     throw bad(`header is not JSON (${(e as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('header is not a JSON object');
+  const count = Object.keys(header).length;
+  if (count > maxTensors + 1) throw bad(`it names ${count} tensors, more than any model has (at most ${maxTensors})`);
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
@@ -157,7 +175,7 @@ function parseHeader(
 }
 
 /** Parses and validates a safetensors image; `what` names it in errors (a path). */
-export function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
+function parseSafetensors(bytes: Uint8Array, what: string): TensorFile {
   const dataStart = 8 + checkedHeaderLength(bytes.subarray(0, 8), bytes.byteLength, what);
   const { metadata, entries } = parseHeader(bytes.subarray(8, dataStart), what, bytes.byteLength - dataStart);
   const tensors = new Map<string, T.Tensor>();

@@ -3,7 +3,7 @@
 import { crc32, inflateRawSync } from 'node:zlib';
 
 /** An entry of the central directory: its compression method (0 stored, 8 deflated), sizes, CRC-32 and where its local header is. */
-export interface ZipEntry {
+interface ZipEntry {
   name: string;
   method: number;
   compressedSize: number;

@@ -1,4 +1,5 @@
 // The seed entry's CIFAR GoogLeNet: 6,258,500 parameters, every conv and the classifier masked.
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import {
   AdaptiveAvgPool2d,
@@ -33,9 +34,9 @@ export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQui
 export function checkGoogLeNetConfig(c: GoogLeNetConfig): string[] {
   const problems: string[] = [];
   if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
-    problems.push(`numClasses must be an integer in 1..100000, got ${c.numClasses}`);
-  if (!(c.width > 0 && c.width <= 4)) problems.push(`width must be in (0, 4], got ${c.width}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${c.dropout}`);
+    problems.push(`numClasses must be an integer in 1..100000, got ${shown(c.numClasses)}`);
+  if (!(c.width > 0 && c.width <= 4)) problems.push(`width must be in (0, 4], got ${shown(c.width)}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${shown(c.dropout)}`);
   return problems;
 }
 

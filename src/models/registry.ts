@@ -1,5 +1,6 @@
 // Models by name, so that the CLI, recipes and checkpoints can name them.
 
+import { shown } from '../text.js';
 import type { InitOptions, Module } from '../nn/index.js';
 import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
 
@@ -59,11 +60,12 @@ export function modelConfig(name: string, config: Record<string, unknown> = {}):
   const entry = findModel(name);
   const merged: Record<string, unknown> = { ...entry.defaults };
   for (const [key, value] of Object.entries(config)) {
-    const expected = (entry.defaults as Record<string, unknown>)[key];
+    const defaults = entry.defaults as Record<string, unknown>;
+    const expected = Object.hasOwn(defaults, key) ? defaults[key] : undefined;
     if (expected === undefined)
       throw new Error(`model ${name} has no option '${key}' (known: ${Object.keys(entry.defaults).join(', ')})`);
     if (typeof value !== typeof expected)
-      throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${JSON.stringify(value)}`);
+      throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${shown(value)}`);
     merged[key] = value;
   }
   const problems = entry.check(merged as never);

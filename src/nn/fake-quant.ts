@@ -1,6 +1,7 @@
 // Quantization arithmetic with PyTorch's QAT numerics: torch.ao.quantization's observers and
 // qparams (float32, in the same order of operations) and ATen's fake-quantize operators, whose
 // backward is the straight-through estimator (gradient 1 inside the range, 0 where clamped).
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 
 /** Bit widths a layer's weights or inputs may have. */
@@ -22,11 +23,11 @@ export const unsignedRange = (bits: number): Range => ({ min: 0, max: 2 ** bits 
 /** Throws unless bits is an integer in minBits..maxBits; `what` names the value in the message. */
 export function checkBits(bits: number, what: string): void {
   if (!Number.isInteger(bits) || bits < minBits || bits > maxBits)
-    throw new Error(`${what}: bit width must be an integer in ${minBits}..${maxBits}, got ${bits}`);
+    throw new Error(`${what}: bit width must be an integer in ${minBits}..${maxBits}, got ${shown(bits)}`);
 }
 
 /** torch.finfo(torch.float32).eps: the smallest scale an observer gives. */
-const eps = 2 ** -23;
+export const eps = 2 ** -23;
 
 /**
  * Moving-average min/max observation (MovingAverageMinMaxObserver, or its per-channel form when

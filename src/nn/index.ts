@@ -1,5 +1,5 @@
 // Modules and the layers the networks are built from, named as PyTorch names them.
-export { Module, summarise, type TensorSpec } from './module.js';
+export { Module, shortList, type TensorSpec } from './module.js';
 export {
   WeightLayer,
   Identity,

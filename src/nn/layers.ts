@@ -1,4 +1,5 @@
 // The layers the seed network needs, with PyTorch's parameter names and defaults.
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import * as Q from './fake-quant.js';
 import { Module } from './module.js';
@@ -108,7 +109,7 @@ export abstract class WeightLayer extends Module {
     Q.checkBits(bits.weight, `${this.describe()} weights`);
     Q.checkBits(bits.input, `${this.describe()} input`);
     if (!(averagingConstant > 0 && averagingConstant <= 1))
-      throw new Error(`averaging constant must be in (0, 1], got ${averagingConstant}`);
+      throw new Error(`averaging constant must be in (0, 1], got ${shown(averagingConstant)}`);
     const device = this.weight.device;
     const c = this.outChannels;
     this.registerBuffer('input_min', T.full([], Number.POSITIVE_INFINITY, { device }));

@@ -11,7 +11,7 @@ export interface TensorSpec {
 const dtypeKind = (d: T.DType) => (T.isFloatingPoint(d) ? 'floating' : d === 'bool' ? 'bool' : 'integer');
 
 /** A long list of names shortened for a message: the first few and how many more. */
-export function summarise(items: readonly string[], shown = 6): string {
+export function shortList(items: readonly string[], shown = 6): string {
   return items.length <= shown
     ? items.join(', ')
     : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more (${items.length} in all)`;
@@ -132,7 +132,7 @@ export abstract class Module {
     const own = this.stateDict();
     const problems: string[] = [];
     const report = (what: string, items: string[]) => {
-      if (items.length) problems.push(`${what}: ${summarise(items)}`);
+      if (items.length) problems.push(`${what}: ${shortList(items)}`);
     };
     report(
       'wrong shape',
@@ -184,7 +184,7 @@ export abstract class Module {
       .map(([k]) => k);
     if (nonFinite.length) {
       throw new Error(
-        `cannot load state dict${options.what ? ` from ${options.what}` : ''}: non-finite values (NaN or infinity) in ${summarise(nonFinite)}`,
+        `cannot load state dict${options.what ? ` from ${options.what}` : ''}: non-finite values (NaN or infinity) in ${shortList(nonFinite)}`,
       );
     }
     T.noGrad(() => {

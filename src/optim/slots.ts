@@ -3,7 +3,7 @@
 import * as T from '../torch/index.js';
 import { parseStateName, stateName, type NamedParameters, type Optimizer } from './optimizer.js';
 
-export class ParameterSlots {
+class ParameterSlots {
   readonly #slots = new Map<string, Map<string, T.Tensor>>();
 
   /** `slots`: the slot names this optimizer may hold; `what`: its name, for errors. */

@@ -1,5 +1,6 @@
 // Magnitude pruning by a multiple of each layer's weight standard deviation, with masks that
 // only ever lose ones, and the bookkeeping that keeps pruned weights at zero.
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import { Conv2d, Linear, WeightLayer, type Module } from '../nn/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -47,7 +48,7 @@ export interface PruneResult {
  * mask = mask AND |w| >= threshold; w = w * mask. Cumulative: a pruned weight stays pruned.
  */
 export function pruneByStd(model: Module, selection: LayerSelection, q: number): PruneResult[] {
-  if (!(q >= 0)) throw new Error(`pruning quality q must be >= 0, got ${q}`);
+  if (!(q >= 0)) throw new Error(`pruning quality q must be >= 0, got ${shown(q)}`);
   return selectLayers(model, selection).map(([name, layer]) =>
     T.noGrad(() =>
       T.tidy(() => {

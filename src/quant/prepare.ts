@@ -1,6 +1,7 @@
 // Turning a trained float model into a quantization-aware one: BatchNorm folded into the
 // convolution before it (so the deployed network has none), then every conv/linear given its bit
 // widths. The same steps rebuild the structure of a quantized checkpoint before its weights load.
+import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import { BatchNorm2d, Conv2d, Identity, Sequential, WeightLayer, type LayerBits, type Module } from '../nn/index.js';
 import { checkBits } from '../nn/fake-quant.js';
@@ -45,7 +46,7 @@ export function checkQuantizationConfig(c: QuantizationConfig): string[] {
     bits(b.input, `${side}.input`);
   }
   if (!(c.averagingConstant > 0 && c.averagingConstant <= 1))
-    problems.push(`averagingConstant must be in (0, 1], got ${c.averagingConstant}`);
+    problems.push(`averagingConstant must be in (0, 1], got ${shown(c.averagingConstant)}`);
   return problems;
 }
 

@@ -1,6 +1,13 @@
 // Recipes: everything a training run does, as typed data that is validated, can be overridden
 // field by field (`--set path=value`), and is saved into every checkpoint.
-import { datasetNames, datasets, pipelineNames, type DatasetName, type PipelineName } from '../data/index.js';
+import {
+  datasetNames,
+  datasets,
+  maxWorkers,
+  pipelineNames,
+  type DatasetName,
+  type PipelineName,
+} from '../data/index.js';
 import { modelConfig } from '../models/registry.js';
 import { checkQuantizationConfig } from '../quant/prepare.js';
 import { checkOptimizerConfig, optimizerDefaults, type OptimizerConfig } from '../optim/index.js';
@@ -43,6 +50,76 @@ export interface Recipe {
 /** A recipe that is invalid, unknown, or cannot take an override. */
 export class RecipeError extends Error {}
 
+/** The most epochs a recipe may run (the seed runs 200): a bound on everything sized by the run. */
+export const maxEpochs = 100_000;
+/** The largest batch: beyond it a batch of CIFAR images alone outgrows memory. */
+export const maxBatchSize = 65_536;
+
+// Every field of a recipe and of each slice, tied to the types: a field the types lack (a typo, a
+// key like `__proto__`) is refused by validateRecipe instead of ignored.
+type Fields<T> = Record<keyof T, true>;
+const recipeFields: Fields<Recipe> = {
+  name: true,
+  description: true,
+  model: true,
+  initialWeights: true,
+  data: true,
+  epochs: true,
+  optimizer: true,
+  restartOptimizerOnPrune: true,
+  schedule: true,
+  loss: true,
+  pruning: true,
+  seed: true,
+  precision: true,
+  channelsLast: true,
+  cudaGraph: true,
+  quantization: true,
+};
+const sliceFields: Record<string, Record<string, true>> = {
+  model: { name: true, config: true } satisfies Fields<Recipe['model']>,
+  data: { dataset: true, trainPipeline: true, testPipeline: true, batchSize: true, workers: true } satisfies Fields<
+    Recipe['data']
+  >,
+  schedule: {
+    lr: true,
+    warmupEpochs: true,
+    milestones: true,
+    gamma: true,
+    gammaAfterPrune: true,
+  } satisfies Fields<ScheduleConfig>,
+  loss: { smoothing: true, form: true } satisfies Fields<LossConfig>,
+  pruning: { q: true, events: true, gradientMasking: true } satisfies Fields<PruningConfig>,
+  quantization: {
+    weightBits: true,
+    actBits: true,
+    first: true,
+    last: true,
+    averagingConstant: true,
+    startEpoch: true,
+    lr: true,
+    milestones: true,
+    gamma: true,
+    freezeEpoch: true,
+  } satisfies Fields<QuantizationPhase>,
+};
+
+/** Fields the recipe's types do not have, at the top and in each slice (the optimizer checks its own). */
+function unknownFieldProblems(r: Recipe): string[] {
+  const unknown = (value: unknown, known: Record<string, true>, prefix: string) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? Object.keys(value)
+          .filter((k) => !Object.hasOwn(known, k))
+          .map((k) => `unknown recipe field '${prefix}${k}'`)
+      : [];
+  return [
+    ...unknown(r, recipeFields, ''),
+    ...Object.entries(sliceFields).flatMap(([slice, known]) =>
+      unknown((r as unknown as Record<string, unknown>)[slice], known, `${slice}.`),
+    ),
+  ];
+}
+
 /** Checks every field's type and range; returns the recipe for chaining. */
 const positiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 const nonNegative = (v: unknown) => typeof v === 'number' && v >= 0 && Number.isFinite(v);
@@ -57,6 +134,7 @@ function collector() {
 function modelAndDataProblems(r: Recipe): string[] {
   const { problems, check } = collector();
   check(typeof r.name === 'string' && r.name.length > 0, 'name must be a non-empty string');
+  check(typeof r.description === 'string', 'description must be a string');
   check(typeof r.model?.name === 'string', 'model.name must be a string');
   check(datasetNames.includes(r.data?.dataset), `data.dataset must be one of ${datasetNames.join(', ')}`);
   if (typeof r.model?.name === 'string' && typeof r.model.config === 'object' && r.model.config !== null) {
@@ -75,9 +153,15 @@ function modelAndDataProblems(r: Recipe): string[] {
     pipelineNames.includes(r.data?.trainPipeline) && pipelineNames.includes(r.data?.testPipeline),
     `data pipelines must be among ${pipelineNames.join(', ')}`,
   );
-  check(positiveInt(r.data?.batchSize), 'data.batchSize must be a positive integer');
-  check(Number.isInteger(r.data?.workers) && r.data.workers >= 0, 'data.workers must be a non-negative integer');
-  check(positiveInt(r.epochs), 'epochs must be a positive integer');
+  check(
+    positiveInt(r.data?.batchSize) && r.data.batchSize <= maxBatchSize,
+    `data.batchSize must be an integer in 1..${maxBatchSize}`,
+  );
+  check(
+    Number.isInteger(r.data?.workers) && r.data.workers >= 0 && r.data.workers <= maxWorkers,
+    `data.workers must be an integer in 0..${maxWorkers} (loader threads; more than the cores only contend)`,
+  );
+  check(positiveInt(r.epochs) && r.epochs <= maxEpochs, `epochs must be an integer in 1..${maxEpochs}`);
   return problems;
 }
 
@@ -114,7 +198,7 @@ function trainingProblems(r: Recipe): string[] {
       ),
     'pruning.events must be {epoch in 1..epochs, layers: conv|linear|all}',
   );
-  check(Number.isInteger(r.seed) && r.seed >= 0, 'seed must be a non-negative integer');
+  check(Number.isSafeInteger(r.seed) && r.seed >= 0, `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}`);
   check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
   check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
   check(typeof r.cudaGraph === 'boolean', 'cudaGraph must be a boolean');
@@ -159,12 +243,14 @@ export function validateRecipe(r: Recipe): Recipe {
   if (typeof r !== 'object' || r === null || Array.isArray(r))
     throw new RecipeError(`a recipe must be an object, got ${JSON.stringify(r) ?? 'nothing'}`);
   const problems = [
+    ...unknownFieldProblems(r),
     ...modelAndDataProblems(r),
     ...checkOptimizerConfig(r.optimizer),
     ...trainingProblems(r),
     ...quantizationProblems(r),
   ];
-  if (problems.length) throw new RecipeError(`recipe ${r.name ?? '?'}: ${problems.join('; ')}`);
+  if (problems.length)
+    throw new RecipeError(`recipe ${typeof r.name === 'string' ? r.name : '?'}: ${problems.join('; ')}`);
   return r;
 }
 
@@ -180,15 +266,16 @@ export function applyOverrides(recipe: Recipe, overrides: readonly string[]): Re
     if (eq <= 0) throw new RecipeError(`--set needs path=value, got '${o}'`);
     const path = o.slice(0, eq).split('.');
     const raw = o.slice(eq + 1);
+    // Own fields only, so that `__proto__`, `constructor` or `toString` never reach a prototype.
+    const unknown = () => new RecipeError(`unknown recipe field '${path.join('.')}'`);
     let parent: Record<string, unknown> = copy;
     for (const key of path.slice(0, -1)) {
-      const next = parent[key];
-      if (typeof next !== 'object' || next === null || Array.isArray(next))
-        throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
+      const next = Object.hasOwn(parent, key) ? parent[key] : undefined;
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) throw unknown();
       parent = next as Record<string, unknown>;
     }
     const key = path.at(-1)!;
-    if (!(key in parent)) throw new RecipeError(`unknown recipe field '${path.join('.')}'`);
+    if (!Object.hasOwn(parent, key)) throw unknown();
     // Another optimizer takes other fields: it starts from its own defaults.
     const other = path.join('.') === 'optimizer.name' && raw !== parent[key] ? optimizerDefaults(raw) : null;
     if (other) copy.optimizer = other;

@@ -9,13 +9,23 @@ export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => escapeMap[
 export const palette = ['#3b82f6', '#f97316', '#10b981', '#e11d48', '#a855f7', '#eab308', '#06b6d4', '#84cc16'];
 
 /** A value formatter for axes and labels. */
-export type Format = (v: number) => string;
+type Format = (v: number) => string;
 export const percent: Format = (v) => `${+(100 * v).toFixed(2)}%`;
 export const plain: Format = (v) =>
   Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(1) : String(+v.toPrecision(4));
 
 /** About `count` round values spanning [lo, hi]. */
-export function niceTicks(lo: number, hi: number, count = 5): number[] {
+/** [min, max] of any number of values (spreading a long array into Math.min overflows the stack). */
+function extent(values: readonly number[]): [number, number] {
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));
@@ -43,7 +53,7 @@ export interface Mark {
   label: string;
 }
 
-export interface LineChartOptions {
+interface LineChartOptions {
   /** Identifies the chart in the page (data-chart). */
   id: string;
   title: string;
@@ -108,8 +118,8 @@ export function lineChart(o: LineChartOptions): string {
       o.xRange ?? [],
     );
   const ys = points.map(([, y]) => y).concat((o.yMarks ?? []).map((m) => m.at));
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  let [y0, y1] = [o.zero ? Math.min(0, ...ys) : Math.min(...ys), Math.max(...ys)];
+  let [x0, x1] = extent(xs);
+  let [y0, y1] = extent(o.zero ? [0, ...ys] : ys);
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
   if (y1 === y0) [y0, y1] = y0 === 0 ? [0, 1] : [y0 - Math.abs(y0) * 0.1, y1 + Math.abs(y1) * 0.1];
   const yTicks = niceTicks(y0, y1);
@@ -155,7 +165,7 @@ export function lineChart(o: LineChartOptions): string {
   return frame(o.id, o.title, width, height, body, o.series);
 }
 
-export interface BarChartOptions {
+interface BarChartOptions {
   id: string;
   title: string;
   /** One row per category, top to bottom. */
@@ -182,7 +192,7 @@ export function barChart(o: BarChartOptions): string {
       ? o.series.reduce((s, r) => s + (r.values[i] ?? 0), 0)
       : Math.max(...o.series.map((r) => r.values[i] ?? 0)),
   );
-  const max = o.max ?? (Math.max(0, ...totals) || 1);
+  const max = o.max ?? (extent([0, ...totals])[1] || 1);
   const format = o.format ?? plain;
   const px = (v: number) => (v / max) * (width - labelWidth - right);
   const body: string[] = [];

@@ -94,7 +94,7 @@ function eventMarks(runs: RunRecord[]): Mark[] {
 
 function curveCharts(runs: RunRecord[]): string[] {
   const xMarks = eventMarks(runs);
-  const xRange: [number, number] = [0, Math.max(1, ...runs.map((r) => r.recipe?.epochs ?? r.metrics.length))];
+  const xRange: [number, number] = [0, runs.reduce((m, r) => Math.max(m, r.recipe?.epochs ?? r.metrics.length), 1)];
   const over = (pick: (m: RunRecord['metrics'][number]) => number | null, what: string, dashed = false) =>
     runs.map(
       (r, i): LineSeries => ({
@@ -156,7 +156,9 @@ function schedulePoints(recipe: Recipe): [number, number][] {
   const n = 20;
   const pruneEpochs = recipe.pruning.events.map((p) => p.epoch);
   const points: [number, number][] = [];
-  for (let epoch = 1; epoch <= recipe.epochs; epoch++) {
+  // A long run is drawn from every k-th epoch: the page stays the same size whatever the epochs.
+  const stride = Math.ceil((recipe.epochs * n) / 4000);
+  for (let epoch = 1; epoch <= recipe.epochs; epoch += stride) {
     for (let batch = 0; batch < n; batch++)
       points.push([
         epoch - 1 + (batch + 1) / n,

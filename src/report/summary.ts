@@ -31,7 +31,7 @@ const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /** Scores `model` (at its own bits when quantized, else the 16-bit freebie) and gathers the figures of `last`. */
-export function summarise(
+export function summariseRun(
   model: Module,
   last: EpochMetrics,
   options: { epochs?: number; count?: number } = {},

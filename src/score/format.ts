@@ -7,7 +7,7 @@ const int = (n: number) =>
   Number.isInteger(n) ? n.toLocaleString('en-US') : n.toLocaleString('en-US', { maximumFractionDigits: 2 });
 
 /** `w8 a8` for a layer counted at its own quantization, else its one width; blank where no width applies. */
-export function precisionLabel(p: LayerPrecision | undefined): string {
+function precisionLabel(p: LayerPrecision | undefined): string {
   if (!p) return '';
   if (p.quantized) return bitsLabel(p.quantized);
   return String(p.mult ?? p.weight ?? '');

@@ -3,7 +3,7 @@ import * as T from '../torch/index.js';
 import type { Module, WeightLayer } from '../nn/index.js';
 
 /** A conv/linear layer's weight elements, the non-zero ones among them, and its outputs. */
-export interface WeightFacts {
+interface WeightFacts {
   numel: number;
   nonzero: number;
   outChannels: number;

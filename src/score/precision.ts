@@ -1,5 +1,6 @@
 // The bit widths each layer is counted at: one width for everything (32, the 16-bit freebie, or a
 // what-if), or the model's own, where a value that no quantized layer narrows stays 32-bit.
+import { shown } from '../text.js';
 import { WeightLayer, type LayerBits, type Module } from '../nn/index.js';
 
 /** How wide the scored model's stored values and multiplies are. */
@@ -39,7 +40,7 @@ export function quantizedLayers(model: Module): [string, WeightLayer][] {
 export function checkPrecision(model: Module, bits: number | 'model'): void {
   if (bits === 'model') return;
   if (!(Number.isInteger(bits) && bits >= 1 && bits <= 32))
-    throw new Error(`bits must be an integer in 1..32 or 'model', got ${bits}`);
+    throw new Error(`bits must be an integer in 1..32 or 'model', got ${shown(bits)}`);
   const quantized = quantizedLayers(model);
   if (bits === 16 && quantized.length) {
     const [name, layer] = quantized[0]!;
@@ -50,7 +51,7 @@ export function checkPrecision(model: Module, bits: number | 'model'): void {
 }
 
 /** A conv or linear layer's widths: all of them apply. */
-export type WeightPrecision = Required<Omit<LayerPrecision, 'quantized'>> & Pick<LayerPrecision, 'quantized'>;
+type WeightPrecision = Required<Omit<LayerPrecision, 'quantized'>> & Pick<LayerPrecision, 'quantized'>;
 
 /** A conv or linear layer's widths. */
 export function weightPrecision(m: WeightLayer, bits: number | 'model'): WeightPrecision {

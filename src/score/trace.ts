@@ -4,7 +4,7 @@ import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 
 /** One call of a leaf module during the traced forward pass. */
-export interface LeafCall {
+interface LeafCall {
   /** The module's name in the model. */
   name: string;
   module: Module;

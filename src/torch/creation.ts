@@ -12,7 +12,7 @@ export interface TensorOptions {
 }
 
 /** A number, or arrays of them nested to any depth (rectangular): tensor()'s JS input. */
-export type NestedNumbers = number | readonly NestedNumbers[];
+type NestedNumbers = number | readonly NestedNumbers[];
 
 /** Moves a CPU-made tensor to options.device and turns on requiresGrad when asked (exported as applyTensorOptions). */
 function finish(t: Tensor, options: TensorOptions): Tensor {
@@ -67,6 +67,24 @@ export function tensor(data: ArrayBufferView | NestedNumbers, options: TensorOpt
   return finish(cast, options);
 }
 
+/** Where factories put tensors when the options name no device: the CPU, or the meta device inside shapesOnly. */
+let defaultDevice: Device | null = null;
+
+/**
+ * Runs fn with the factories making tensors on the meta device: shapes and dtypes without memory,
+ * so that a model described by an untrusted file is sized before it is built. A tensor made from
+ * data (tensor()) is still a real one.
+ */
+export function shapesOnly<R>(fn: () => R): R {
+  const previous = defaultDevice;
+  defaultDevice = 'meta' as Device;
+  try {
+    return fn();
+  } finally {
+    defaultDevice = previous;
+  }
+}
+
 function factory(
   name: string,
   shape: Shape,
@@ -75,7 +93,7 @@ function factory(
   defaultDtype: DType,
 ): Tensor {
   const dtype = dtypeCode(options.dtype ?? defaultDtype);
-  const t = callTensor(op(name), shape, ...extra, dtype, null, options.device ?? null, null);
+  const t = callTensor(op(name), shape, ...extra, dtype, null, options.device ?? defaultDevice, null);
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -100,14 +118,22 @@ export function arange(start: number, end?: number, step = 1, options: TensorOpt
   if (end === undefined) [start, end] = [0, start];
   const integral = [start, end, step].every(Number.isInteger);
   const dtype = dtypeCode(options.dtype ?? (integral ? 'int64' : 'float32'));
-  const t = callTensor(op('arange.start_step'), start, end, step, dtype, null, options.device ?? null, null);
+  const t = callTensor(op('arange.start_step'), start, end, step, dtype, null, options.device ?? defaultDevice, null);
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }
 
 /** An n x m identity matrix (float32 unless a dtype is given). */
 export function eye(n: number, m: number = n, options: TensorOptions = {}): Tensor {
-  const t = callTensor(op('eye.m'), n, m, dtypeCode(options.dtype ?? 'float32'), null, options.device ?? null, null);
+  const t = callTensor(
+    op('eye.m'),
+    n,
+    m,
+    dtypeCode(options.dtype ?? 'float32'),
+    null,
+    options.device ?? defaultDevice,
+    null,
+  );
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }

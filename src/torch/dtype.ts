@@ -73,8 +73,6 @@ export interface TypedArrayOf {
   bool: Uint8Array;
   bfloat16: Uint16Array;
 }
-/** The TypedArray of some dtype. */
-export type AnyTypedArray = TypedArrayOf[DType];
 
 const arrayTypes = {
   uint8: Uint8Array,

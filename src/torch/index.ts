@@ -9,7 +9,18 @@ export {
   type TensorOrNumber,
 } from './tensor.js';
 export { type DType, type TypedArrayOf, isFloatingPoint, dtypeBytes } from './dtype.js';
-export { tensor, zeros, ones, full, arange, eye, zerosLike, onesLike, type TensorOptions } from './creation.js';
+export {
+  tensor,
+  zeros,
+  ones,
+  full,
+  arange,
+  eye,
+  zerosLike,
+  onesLike,
+  shapesOnly,
+  type TensorOptions,
+} from './creation.js';
 export { Generator, manualSeed, rand, randn, randint, randperm, bernoulli, type RandomOptions } from './random.js';
 export { cat, stack, where, minimum, maximum } from './combine.js';
 export { noGrad, enableGrad, isGradEnabled, autocast, isAutocastEnabled, type AutocastOptions } from './autograd.js';

@@ -10,7 +10,7 @@ export type GeneratorHandle = object & { readonly __generatorHandle: unique symb
 /** A CUDA stream or graph handle: an object owned by the addon. */
 export type CudaHandle = object & { readonly __cudaHandle: unique symbol };
 
-export interface NativeEngine {
+interface NativeEngine {
   dispose(t: Handle): boolean;
   isTensor(v: unknown): v is Handle;
   liveTensors(): number;

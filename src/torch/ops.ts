@@ -34,7 +34,7 @@ export function op(qualified: string): Op {
 }
 
 /** Anything that stands for a native object when passed to an operator. */
-export interface HasHandle {
+interface HasHandle {
   readonly handle: Handle | GeneratorHandle;
 }
 
@@ -42,7 +42,7 @@ export interface HasHandle {
 export type OpArg = HasHandle | number | bigint | boolean | string | null | undefined | readonly OpArg[];
 
 /** An argument as the addon takes it: native objects replaced by their handles, lists converted element by element. */
-export function toNativeArg(a: OpArg): unknown {
+function toNativeArg(a: OpArg): unknown {
   if (a === null || typeof a !== 'object') return a;
   if (Array.isArray(a)) return a.map(toNativeArg);
   return (a as HasHandle).handle;

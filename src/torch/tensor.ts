@@ -9,7 +9,7 @@ export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 /** Element order of a 4-d tensor: NCHW ('contiguous'), NHWC ('channels_last'), or the source's ('preserve', for copies). */
 export type MemoryFormat = 'contiguous' | 'channels_last' | 'preserve';
 /** The native codes of the memory formats (c10::MemoryFormat's values). */
-export const memoryFormatCode: Record<MemoryFormat, number> = { contiguous: 0, preserve: 1, channels_last: 2 };
+const memoryFormatCode: Record<MemoryFormat, number> = { contiguous: 0, preserve: 1, channels_last: 2 };
 
 /** Sizes of a tensor's dimensions, outermost first. */
 export type Shape = readonly number[];
@@ -661,7 +661,7 @@ export class Tensor extends Tracked {
 }
 
 /** A generator as the ops see it (see random.ts). */
-export interface HasGenerator {
+interface HasGenerator {
   readonly handle: GeneratorHandle;
 }
 

@@ -14,7 +14,7 @@ const WARMUP_STEPS = 3;
 const WARMUP_STEPS_DATA_PARALLEL = 11;
 
 /** What a data-parallel step needs: gradients averaged over the group (DDP's Reducer), and whether its collectives can be captured (NCCL). */
-export interface StepReplicas {
+interface StepReplicas {
   beforeBackward(loss: T.Tensor): void;
   readonly capturable: boolean;
 }

@@ -3,6 +3,7 @@
 // statistics, has its gradients averaged by DDP's Reducer during backward, and takes rank 0's
 // running statistics before each forward (broadcast_buffers). Pruning needs no messages: the
 // weights are equal on every rank, so every rank prunes the same weights.
+import { connect } from 'node:net';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { Shard } from '../data/index.js';
@@ -24,6 +25,36 @@ export interface WorldEnv {
   localRank: number;
 }
 
+/** The most processes a run may have: far beyond what a CIFAR model can use, and a bound on the rendezvous. */
+export const maxWorldSize = 1024;
+
+/**
+ * Waits until the master's rendezvous port accepts connections, for at most timeoutMs; a rank
+ * other than 0 calls it before joining, so that an absent master is reported within the timeout
+ * (the store's own client retries for up to twice as long).
+ */
+export async function waitForMaster(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port, timeout: Math.max(1, deadline - Date.now()) });
+      const done = (result: boolean) => {
+        socket.destroy();
+        resolve(result);
+      };
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+      socket.once('timeout', () => done(false));
+    });
+    if (ok) return;
+    if (Date.now() >= deadline)
+      throw new Error(
+        `no rendezvous at MASTER_ADDR=${host} MASTER_PORT=${port} after ${Math.round(timeoutMs / 1000)} s: rank 0 has not started, or listens elsewhere`,
+      );
+    await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
+  }
+}
+
 /** Reads MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK and LOCAL_RANK; null when WORLD_SIZE is absent. */
 export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): WorldEnv | null {
   if (env.WORLD_SIZE === undefined) return null;
@@ -35,7 +66,7 @@ export function worldFromEnv(env: NodeJS.ProcessEnv = process.env): WorldEnv | n
     }
     return v;
   };
-  const size = int('WORLD_SIZE', 1, 65536);
+  const size = int('WORLD_SIZE', 1, maxWorldSize);
   const rank = int('RANK', 0, size - 1);
   return {
     host: env.MASTER_ADDR || '127.0.0.1',

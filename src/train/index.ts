@@ -11,4 +11,4 @@ export { learningRate, type StepPosition } from './schedule.js';
 export { trainingLoss } from './loss.js';
 export { beginEpoch, readStep, trainStep, type StepResult, type EpochRecipe, type StepRecipe } from './step.js';
 export { evaluate, prepareFastEval, type EvalResult } from './evaluate.js';
-export { worldFromEnv, type World, type WorldEnv } from './data-parallel.js';
+export { maxWorldSize, waitForMaster, worldFromEnv, type World, type WorldEnv } from './data-parallel.js';

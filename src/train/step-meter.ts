@@ -4,7 +4,7 @@ import * as T from '../torch/index.js';
 import type { StepResult } from './step.js';
 
 /** A step as the host knows it: its place, batch size and learning rate. */
-export interface StepInfo {
+interface StepInfo {
   batch: number;
   size: number;
   lr: number;

@@ -2,6 +2,7 @@
 // events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
 // resumption (also mid-epoch, after an interruption), a clean stop on a non-finite loss,
 // TensorBoard scalars, and data-parallel training over a process group.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
@@ -24,13 +25,16 @@ import {
   lastCheckpoint,
   metricsFile,
   quantizedCheckpoint,
+  readRunId,
   RunDirectory,
+  writeRunId,
 } from '../checkpoint/run-dir.js';
 import { Replicas, type World } from './data-parallel.js';
 import { EventFileWriter } from '../io/tensorboard.js';
 import {
   disposeLoadedState,
   loadTrainState,
+  readTrainState,
   restoreGenerators,
   saveTrainState,
   type EpochProgress,
@@ -206,6 +210,7 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
     model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
   let state: TrainState = {
+    runId: randomUUID(),
     recipe,
     dataDir: options.dataDir,
     position: { epoch: 1, batch: 0 },
@@ -220,6 +225,8 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
     // The saved sums of an interrupted epoch are the whole group's: rank 0 carries them on.
     const progress = replicas.main ? saved.progress : emptyProgress();
     state = {
+      // A run of an earlier release gets its identity now.
+      runId: saved.runId ?? readRunId(options.outDir) ?? state.runId,
       recipe,
       dataDir: options.dataDir,
       position: saved.position,
@@ -458,6 +465,8 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
 function save(run: Run, s: Setting): void {
   if (!s.replicas.main) return;
   s.board?.flush();
+  // The run's identity is written with its first checkpoint (a run that fails before leaves nothing).
+  if (readRunId(s.options.outDir) !== run.state.runId) writeRunId(s.options.outDir, run.state.runId!);
   saveTrainState(s.last, run.model, run.optimizer.state(), run.state, s.device);
 }
 
@@ -516,6 +525,7 @@ function loadInitialWeights(model: Module, recipe: Recipe): void {
 
 function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainState {
   if (!existsSync(path)) throw new TrainingError(`nothing to resume in ${outDir}: no ${path}`);
+  checkIdentity(path, outDir);
   const saved = loadTrainState(path);
   if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
     disposeLoadedState(saved);
@@ -524,6 +534,33 @@ function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainSta
     );
   }
   return saved;
+}
+
+/**
+ * Refuses a last checkpoint that belongs to another run than the directory's (one copied in from
+ * elsewhere): resuming it would overwrite this run's metrics and best checkpoint.
+ */
+function checkIdentity(path: string, outDir: string): void {
+  const saved = readTrainState(path);
+  const best = bestCheckpoint(outDir);
+  let owner: [string, string | undefined] | null = null;
+  const dirId = readRunId(outDir);
+  if (dirId) owner = [`${outDir}'s run.json`, dirId];
+  else if (existsSync(best)) {
+    try {
+      owner = [best, readTrainState(best).runId];
+    } catch {
+      // A damaged best checkpoint does not decide whose the run is; resuming rewrites it.
+    }
+  }
+  if (!owner || owner[1] === saved.runId) return;
+  const r = saved.recipe;
+  throw new TrainingError(
+    `${path} belongs to another run (${saved.runId ? `run ${saved.runId}` : 'a run without an id'}: recipe ${r.name}, seed ${r.seed}, ` +
+      `lr ${r.schedule.lr}, ${r.epochs} epochs) than the one ${owner[0]} names (${owner[1] ?? 'a run without an id'}); ` +
+      `resuming would overwrite that run's metrics and best checkpoint. Resume it from its own directory, or start ` +
+      `a new run from its weights with --set initialWeights=${path}`,
+  );
 }
 
 /** An evaluation of every rank's shard, summed over the group. */

@@ -1,0 +1,43 @@
+// `micronet prune`: one pruning pass over a checkpoint.
+import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
+import { UsageError } from './args.js';
+import { defineCommand } from './command.js';
+
+export const pruneCommand = defineCommand({
+  name: 'prune',
+  summary: 'prune a checkpoint once by magnitude: |w| < q * std(w) set to zero in the masks',
+  options: {
+    checkpoint: { type: 'string', help: 'a micronet checkpoint (model or training) or a PyTorch .pth', required: true },
+    out: { type: 'string', help: 'the pruned model checkpoint to write (.safetensors)', required: true },
+    q: { type: 'number', help: "threshold as a multiple of each layer's weight std", default: 0.25 },
+    layers: { type: 'string', help: 'conv, linear, all, or comma-separated layer names', default: 'all' },
+    model: { type: 'string', help: 'the network of a .pth checkpoint', default: 'googlenet' },
+  },
+  run(o) {
+    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers)
+      ? (o.layers as 'conv' | 'linear' | 'all')
+      : o.layers.split(',');
+    const { model, name, config, info, dataset } = loadAnyCheckpoint(o.checkpoint, o.model);
+    const results = pruneByStd(model, selection, o.q);
+    for (const r of results) {
+      console.log(
+        `${r.name.padEnd(12)} threshold ${r.threshold.toExponential(3)}  kept ${r.after.toLocaleString('en-US')} of ${r.numel.toLocaleString('en-US')} (${((100 * r.after) / r.numel).toFixed(1)}%)`,
+      );
+    }
+    const s = sparsity(model);
+    saveModelCheckpoint(
+      o.out,
+      model,
+      name,
+      config,
+      { ...info, prunedFrom: o.checkpoint, q: o.q, layers: o.layers },
+      dataset,
+    );
+    console.log(
+      `${results.length} layers pruned; conv/linear sparsity now ${((100 * s.zeros) / s.total).toFixed(2)}% -> ${o.out}`,
+    );
+    model.dispose();
+  },
+});

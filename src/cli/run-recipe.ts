@@ -1,0 +1,188 @@
+// Running a recipe from the command line: in this process, as a worker of a data-parallel run, or
+// as the launcher of N workers; Ctrl-C and SIGTERM save the position; the end prints the summary.
+import { existsSync } from 'node:fs';
+import * as T from '../torch/index.js';
+import { loadModelCheckpoint } from '../checkpoint/model-file.js';
+import type { Module } from '../nn/index.js';
+import type { Recipe } from '../recipes/index.js';
+import { formatSummary, summariseRun } from '../report/summary.js';
+import { readTrainState } from '../checkpoint/train-file.js';
+import type { EpochMetrics } from '../checkpoint/metrics.js';
+import { bestCheckpoint, lastCheckpoint, metricsFile } from '../checkpoint/run-dir.js';
+import { RunFinishedError, train, type TrainEvents } from '../train/trainer.js';
+import { maxWorldSize, waitForMaster, worldFromEnv, type World } from '../train/data-parallel.js';
+import { launchWorkers } from './launch.js';
+import { UsageError } from './args.js';
+import { progressReporter } from './progress.js';
+import { stopOnSignal } from './signals.js';
+
+/** What the end of a run prints: the summary the report leads with, and where the files are. */
+function summary(model: Module, history: EpochMetrics[], epochs: number, outDir: string, count?: number): string {
+  const lines = formatSummary(
+    summariseRun(model, history.at(-1)!, { epochs, ...(count === undefined ? {} : { count }) }),
+  );
+  lines.push(
+    `checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${metricsFile(outDir)}; ` +
+      `report: micronet report ${outDir}`,
+  );
+  return lines.join('\n');
+}
+
+export async function runRecipe(
+  recipe: Recipe,
+  dataDir: string,
+  outDir: string,
+  device: T.Device,
+  resume: boolean,
+  timeout = 120,
+  backend?: T.CudaBackend,
+): Promise<void> {
+  const signals = stopOnSignal();
+  // A worker of a launcher that is gone (killed) saves and stops like one told to by SIGTERM.
+  const orphaned = () => process.kill(process.pid, 'SIGTERM');
+  if (process.send) process.once('disconnect', orphaned);
+  const world = await joinWorld(device, timeout, backend);
+  if (world) device = world.device;
+  const main = !world || world.rank === 0;
+  try {
+    // A worker of a launcher reports each step to it, so that a failure can say where each rank was.
+    const progress = progressReporter(recipe.epochs);
+    const events: TrainEvents = main ? { ...progress } : {};
+    if (process.send) {
+      events.step = (info) => {
+        if (main) progress.step?.(info);
+        // A launcher gone mid-run is noticed by 'disconnect'; the callback keeps a failed send from throwing.
+        if (process.connected)
+          process.send!({ epoch: info.epoch, batch: info.batch }, undefined, undefined, () => undefined);
+      };
+    }
+    const result = await train(recipe, {
+      dataDir,
+      outDir,
+      device,
+      resume,
+      shouldStop: signals.shouldStop,
+      events,
+      ...(world ? { world } : {}),
+    });
+    if (!result.completed) {
+      process.exitCode = signals.exitCode();
+      return;
+    }
+    if (!main) return;
+    console.log(summary(result.model, result.history, recipe.epochs, outDir, result.final?.count));
+    if (result.quantized)
+      console.log(`quantized checkpoint (integer weights, for eval and score): ${result.quantized}`);
+    result.model.dispose();
+  } catch (e) {
+    if (!(e instanceof RunFinishedError)) throw e;
+    if (!main) return;
+    // Nothing left to train: say so, with the run's figures, and succeed.
+    console.log(e.message);
+    const { model } = loadModelCheckpoint(lastCheckpoint(outDir));
+    console.log(summary(model, e.history, recipe.epochs, outDir));
+    model.dispose();
+  } finally {
+    signals.release();
+    process.off('disconnect', orphaned); // the listener would keep the process alive
+    world?.group.close();
+  }
+}
+
+/**
+ * The process group of a worker started with the torchrun environment (null for a process on its
+ * own), and its device: on CUDA, LOCAL_RANK picks the GPU. NCCL needs a GPU per rank; Gloo lets
+ * ranks share one.
+ */
+async function joinWorld(
+  device: T.Device,
+  timeout: number,
+  cudaBackend?: T.CudaBackend,
+): Promise<(World & { device: T.Device }) | null> {
+  const env = worldFromEnv();
+  if (!env) return null;
+  if (env.rank !== 0) await waitForMaster(env.host, env.port, timeout * 1000);
+  let place: T.Device = device;
+  const backend = cudaBackend ?? T.ProcessGroup.defaultCudaBackend();
+  if (device !== 'cpu') {
+    const gpus = T.cuda.deviceCount();
+    if (backend === 'nccl' && env.localRank >= gpus) {
+      throw new UsageError(
+        `LOCAL_RANK ${env.localRank} has no GPU of its own (${gpus} visible): NCCL needs one GPU per rank; --dist-backend gloo lets ranks share one`,
+      );
+    }
+    place = `cuda:${env.localRank % gpus}`;
+  }
+  const group = new T.ProcessGroup({
+    host: env.host,
+    port: env.port,
+    rank: env.rank,
+    worldSize: env.size,
+    timeoutMs: Math.ceil(timeout * 1000),
+    cudaBackend: backend,
+  });
+  return { group, rank: env.rank, size: env.size, device: place };
+}
+
+/** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
+export async function launchRun(
+  o: { nproc: number; timeout: number },
+  device: T.Device,
+  backend: T.CudaBackend | undefined,
+  recipe: Recipe,
+  workerArgs: string[],
+  outDir: string,
+): Promise<void> {
+  if (!Number.isInteger(o.nproc) || o.nproc < 1 || o.nproc > maxWorldSize)
+    throw new UsageError(`--nproc must be an integer in 1..${maxWorldSize}, not ${o.nproc}`);
+  if (worldFromEnv())
+    throw new UsageError(
+      '--nproc starts worker processes: a process started with WORLD_SIZE in its environment is one already',
+    );
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new UsageError(
+      `--nproc with --device ${device}: each rank takes the GPU its LOCAL_RANK names; say --device cuda`,
+    );
+  if (
+    device === 'cuda' &&
+    (backend ?? T.ProcessGroup.defaultCudaBackend()) === 'nccl' &&
+    o.nproc > T.cuda.deviceCount()
+  ) {
+    throw new UsageError(
+      `--nproc ${o.nproc} over NCCL needs ${o.nproc} GPUs; ${T.cuda.deviceCount()} are visible (--dist-backend gloo lets ranks share one)`,
+    );
+  }
+  if (recipe.data.batchSize % o.nproc)
+    throw new UsageError(
+      `--nproc ${o.nproc}: the batch of ${recipe.data.batchSize} cannot be split over ${o.nproc} processes; choose a count that divides it`,
+    );
+  const args = [
+    ...workerArgs,
+    '--device',
+    device,
+    '--timeout',
+    String(o.timeout),
+    ...(backend ? ['--dist-backend', backend] : []),
+  ];
+  process.exitCode = await launchWorkers(o.nproc, args, () => {
+    const last = lastCheckpoint(outDir);
+    if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
+    const { position } = readTrainState(last);
+    return (
+      `Nothing is lost: ${last} holds the run up to epoch ${position.epoch}${position.batch ? `, batch ${position.batch}` : ''}; ` +
+      `continue with micronet train --resume ${outDir} --nproc ${o.nproc}`
+    );
+  });
+}
+
+/** Continues the run saved in dir with its own recipe, and its own data directory unless given one. */
+export async function resumeRun(
+  dir: string,
+  data: string | undefined,
+  device: T.Device,
+  timeout?: number,
+  backend?: T.CudaBackend,
+): Promise<void> {
+  const saved = readTrainState(lastCheckpoint(dir));
+  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true, timeout, backend);
+}
