@@ -494,6 +494,40 @@ test('bad quantized files are refused, naming the file and the problem', () => {
       },
       /recorded shape \[1,2\]/,
     ],
+    [
+      'a packed weight whose shape the metadata does not record',
+      (_, m) => {
+        const shapes = JSON.parse(m.packed_shapes!) as Record<string, number[]>;
+        delete shapes[`${packedName}.weight`];
+        m.packed_shapes = JSON.stringify(shapes);
+      },
+      /is packed, but metadata 'packed_shapes' records no shape for it/,
+    ],
+    [
+      'a weight scale tampered to a denormal (the scale is named, not the bias)',
+      (t) => {
+        const s = t.get(`${packedName}.weight_scale`)!.clone();
+        s.narrow(0, 0, 1).fill_(1e-40);
+        t.set(`${packedName}.weight_scale`, s);
+      },
+      /weight_scale\[0\] = [\d.]+e-41 is outside \[2\^-23, 2\^32\], the range of scales an observer gives/,
+    ],
+    [
+      'an input scale tampered to a huge value',
+      (t) => {
+        t.set(`${packedName}.input_scale`, T.full([], 1e30));
+      },
+      /input_scale = [\d.]+e\+30 is outside \[2\^-23, 2\^32\]/,
+    ],
+    [
+      'bits given as a string',
+      (_, m) => {
+        const plan = JSON.parse(m.quantization!) as { layers: Record<string, { weight: unknown }> };
+        plan.layers[packedName]!.weight = '4';
+        m.quantization = JSON.stringify(plan);
+      },
+      /bit width must be an integer in 2\.\.16, got "4"/,
+    ],
   ];
   try {
     for (const [what, edit, message] of cases) {

@@ -14,6 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
+import { printable } from '../text.js';
 import { join } from 'node:path';
 import {
   discardTemporary,
@@ -150,7 +151,7 @@ export class RunDirectory {
         if (attempt < 3 && isStale(holder) && this.#removeStale()) continue;
         throw new RunLockedError(
           holder
-            ? `${this.dir} is in use by process ${holder.pid} on ${holder.host} (since ${holder.since}): one run at a time writes a run directory. ` +
+            ? `${this.dir} is in use by process ${holder.pid} on ${printable(holder.host)} (since ${printable(String(holder.since))}): one run at a time writes a run directory. ` +
                 `If that process is gone, delete ${this.#lock}.`
             : `${this.dir} is locked (${this.#lock} exists but cannot be read): if no run is writing there, delete it.`,
         );

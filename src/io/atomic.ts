@@ -19,7 +19,13 @@ import { randomBytes } from 'node:crypto';
 /** The temporaries this process has named and not yet committed or removed: exit removes them. */
 const live = new Set<string>();
 process.on('exit', () => {
-  for (const tmp of live) rmSync(tmp, { recursive: true, force: true });
+  for (const tmp of live) {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      /* best effort: the process is ending */
+    }
+  }
 });
 
 /**
@@ -36,8 +42,8 @@ export function temporaryPath(path: string): string {
 
 /** Removes a temporary (file or folder) now. */
 export function discardTemporary(tmp: string): void {
-  rmSync(tmp, { recursive: true, force: true });
   live.delete(tmp);
+  rmSync(tmp, { recursive: true, force: true });
 }
 
 /** Whether a process with this pid runs on this machine. */
