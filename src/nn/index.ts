@@ -10,6 +10,8 @@ export {
   BatchNorm2d,
   ReLU,
   MaxPool2d,
+  AvgPool2d,
+  ConstantPad2d,
   AdaptiveAvgPool2d,
   Dropout2d,
   Sequential,

@@ -3,6 +3,10 @@ import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import * as Q from './fake-quant.js';
 import { Module } from './module.js';
+import { op } from '../torch/ops.js';
+import { callTensor } from '../torch/tensor.js';
+
+const constantPad = op('constant_pad_nd');
 
 const { F } = T;
 
@@ -321,6 +325,27 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** Square-window 2-d average pooling (nn.AvgPool2d, zero padding counted in the average); the stride defaults to the kernel size. */
+export class AvgPool2d extends Module {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
+    super();
+  }
+
+  /** E.g. "AvgPool2d(k=3, s=1, p=1)". */
+  override describe(): string {
+    return `AvgPool2d(k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
+  }
+
+  /** The mean of each window. */
+  forward(x: T.Tensor): T.Tensor {
+    return F.avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
+  }
+}
+
 /** Average pooling to an outputSize x outputSize map whatever the input's size (nn.AdaptiveAvgPool2d). */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: number) {
@@ -330,6 +355,23 @@ export class AdaptiveAvgPool2d extends Module {
   /** The average over each of the output's cells. */
   forward(x: T.Tensor): T.Tensor {
     return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+/** Pads with zeros (nn.ConstantPad2d with value 0): (left, right, top, bottom); a negative amount crops. */
+export class ConstantPad2d extends Module {
+  constructor(readonly padding: readonly [number, number, number, number]) {
+    super();
+  }
+
+  /** E.g. "ConstantPad2d(0, 1, 0, 1)". */
+  override describe(): string {
+    return `ConstantPad2d(${this.padding.join(', ')})`;
+  }
+
+  /** x padded (or cropped) on each side. */
+  forward(x: T.Tensor): T.Tensor {
+    return callTensor(constantPad, x, [...this.padding], 0);
   }
 }
 

@@ -16,11 +16,16 @@ import {
 } from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from './trace.js';
-import { typeName, weightFacts } from './layers.js';
+import { freeOps, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
 
 /** Counts a model the way the entry's own scorer did (docs/SPEC.md §6.4). */
 export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport {
+  const outside = trace.steps.find((s) => 'op' in s && !freeOps.has(s.op.op));
+  if (outside && 'op' in outside)
+    throw new Error(
+      `the id56 rules (the entry's own scorer) count the layers of its GoogLeNet only: they have no rule for ${outside.op.op} outside a layer; score with the official rules`,
+    );
   const b = floatWidth(options.bits);
   const firstCall = new Map(trace.calls.map((c) => [c.module, c] as const).reverse());
   let channels = 3;

@@ -26,3 +26,29 @@ export function typeName(m: Module): string {
 
 /** The number of elements of a shape. */
 export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Operators outside the layers that add elementwise (a residual connection, a sum of branches). */
+export const additionOps = new Set(['add.Tensor', 'add_.Tensor', 'sub.Tensor']);
+/** Operators outside the layers that multiply elementwise. */
+export const multiplicationOps = new Set(['mul.Tensor', 'mul_.Tensor']);
+/** Operators outside the layers that only move or view data: free under every rule set. */
+export const freeOps = new Set([
+  'cat',
+  'view',
+  'reshape',
+  '_unsafe_view',
+  'flatten.using_ints',
+  'narrow',
+  'slice.Tensor',
+  'select.int',
+  'constant_pad_nd',
+  'contiguous',
+  'clone',
+  'alias',
+  'squeeze.dim',
+  'unsqueeze',
+  'permute',
+  'transpose.int',
+  'expand',
+  'detach',
+]);

@@ -36,7 +36,7 @@ export {
 } from './engine.js';
 export { cuda, CudaStream, CudaGraph } from './cuda.js';
 export { foreachAdd, foreachAdd_, foreachMul, foreachMul_ } from './foreach.js';
-export { op, type Op } from './ops.js';
+export { op, observeOps, type ObservedOp, type Op, type OpObserver } from './ops.js';
 /** Neural-network operations with torch.nn.functional's semantics. */
 export * as F from './functional.js';
 export { ProcessGroup, Reducer, type CudaBackend, type GroupOptions } from './distributed.js';

@@ -48,7 +48,54 @@ function toNativeArg(a: OpArg): unknown {
   return (a as HasHandle).handle;
 }
 
+/** One operator call as an observer sees it: the operator, the tensors it took and those it made. */
+export interface ObservedOp {
+  /** `add.Tensor`, `cat`, ...: the name without `aten::`, with its overload. */
+  name: string;
+  /** Handles of the tensor arguments (lists flattened). */
+  inputs: number[];
+  /** The result tensors' handles and shapes. */
+  outputs: { handle: number; shape: number[] }[];
+}
+export type OpObserver = (call: ObservedOp) => void;
+let observer: OpObserver | null = null;
+
+function tensorHandles(args: readonly OpArg[], into: number[] = []): number[] {
+  for (const a of args) {
+    if (Array.isArray(a)) tensorHandles(a, into);
+    else if (a !== null && typeof a === 'object' && typeof (a as HasHandle).handle === 'number')
+      into.push((a as HasHandle).handle as number);
+  }
+  return into;
+}
+
+function observed(o: Op, args: readonly OpArg[], result: unknown): ObservedOp {
+  const handles = (Array.isArray(result) ? result : [result]).filter((h): h is number => typeof h === 'number');
+  return {
+    name: `${o.name.replace(/^aten::/, '')}${o.overload ? `.${o.overload}` : ''}`,
+    inputs: tensorHandles(args),
+    outputs: handles.map((handle) => ({ handle, shape: native.shape(handle as Handle) as number[] })),
+  };
+}
+
+/**
+ * Runs body with every operator call reported to observe (what the scorer uses to see the
+ * computation a model's forward does outside its layers). Not reentrant.
+ */
+export function observeOps<R>(observe: OpObserver, body: () => R): R {
+  if (observer) throw new Error('observeOps: operators are observed already');
+  observer = observe;
+  try {
+    return body();
+  } finally {
+    observer = null;
+  }
+}
+
 /** Calls an operator and returns the addon's raw result (tensor handles as numbers, not yet wrapped). */
 export function rawCall(o: Op, args: readonly OpArg[]): unknown {
-  return native.callOp(o.index, ...args.map(toNativeArg));
+  const nativeArgs = args.map(toNativeArg);
+  const result = native.callOp(o.index, ...nativeArgs);
+  if (observer) observer(observed(o, args, result));
+  return result;
 }
