@@ -3,6 +3,7 @@
 import { shown } from '../text.js';
 import type { InitOptions, Module } from '../nn/index.js';
 import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
+import { checkWideResNetConfig, defaultWideResNetConfig, WideResNet, type WideResNetConfig } from './wide-resnet.js';
 
 /** A model the registry can build by name, with its default configuration. */
 export interface ModelEntry<C extends object = object> {
@@ -38,6 +39,13 @@ const entries: ModelEntry[] = [
     ...defaultGoogLeNetConfig,
     epsQuirk: false,
   }),
+  {
+    name: 'wrn-28-10',
+    description: "WideResNet-28-10, the challenge's reference network (36.5M parameters; width 1 for smoke-sized runs)",
+    defaults: defaultWideResNetConfig,
+    check: checkWideResNetConfig,
+    build: (config, init) => new WideResNet(config, init),
+  } satisfies ModelEntry<WideResNetConfig>,
 ] as ModelEntry[];
 
 /** Names of the registered models. */

@@ -1,0 +1,96 @@
+// The model zoo against PyTorch versions written from each reference implementation: the same
+// state_dict keys and parameter counts, the same logits in eval and train mode, the same
+// gradients and running statistics; the challenge's figures for its reference network.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from '../src/torch/index.js';
+import { buildModel } from '../src/models/registry.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { scoreModel } from '../src/score/index.js';
+import { torchPython } from './support/oracle.js';
+import { scratchDir } from './support/scratch.js';
+
+const script = fileURLToPath(new URL('../../python/zoo.py', import.meta.url));
+
+/** Runs a command of python/zoo.py on a model's weights (masks left out: the references have none). */
+function zooOracle(
+  command: string,
+  name: string,
+  config: object,
+  weights: Map<string, T.Tensor>,
+  inputs: Record<string, T.Tensor>,
+  extra: string[] = [],
+): Map<string, T.Tensor> {
+  const dir = scratchDir();
+  const [w, i, o] = ['weights', 'inputs', 'out'].map((f) => join(dir, `${f}.safetensors`)) as [string, string, string];
+  writeSafetensors(w, new Map([...weights].filter(([k]) => !k.endsWith('.mask'))));
+  writeSafetensors(i, new Map(Object.entries(inputs)));
+  execFileSync(
+    torchPython,
+    [script, command, name, JSON.stringify(config), w, i, ...extra, o, String(T.getNumThreads())],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  return readSafetensors(o).tensors;
+}
+
+/** max |a-b| / max |b|. */
+function relativeError(a: T.Tensor, b: T.Tensor): number {
+  return T.tidy(() => a.sub(b).abs().max().item() / (b.abs().max().item() || 1));
+}
+
+/** Our model and PyTorch's on the same weights and batch: counts, logits, gradients, running statistics. */
+function checkParity(name: string, config: Record<string, unknown>, classes: number): void {
+  const { model } = buildModel(name, config, { generator: new T.Generator(5) });
+  const g = new T.Generator(6);
+  const x = T.randn([4, 3, 32, 32], { generator: g });
+  const upstream = T.randn([4, classes], { generator: g });
+  const theirs = zooOracle('parity', name, config, model.stateDict(), { x, upstream });
+  assert.equal(model.numParameters(), Number(theirs.get('num_parameters')!.item()), `${name}: parameter count`);
+
+  const evalLogits = T.noGrad(() => model.forward(x, false));
+  const trainLogits = model.forward(x, true);
+  trainLogits.backward(upstream);
+  const errors = {
+    eval: relativeError(evalLogits, theirs.get('eval_logits')!),
+    train: relativeError(trainLogits, theirs.get('train_logits')!),
+    grad: 0,
+    buffer: 0,
+  };
+  for (const [k, p] of model.namedParameters())
+    errors.grad = Math.max(errors.grad, relativeError(p.grad!, theirs.get(`grad.${k}`)!));
+  for (const [k, b] of model.namedBuffers()) {
+    if (k.endsWith('.mask')) continue;
+    errors.buffer = Math.max(errors.buffer, relativeError(b.to('float64'), theirs.get(`buffer.${k}`)!.to('float64')));
+  }
+  console.log(`${name} ${JSON.stringify(config)}: relative errors ${JSON.stringify(errors)}`);
+  // Same kernels and thread count: the differences are summation order alone.
+  assert.ok(errors.eval < 1e-5 && errors.train < 1e-5, `${name}: logits`);
+  assert.ok(errors.grad < 1e-4, `${name}: gradients (relative to each tensor's largest)`);
+  assert.ok(errors.buffer < 1e-5, `${name}: running statistics`);
+  model.dispose();
+}
+
+test('WideResNet matches PyTorch: keys, parameter count, logits, gradients, running statistics', () => {
+  checkParity('wrn-28-10', { depth: 10, width: 2, numClasses: 10 }, 10);
+});
+
+test("WideResNet-28-10 scores the challenge's reference figures: 36.5M parameters and 10.49B operations at 32 bits", () => {
+  const { model } = buildModel('wrn-28-10');
+  const r = scoreModel(model, { rules: 'official', bits: 32, dense: true });
+  console.log(`wrn-28-10 at 32 bits: ${r.params} parameters, ${r.ops} operations, score ${r.score}`);
+  assert.ok(Math.abs(r.params / 36.5e6 - 1) < 0.005, `${r.params} parameters`);
+  assert.ok(Math.abs(r.ops / 10.49e9 - 1) < 0.005, `${r.ops} operations`);
+  const additions = r.layers.filter((l) => l.type === 'add.Tensor');
+  assert.equal(additions.length, 12, 'one residual addition a block');
+  // Each block's bn2 (and the first block's bn1, after the stem) alone reads a convolution's output and
+  // folds into it; the other pre-activation BatchNorms read a residual sum and are counted as layers.
+  const norms = r.layers.filter((l) => l.type === 'BatchNorm2d');
+  assert.equal(norms.filter((l) => l.note?.startsWith('folded into')).length, 13);
+  assert.equal(norms.filter((l) => l.bits > 0).length, 12);
+  model.dispose();
+});
