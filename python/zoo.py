@@ -60,7 +60,54 @@ class WideResNet(nn.Module):
         return self.fc(h.flatten(1))
 
 
-MODELS = {'wrn-28-10': WideResNet}
+class Bottleneck(nn.Module):
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.bottle_neck = nn.Sequential(
+            nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, 4 * growth, 1, bias=False),
+            nn.BatchNorm2d(4 * growth), nn.ReLU(), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False))
+
+    def forward(self, x):
+        return torch.cat([x, self.bottle_neck(x)], 1)
+
+
+class Transition(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.down_sample = nn.Sequential(nn.BatchNorm2d(cin), nn.Conv2d(cin, cout, 1, bias=False), nn.AvgPool2d(2, 2))
+
+    def forward(self, x):
+        return self.down_sample(x)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, numClasses=100, width=1.0):
+        super().__init__()
+        growth = max(1, round(32 * width))
+        blocks = [6, 12, 24, 16]
+        c = 2 * growth
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1, bias=False)
+        self.features = nn.Sequential()
+        for b, n in enumerate(blocks):
+            block = nn.Sequential()
+            for i in range(n):
+                block.add_module('bottle_neck_layer_%d' % i, Bottleneck(c, growth))
+                c += growth
+            last = b == len(blocks) - 1
+            self.features.add_module('dense_block%d' % b if last else 'dense_block_layer_%d' % b, block)
+            if not last:
+                self.features.add_module('transition_layer_%d' % b, Transition(c, int(0.5 * c)))
+                c = int(0.5 * c)
+        self.features.add_module('bn', nn.BatchNorm2d(c))
+        self.features.add_module('relu', nn.ReLU())
+        self.classifier = nn.Sequential(nn.AvgPool2d(4))
+        self.linear = nn.Linear(c, numClasses)
+
+    def forward(self, x):
+        return self.linear(self.classifier(self.features(self.conv1(x))).flatten(1))
+
+
+MODELS = {'wrn-28-10': WideResNet, 'densenet121': DenseNet}
 
 
 def build(name, config):

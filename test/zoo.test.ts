@@ -94,3 +94,12 @@ test("WideResNet-28-10 scores the challenge's reference figures: 36.5M parameter
   assert.equal(norms.filter((l) => l.bits > 0).length, 12);
   model.dispose();
 });
+
+test('DenseNet-121 matches PyTorch, and has 7,048,548 parameters at 100 classes', () => {
+  checkParity('densenet121', { width: 0.25, numClasses: 10 }, 10);
+  const { model } = buildModel('densenet121');
+  assert.equal(model.numParameters(), 7_048_548);
+  const r = scoreModel(model, { rules: 'official', bits: 32, dense: true });
+  console.log(`densenet121 at 32 bits: ${r.params} parameters, ${r.ops} operations, score ${r.score}`);
+  model.dispose();
+});

@@ -3,6 +3,7 @@
 import { shown } from '../text.js';
 import type { InitOptions, Module } from '../nn/index.js';
 import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
+import { checkDenseNetConfig, defaultDenseNetConfig, DenseNet, type DenseNetConfig } from './densenet.js';
 import { checkWideResNetConfig, defaultWideResNetConfig, WideResNet, type WideResNetConfig } from './wide-resnet.js';
 
 /** A model the registry can build by name, with its default configuration. */
@@ -46,6 +47,13 @@ const entries: ModelEntry[] = [
     check: checkWideResNetConfig,
     build: (config, init) => new WideResNet(config, init),
   } satisfies ModelEntry<WideResNetConfig>,
+  {
+    name: 'densenet121',
+    description: 'DenseNet-BC-121, a baseline the entry weighed (7,048,548 parameters; width scales the growth rate)',
+    defaults: defaultDenseNetConfig,
+    check: checkDenseNetConfig,
+    build: (config, init) => new DenseNet(config, init),
+  } satisfies ModelEntry<DenseNetConfig>,
 ] as ModelEntry[];
 
 /** Names of the registered models. */

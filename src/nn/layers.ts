@@ -395,13 +395,16 @@ export class Identity extends Module {
   }
 }
 
-/** Children named 0, 1, 2, ... applied in order. */
+/** Children applied in order, named 0, 1, 2, ... or as given. */
 export class Sequential extends Module {
   readonly #layers: Module[];
+  readonly #names: string[];
 
-  constructor(...layers: Module[]) {
+  /** Layers named 0, 1, 2, ...; a [name, layer] pair names its layer (nn.Sequential's add_module). */
+  constructor(...layers: (Module | readonly [string, Module])[]) {
     super();
-    this.#layers = layers.map((layer, i) => this.registerModule(String(i), layer));
+    this.#names = layers.map((l, i) => (l instanceof Module ? String(i) : l[0]));
+    this.#layers = layers.map((l, i) => this.registerModule(this.#names[i]!, l instanceof Module ? l : l[1]));
   }
 
   /** The layers in order. */
@@ -413,7 +416,7 @@ export class Sequential extends Module {
   replace(i: number, layer: Module): Module {
     const old = this.#layers[i];
     if (!old) throw new Error(`Sequential has no layer ${i}`);
-    this.#layers[i] = this.replaceModule(String(i), layer);
+    this.#layers[i] = this.replaceModule(this.#names[i]!, layer);
     return old;
   }
 
