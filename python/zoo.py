@@ -107,7 +107,127 @@ class DenseNet(nn.Module):
         return self.linear(self.classifier(self.features(self.conv1(x))).flatten(1))
 
 
-MODELS = {'wrn-28-10': WideResNet, 'densenet121': DenseNet}
+class SepConv(nn.Module):
+    def __init__(self, cin, cout, k, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.depthwise = nn.Conv2d(cin, cin, k, stride, padding, groups=cin, bias=bias)
+        self.pointwise = nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class SepBranch(nn.Module):
+    def __init__(self, c, k, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.block1 = nn.Sequential(nn.ReLU(), SepConv(c, c, k, stride, padding, bias), nn.BatchNorm2d(c))
+        self.block2 = nn.Sequential(nn.ReLU(), SepConv(c, c, k, 1, k // 2), nn.BatchNorm2d(c))
+
+    def forward(self, x):
+        return self.block2(self.block1(x))
+
+
+class Fit(nn.Module):
+    def __init__(self, prev, filters):
+        super().__init__()
+        self.relu = nn.ReLU()
+        self.p1 = nn.Sequential(nn.AvgPool2d(1, 2), nn.Conv2d(prev, filters // 2, 1))
+        self.p2 = nn.Sequential(nn.ConstantPad2d((0, 1, 0, 1), 0), nn.ConstantPad2d((-1, 0, -1, 0), 0),
+                                nn.AvgPool2d(1, 2), nn.Conv2d(prev, filters // 2, 1))
+        self.bn = nn.BatchNorm2d(filters)
+        self.dim_reduce = nn.Sequential(nn.ReLU(), nn.Conv2d(prev, filters, 1), nn.BatchNorm2d(filters))
+        self.filters = filters
+
+    def forward(self, x, prev):
+        if prev is None:
+            return x
+        if x.size(2) != prev.size(2):
+            r = self.relu(prev)
+            return self.bn(torch.cat([self.p1(r), self.p2(r)], 1))
+        return self.dim_reduce(prev) if prev.size(1) != self.filters else prev
+
+
+class Normal(nn.Module):
+    def __init__(self, x_in, prev_in, c):
+        super().__init__()
+        self.dem_reduce = nn.Sequential(nn.ReLU(), nn.Conv2d(x_in, c, 1, bias=False), nn.BatchNorm2d(c))
+        self.block1_left = SepBranch(c, 3, padding=1, bias=False)
+        self.block1_right = nn.Sequential()
+        self.block2_left = SepBranch(c, 3, padding=1, bias=False)
+        self.block2_right = SepBranch(c, 5, padding=2, bias=False)
+        self.block3_left = nn.AvgPool2d(3, 1, 1)
+        self.block3_right = nn.Sequential()
+        self.block4_left = nn.AvgPool2d(3, 1, 1)
+        self.block4_right = nn.AvgPool2d(3, 1, 1)
+        self.block5_left = SepBranch(c, 5, padding=2, bias=False)
+        self.block5_right = SepBranch(c, 3, padding=1, bias=False)
+        self.fit = Fit(prev_in, c)
+
+    def forward(self, x, prev):
+        prev = self.fit(x, prev)
+        h = self.dem_reduce(x)
+        return torch.cat([prev,
+                          self.block1_left(h) + self.block1_right(h),
+                          self.block2_left(prev) + self.block2_right(h),
+                          self.block3_left(h) + self.block3_right(h),
+                          self.block4_left(prev) + self.block4_right(prev),
+                          self.block5_left(prev) + self.block5_right(prev)], 1)
+
+
+class Reduction(nn.Module):
+    def __init__(self, x_in, prev_in, c):
+        super().__init__()
+        self.dim_reduce = nn.Sequential(nn.ReLU(), nn.Conv2d(x_in, c, 1), nn.BatchNorm2d(c))
+        self.layer1block1_left = SepBranch(c, 7, 2, 3)
+        self.layer1block1_right = SepBranch(c, 5, 2, 2)
+        self.layer1block2_left = nn.MaxPool2d(3, 2, 1)
+        self.layer1block2_right = SepBranch(c, 7, 2, 3)
+        self.layer1block3_left = nn.AvgPool2d(3, 2, 1)
+        self.layer1block3_right = SepBranch(c, 5, 2, 2)
+        self.layer2block1_left = nn.MaxPool2d(3, 2, 1)
+        self.layer2block1_right = SepBranch(c, 3, 1, 1)
+        self.layer2block2_left = nn.AvgPool2d(3, 1, 1)
+        self.layer2block2_right = nn.Sequential()
+        self.fit = Fit(prev_in, c)
+
+    def forward(self, x, prev):
+        prev = self.fit(x, prev)
+        h = self.dim_reduce(x)
+        a = self.layer1block1_left(prev) + self.layer1block1_right(h)
+        b = self.layer1block2_left(h) + self.layer1block2_right(prev)
+        c = self.layer1block3_left(h) + self.layer1block3_right(prev)
+        d = self.layer2block1_left(h) + self.layer2block1_right(a)
+        e = self.layer2block2_left(a) + self.layer2block2_right(b)
+        return torch.cat([b, c, d, e], 1)
+
+
+class NasNet(nn.Module):
+    def __init__(self, numClasses=100, cells=6, width=1.0):
+        super().__init__()
+        f = max(2, 2 * round(16 * width))
+        self.stem = nn.Sequential(nn.Conv2d(3, f, 3, padding=1, bias=False), nn.BatchNorm2d(f))
+        x_in, prev_in, layers = f, f, []
+        for stage in range(3):
+            if stage:
+                f *= 2
+                layers.append(Reduction(x_in, prev_in, f))
+                x_in, prev_in = 4 * f, x_in
+            for _ in range(cells):
+                layers.append(Normal(x_in, prev_in, f))
+                x_in, prev_in = 6 * f, x_in
+        self.cell_layers = nn.Sequential(*layers)
+        self.relu = nn.ReLU()
+        self.avg = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(x_in, numClasses)
+
+    def forward(self, x):
+        h, prev = self.stem(x), None
+        for cell in self.cell_layers:
+            h, prev = cell(h, prev), h
+        return self.fc(self.avg(self.relu(h)).flatten(1))
+
+
+MODELS = {'wrn-28-10': WideResNet, 'densenet121': DenseNet, 'nasnet': NasNet}
 
 
 def build(name, config):
@@ -129,7 +249,8 @@ def parity(name, config, weights, inputs, out):
     (logits * upstream).sum().backward()
     result['train_logits'] = logits
     for n, p in model.named_parameters():
-        result['grad.' + n] = p.grad
+        if p.grad is not None:  # a branch the forward never takes (NASNet's unused Fit paths) has none
+            result['grad.' + n] = p.grad
     for n, b in model.named_buffers():
         result['buffer.' + n] = b
     write_safetensors(out, result)

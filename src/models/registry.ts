@@ -4,6 +4,7 @@ import { shown } from '../text.js';
 import type { InitOptions, Module } from '../nn/index.js';
 import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
 import { checkDenseNetConfig, defaultDenseNetConfig, DenseNet, type DenseNetConfig } from './densenet.js';
+import { checkNasNetConfig, defaultNasNetConfig, NasNet, type NasNetConfig } from './nasnet.js';
 import { checkWideResNetConfig, defaultWideResNetConfig, WideResNet, type WideResNetConfig } from './wide-resnet.js';
 
 /** A model the registry can build by name, with its default configuration. */
@@ -54,6 +55,13 @@ const entries: ModelEntry[] = [
     check: checkDenseNetConfig,
     build: (config, init) => new DenseNet(config, init),
   } satisfies ModelEntry<DenseNetConfig>,
+  {
+    name: 'nasnet',
+    description: 'NASNet-A 6@768, a baseline the entry weighed (N cells a stage; width scales the filters)',
+    defaults: defaultNasNetConfig,
+    check: checkNasNetConfig,
+    build: (config, init) => new NasNet(config, init),
+  } satisfies ModelEntry<NasNetConfig>,
 ] as ModelEntry[];
 
 /** Names of the registered models. */

@@ -23,6 +23,7 @@ export function fusedConvAvailable(): boolean {
 export class FusedConv2d extends Module {
   readonly stride: number;
   readonly padding: number;
+  readonly groups: number;
 
   constructor(
     conv: Conv2d,
@@ -34,6 +35,7 @@ export class FusedConv2d extends Module {
       throw new Error('FusedConv2d: the convolution is quantized (its integer simulation has no fused kernel)');
     this.stride = conv.stride;
     this.padding = conv.padding;
+    this.groups = conv.groups;
     T.noGrad(() =>
       T.tidy(() => {
         this.registerBuffer('weight', conv.effectiveWeight().to(dtype).contiguous('channels_last'));
@@ -54,7 +56,7 @@ export class FusedConv2d extends Module {
           [this.padding, this.padding],
           [this.stride, this.stride],
           [1, 1],
-          1,
+          this.groups,
           x.shape,
         ),
       ),
@@ -83,7 +85,7 @@ export class FusedConv2d extends Module {
         [this.padding, this.padding],
         [this.stride, this.stride],
         [1, 1],
-        1,
+        this.groups,
         this.relu ? 'relu' : 'none',
         [],
         null,

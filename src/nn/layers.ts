@@ -191,14 +191,18 @@ export abstract class WeightLayer extends Module {
 export interface Conv2dOptions extends WeightLayerOptions {
   stride?: number;
   padding?: number;
+  /** Channel groups (default 1; the input channels for a depthwise convolution). */
+  groups?: number;
 }
 
-/** A square-kernel 2-d convolution (nn.Conv2d, groups and dilation 1); masked when options.masked. */
+/** A square-kernel 2-d convolution (nn.Conv2d, dilation 1), grouped when options.groups > 1; masked when options.masked. */
 export class Conv2d extends WeightLayer {
   /** Stride in both directions. */
   readonly stride: number;
   /** Zero padding on every side. */
   readonly padding: number;
+  /** Channel groups: each output reads inChannels / groups inputs. */
+  readonly groups: number;
 
   constructor(
     readonly inChannels: number,
@@ -206,18 +210,23 @@ export class Conv2d extends WeightLayer {
     readonly kernelSize: number,
     options: Conv2dOptions = {},
   ) {
-    super([outChannels, inChannels, kernelSize, kernelSize], inChannels * kernelSize * kernelSize, options);
+    const groups = options.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1 || inChannels % groups || outChannels % groups)
+      throw new Error(`Conv2d: ${groups} groups do not divide ${inChannels} inputs and ${outChannels} outputs`);
+    const perGroup = inChannels / groups;
+    super([outChannels, perGroup, kernelSize, kernelSize], perGroup * kernelSize * kernelSize, options);
     this.stride = options.stride ?? 1;
     this.padding = options.padding ?? 0;
+    this.groups = groups;
   }
 
   /** E.g. "Conv2d(3, 192, k=3, s=1, p=1)", or MaskedConv2d for a masked layer. */
   override describe(): string {
-    return `${this.masked ? 'MaskedConv2d' : 'Conv2d'}(${this.inChannels}, ${this.outChannels}, k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
+    return `${this.masked ? 'MaskedConv2d' : 'Conv2d'}(${this.inChannels}, ${this.outChannels}, k=${this.kernelSize}, s=${this.stride}, p=${this.padding}${this.groups > 1 ? `, g=${this.groups}` : ''})`;
   }
 
   protected compute(x: T.Tensor, w: T.Tensor, bias: T.Tensor | null): T.Tensor {
-    return F.conv2d(x, w, bias, { stride: this.stride, padding: this.padding });
+    return F.conv2d(x, w, bias, { stride: this.stride, padding: this.padding, groups: this.groups });
   }
 }
 

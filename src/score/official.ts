@@ -22,6 +22,7 @@ import {
   Identity,
   MaxPool2d,
   ReLU,
+  Sequential,
   WeightLayer,
   type Module,
 } from '../nn/index.js';
@@ -110,6 +111,8 @@ function layerRow(call: LayerCall, folds: Map<LayerCall, LayerCall>, options: Pr
     }
   } else if (m instanceof Identity) {
     row.note = 'identity (a folded BatchNorm): nothing stored or computed';
+  } else if (m instanceof Sequential && !m.layers.length) {
+    row.note = 'identity (an empty Sequential): nothing stored or computed';
   } else if (m instanceof ReLU) {
     row.precision = { mult: b };
     row.mults = elements;
