@@ -12,6 +12,9 @@ const oracle = new TorchOracle();
 after(() => oracle.close());
 
 class ConvBnReluLinear extends Module {
+  override get sampleShape() {
+    return [3, 6, 6];
+  }
   readonly features: Sequential;
   readonly fc: MaskedLinear;
   constructor(generator: T.Generator) {

@@ -24,7 +24,7 @@ import { buildModel, findModel } from '../src/models/registry.js';
 import { planFor, prepareQuantized } from '../src/quant/prepare.js';
 import { defaultBits, scoreModel, type ScoreReport } from '../src/score/index.js';
 import { formatReport } from '../src/score/format.js';
-import { traceForward } from '../src/score/trace.js';
+import { traceForward } from '../src/nn/trace.js';
 import { saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { scratchDir } from './support/scratch.js';
 import { cli } from './support/cli.js';

@@ -43,10 +43,8 @@ export function checkWideResNetConfig(c: WideResNetConfig): string[] {
 
 /** A pre-activation basic block: BN-ReLU-conv3x3, BN-ReLU-conv3x3, plus the input (projected when the shape changes). */
 class BasicBlock extends Module {
-  readonly bn1: BatchNorm2d;
   readonly relu1 = new ReLU();
   readonly conv1: Conv2d;
-  readonly bn2: BatchNorm2d;
   readonly relu2 = new ReLU();
   readonly conv2: Conv2d;
   readonly convShortcut: Conv2d | null;
@@ -61,13 +59,21 @@ class BasicBlock extends Module {
     super();
     const conv = (i: number, o: number, k: number, s: number) =>
       new MaskedConv2d(i, o, k, { stride: s, padding: k >> 1, bias: false, ...init });
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(cin));
+    this.registerModule('bn1', new BatchNorm2d(cin));
     this.registerModule('relu1', this.relu1);
     this.conv1 = this.registerModule('conv1', conv(cin, cout, 3, stride));
-    this.bn2 = this.registerModule('bn2', new BatchNorm2d(cout));
+    this.registerModule('bn2', new BatchNorm2d(cout));
     this.registerModule('relu2', this.relu2);
     this.conv2 = this.registerModule('conv2', conv(cout, cout, 3, 1));
     this.convShortcut = cin === cout ? null : this.registerModule('convShortcut', conv(cin, cout, 1, stride));
+  }
+
+  // The BatchNorms are read by name: folding may put an Identity in place of one.
+  get bn1(): Module {
+    return this.child('bn1');
+  }
+  get bn2(): Module {
+    return this.child('bn2');
   }
 
   forward(x: T.Tensor, training: boolean): T.Tensor {

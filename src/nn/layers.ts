@@ -429,6 +429,12 @@ export class Sequential extends Module {
     return old;
   }
 
+  override replaceChild(name: string, module: Module): void {
+    const i = this.#names.indexOf(name);
+    if (i < 0) throw new Error(`Sequential has no layer '${name}'`);
+    this.replace(i, module);
+  }
+
   /** The layers applied in turn (see chain). */
   forward(x: T.Tensor, training: boolean): T.Tensor {
     return chain(x, training, this.layers);

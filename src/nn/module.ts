@@ -28,6 +28,11 @@ export abstract class Module {
   /** The output for a batch; `training` selects training behaviour (batch statistics, dropout, range observation). */
   abstract forward(x: T.Tensor, training: boolean): T.Tensor;
 
+  /** The shape (CHW) of one input sample, which a traced forward (scoring, BatchNorm folding) uses: CIFAR's unless a network says otherwise. */
+  get sampleShape(): readonly number[] {
+    return [3, 32, 32];
+  }
+
   /** A short description for tables and errors, e.g. "Conv2d(3, 192, k=3)". */
   describe(): string {
     return this.constructor.name;
@@ -59,6 +64,21 @@ export abstract class Module {
     if (!this.#children.has(name)) throw new Error(`${this.describe()} has no child '${name}'`);
     this.#children.set(name, module);
     return module;
+  }
+
+  /**
+   * A structural pass's entry point (BatchNorm folding): puts `module` in place of the child
+   * `name`. A module whose children may be replaced reads them with child() in its forward.
+   */
+  replaceChild(name: string, module: Module): void {
+    this.replaceModule(name, module);
+  }
+
+  /** The child of this name as it is now (after any replaceChild). */
+  child(name: string): Module {
+    const m = this.#children.get(name);
+    if (!m) throw new Error(`${this.describe()} has no child '${name}'`);
+    return m;
   }
 
   #checkName(name: string): void {

@@ -3,7 +3,8 @@
 // widths. The same steps rebuild the structure of a quantized checkpoint before its weights load.
 import { shown } from '../text.js';
 import * as T from '../torch/index.js';
-import { BatchNorm2d, Conv2d, Identity, Sequential, WeightLayer, type LayerBits, type Module } from '../nn/index.js';
+import { foldablePairs, traceForward } from '../nn/trace.js';
+import { BatchNorm2d, Conv2d, Identity, WeightLayer, type LayerBits, type Module } from '../nn/index.js';
 import { checkBits } from '../nn/fake-quant.js';
 
 /** What a user asks for: bits of every layer, the first conv and the classifier set apart if wished. */
@@ -101,33 +102,45 @@ export function planFor(model: Module, config: QuantizationConfig): Quantization
 }
 
 /**
- * Folds every BatchNorm that follows a convolution in a Sequential into it, with the running
- * statistics (torch.nn.utils.fusion.fuse_conv_bn_weights): w' = w * g/sqrt(v+eps),
- * b' = (b - m) * g/sqrt(v+eps) + beta. The BatchNorm becomes an Identity. Zero weights stay zero.
+ * Folds every BatchNorm that alone reads a convolution's output (foldablePairs, on a traced
+ * forward) into that convolution, with the running statistics (torch.nn.utils.fusion.
+ * fuse_conv_bn_weights): w' = w * g/sqrt(v+eps), b' = (b - m) * g/sqrt(v+eps) + beta. The
+ * BatchNorm becomes an Identity in its parent. Zero weights stay zero. A BatchNorm that reads
+ * anything else (a pre-activation one) stays a float layer.
  */
 export function foldBatchNorm(model: Module): number {
-  let folded = 0;
-  for (const [, m] of model.namedModules()) {
-    if (!(m instanceof Sequential)) continue;
-    m.layers.forEach((bn, i) => {
-      const conv = m.layers[i - 1];
-      if (!(bn instanceof BatchNorm2d) || !(conv instanceof Conv2d)) return;
-      const sd = bn.stateDict();
-      // PyTorch's order of operations, so that both fold to the same floats.
-      T.noGrad(() =>
-        T.tidy(() => {
-          const rsqrt = sd.get('running_var')!.add(bn.eps).rsqrt();
-          conv.weight.mul_(sd.get('weight')!.mul(rsqrt).reshape([-1, 1, 1, 1]));
-          const bias = conv.ensureBias();
-          bias.copy_(bias.sub(sd.get('running_mean')!).mul(rsqrt).mul(sd.get('weight')!).add(sd.get('bias')!));
-        }),
-      );
-      m.replace(i, new Identity());
-      bn.dispose();
-      folded++;
-    });
+  const trace = traceForward(model);
+  const modules = new Map(model.namedModules());
+  const timesCalled = (m: Module) => trace.calls.filter((c) => c.module === m).length;
+  const replaced = new Map<Module, string>();
+  for (const [bnCall, convCall] of foldablePairs(trace)) {
+    const [bn, conv] = [bnCall.module as BatchNorm2d, convCall.module as Conv2d];
+    if (timesCalled(bn) !== 1 || timesCalled(conv) !== 1) continue; // a shared layer serves other inputs too
+    const sd = bn.stateDict();
+    // PyTorch's order of operations, so that both fold to the same floats.
+    T.noGrad(() =>
+      T.tidy(() => {
+        const rsqrt = sd.get('running_var')!.add(bn.eps).rsqrt();
+        conv.weight.mul_(sd.get('weight')!.mul(rsqrt).reshape([-1, 1, 1, 1]));
+        const bias = conv.ensureBias();
+        bias.copy_(bias.sub(sd.get('running_mean')!).mul(rsqrt).mul(sd.get('weight')!).add(sd.get('bias')!));
+      }),
+    );
+    const dot = bnCall.name.lastIndexOf('.');
+    const parent = dot < 0 ? model : modules.get(bnCall.name.slice(0, dot))!;
+    parent.replaceChild(bnCall.name.slice(dot + 1), new Identity());
+    replaced.set(bn, bnCall.name);
   }
-  return folded;
+  if (replaced.size) {
+    // A network that keeps its BatchNorm in a field would still call it: its folded scale would apply twice.
+    const stale = traceForward(model).calls.find((c) => replaced.has(c.module));
+    if (stale)
+      throw new Error(
+        `${model.describe()} still calls its BatchNorm '${stale.name}' after folding: a network must read a foldable child with child('${stale.name.split('.').at(-1)}')`,
+      );
+  }
+  for (const bn of replaced.keys()) bn.dispose();
+  return replaced.size;
 }
 
 /** Folds BatchNorm and makes each weight layer of the plan quantization-aware. */

@@ -15,7 +15,7 @@ import {
   WeightLayer,
 } from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
-import type { Trace } from './trace.js';
+import type { Trace } from '../nn/trace.js';
 import { freeOps, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
 

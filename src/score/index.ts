@@ -3,7 +3,7 @@ import type { Module } from '../nn/index.js';
 import { checkPrecision, precisionNotes, quantizedLayers, type PrecisionOptions } from './precision.js';
 import type { ScoreReport } from './report.js';
 import { ruleSet, type Rules } from './rules.js';
-import { traceForward } from './trace.js';
+import { traceForward } from '../nn/trace.js';
 
 export type { LayerScore, ScoreReport } from './report.js';
 export { ruleNames, ruleSet, type Rules, type RuleSet } from './rules.js';

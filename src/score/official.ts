@@ -17,7 +17,6 @@ import {
   AvgPool2d,
   BatchNorm2d,
   ConstantPad2d,
-  Conv2d,
   Dropout2d,
   Identity,
   MaxPool2d,
@@ -27,7 +26,7 @@ import {
   type Module,
 } from '../nn/index.js';
 import { totals, type LayerScore, type ScoreReport } from './report.js';
-import type { OpCall, Trace } from './trace.js';
+import { foldablePairs, type OpCall, type Trace } from '../nn/trace.js';
 import { additionOps, freeOps, multiplicationOps, product, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
 
@@ -55,15 +54,10 @@ export function scoreOfficial(trace: Trace, options: PrecisionOptions): ScoreRep
 
 type LayerCall = Trace['calls'][number];
 
-/** Each BatchNorm call that folds into a convolution (it alone reads the convolution's output), with that convolution's call. */
+/** Folded BatchNorm calls with their convolutions, and each such convolution with its BatchNorm. */
 function foldedBatchNorms(trace: Trace): Map<LayerCall, LayerCall> {
-  const convByOutput = new Map(trace.calls.filter((c) => c.module instanceof Conv2d).map((c) => [c.outputId, c]));
   const folds = new Map<LayerCall, LayerCall>();
-  for (const call of trace.calls) {
-    if (!(call.module instanceof BatchNorm2d)) continue;
-    const conv = convByOutput.get(call.inputId);
-    if (conv && trace.readers(call.inputId) === 1) folds.set(call, conv).set(conv, call);
-  }
+  for (const [bn, conv] of foldablePairs(trace)) folds.set(bn, conv).set(conv, bn);
   return folds;
 }
 

@@ -4,7 +4,7 @@ import { multAdds, scoreId56 } from './id56.js';
 import { officialOps, scoreOfficial } from './official.js';
 import type { PrecisionOptions } from './precision.js';
 import type { LayerScore, ScoreReport } from './report.js';
-import type { Trace } from './trace.js';
+import type { Trace } from '../nn/trace.js';
 
 export interface RuleSet {
   /** One line on whose rules these are. */

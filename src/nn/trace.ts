@@ -3,7 +3,8 @@
 // tensor each step reads and makes, so that the rules can tell where a value flows (a BatchNorm
 // folds into a convolution only when it alone reads the convolution's output).
 import * as T from '../torch/index.js';
-import type { Module } from '../nn/index.js';
+import { BatchNorm2d, Conv2d } from './layers.js';
+import type { Module } from './module.js';
 
 /** One call of a leaf module during the traced forward pass. */
 interface LeafCall {
@@ -43,8 +44,8 @@ export interface Trace {
   readers(id: number): number;
 }
 
-/** Runs one eval forward pass on a single zero sample of inputShape (CHW) and records every step. */
-export function traceForward(model: Module, inputShape: readonly number[] = [3, 32, 32]): Trace {
+/** Runs one eval forward pass on a single zero sample of inputShape (CHW; the model's own by default) and records every step. */
+export function traceForward(model: Module, inputShape: readonly number[] = model.sampleShape): Trace {
   const leaves = model.namedModules().filter(([, m]) => m.children().length === 0);
   const calls: LeafCall[] = [];
   const steps: Step[] = [];
@@ -110,4 +111,23 @@ export function traceForward(model: Module, inputShape: readonly number[] = [3, 
     for (const m of patched) delete (m as unknown as { forward?: unknown }).forward; // back to the prototype's method
   }
   return { calls, steps, leaves, readers: (id) => readCount.get(id) ?? 0 };
+}
+
+type TracedCall = Trace['calls'][number];
+
+/**
+ * The BatchNorm calls that fold into a convolution, each with that convolution's call: the
+ * BatchNorm reads the output of a convolution that nothing else reads. (A pre-activation
+ * BatchNorm reads a sum or a concatenation; a convolution whose output also feeds a shortcut or
+ * a concatenation needs it unnormalised: neither folds.)
+ */
+export function foldablePairs(trace: Trace): Map<TracedCall, TracedCall> {
+  const convByOutput = new Map(trace.calls.filter((c) => c.module instanceof Conv2d).map((c) => [c.outputId, c]));
+  const pairs = new Map<TracedCall, TracedCall>();
+  for (const call of trace.calls) {
+    if (!(call.module instanceof BatchNorm2d)) continue;
+    const conv = convByOutput.get(call.inputId);
+    if (conv && trace.readers(call.inputId) === 1) pairs.set(call, conv);
+  }
+  return pairs;
 }
