@@ -10,6 +10,10 @@ import * as T from '../src/torch/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { scoreModel } from '../src/score/index.js';
+import { syntheticSplit } from '../src/data/synthetic.js';
+import { applyOverrides, findRecipe } from '../src/recipes/index.js';
+import { train } from '../src/train/trainer.js';
+import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { torchPython } from './support/oracle.js';
 import { scratchDir } from './support/scratch.js';
 
@@ -120,3 +124,54 @@ test("NASNet-A matches PyTorch; 6@768 at 10 classes beside the paper's 3.3M para
   assert.ok(r.params < count, 'the unused Fit paths are stored but not counted by the scorer');
   model.dispose();
 });
+
+/** A generated CIFAR-10-format split: ten classes, so that chance is 10%. */
+function cifar10(count: number, which: 'train' | 'test') {
+  const s = syntheticSplit('cifar10', count, 1, which);
+  return { images: s.images, labels: s.fine, count, classes: 10, source: `synthetic ${which}` };
+}
+
+for (const [name, config] of [
+  ['wrn-28-10', ['model.config.depth=10', 'model.config.width=1']],
+  ['densenet121', ['model.config.width=0.125']],
+  ['nasnet', ['model.config.cells=1', 'model.config.width=0.25']],
+] as const) {
+  test(`a smoke-sized ${name} learns on generated data through pruning and 8-bit QAT, and is scored`, async () => {
+    const recipe = applyOverrides(findRecipe('smoke'), [
+      'data.dataset=cifar10',
+      `model.name=${name}`,
+      ...config,
+      'model.config.numClasses=10',
+      'data.batchSize=32',
+      'data.workers=0',
+      'epochs=7',
+      'schedule.milestones=[5]',
+      'pruning.events=[{"epoch":3,"layers":"conv"},{"epoch":4,"layers":"linear"}]',
+      'quantization={"weightBits":8,"actBits":8,"first":null,"last":null,"averagingConstant":0.01,"startEpoch":6,"lr":0.001,"milestones":[],"gamma":0.1,"freezeEpoch":7}',
+    ]);
+    const outDir = scratchDir();
+    const result = await train(recipe, {
+      dataDir: '',
+      outDir,
+      data: { train: cifar10(960, 'train'), test: cifar10(200, 'test') },
+    });
+    const last = result.history.at(-1)!;
+    const r = scoreModel(result.model, { rules: 'official', bits: 'model' });
+    console.log(
+      `${name}: test top-1 ${(100 * last.testTop1).toFixed(1)}% (chance 10%), sparsity ${(100 * last.sparsity).toFixed(1)}%, ` +
+        `official score ${r.score.toFixed(6)} (params ${Math.round(r.params)}, ops ${Math.round(r.ops)})`,
+    );
+    assert.ok(last.testTop1 > 0.3, `top-1 ${last.testTop1}`);
+    assert.ok(last.sparsity > 0.05, 'pruned');
+    assert.equal(r.bitWidth, 'mixed', 'quantized');
+    assert.ok(result.quantized, 'an integer checkpoint was written');
+    const loaded = loadModelCheckpoint(result.quantized);
+    assert.equal(
+      scoreModel(loaded.model, { rules: 'official', bits: 'model' }).score,
+      r.score,
+      'it loads back, scored alike',
+    );
+    loaded.model.dispose();
+    result.model.dispose();
+  });
+}

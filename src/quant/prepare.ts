@@ -86,9 +86,19 @@ export function checkQuantizationPlan(value: unknown): string[] {
 const weightLayers = (model: Module) =>
   model.namedModules().filter((e): e is [string, WeightLayer] => e[1] instanceof WeightLayer);
 
-/** The bits of each weight layer of the model under a configuration. */
+/**
+ * The weight layers a forward pass calls, in registration order. A layer the network builds but
+ * never calls (NASNet's factorised reductions in cells that do not need them) stays float: it
+ * never sees an input whose range it could learn, and the scorer does not count it.
+ */
+function calledWeightLayers(model: Module): [string, WeightLayer][] {
+  const called = new Set(traceForward(model).calls.map((c) => c.module));
+  return weightLayers(model).filter(([, l]) => called.has(l));
+}
+
+/** The bits of each weight layer the model's forward calls, under a configuration. */
 export function planFor(model: Module, config: QuantizationConfig): QuantizationPlan {
-  const layers = weightLayers(model);
+  const layers = calledWeightLayers(model);
   const general: LayerBits = { weight: config.weightBits, input: config.actBits };
   return {
     layers: Object.fromEntries(
@@ -150,11 +160,9 @@ export function prepareQuantized(model: Module, plan: QuantizationPlan): void {
   for (const name of Object.keys(plan.layers))
     if (!layers.has(name))
       throw new Error(`quantization plan names '${name}', which is no conv or linear layer of the model`);
-  for (const [name, layer] of layers) {
-    const bits = plan.layers[name];
-    if (!bits) throw new Error(`quantization plan has no bits for layer '${name}'`);
-    layer.quantize(bits, plan.averagingConstant);
-  }
+  for (const [name] of calledWeightLayers(model))
+    if (!plan.layers[name]) throw new Error(`quantization plan has no bits for layer '${name}'`);
+  for (const [name, bits] of Object.entries(plan.layers)) layers.get(name)!.quantize(bits, plan.averagingConstant);
 }
 
 /** Freezes (false) or releases the input ranges of every quantized layer. */

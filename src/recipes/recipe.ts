@@ -276,12 +276,24 @@ export function applyOverrides(recipe: Recipe, overrides: readonly string[]): Re
     }
     const key = path.at(-1)!;
     if (!Object.hasOwn(parent, key)) throw unknown();
-    // Another optimizer takes other fields: it starts from its own defaults.
+    // Another optimizer or network takes other fields: it starts from its own defaults (a network
+    // keeps the number of classes, which the data set fixes).
     const other = path.join('.') === 'optimizer.name' && raw !== parent[key] ? optimizerDefaults(raw) : null;
     if (other) copy.optimizer = other;
+    else if (path.join('.') === 'model.name' && raw !== parent[key]) copy.model = otherModel(raw, copy.model);
     else parent[key] = parseLike(parent[key], raw, path.join('.'));
   }
   return validateRecipe(copy as unknown as Recipe);
+}
+
+/** The recipe's model switched to another registered network, at its defaults and the same number of classes. */
+function otherModel(name: string, current: unknown): Recipe['model'] {
+  const classes = (current as Recipe['model'] | undefined)?.config?.numClasses;
+  try {
+    return { name, config: modelConfig(name, typeof classes === 'number' ? { numClasses: classes } : {}) };
+  } catch (e) {
+    throw new RecipeError(`--set model.name=${name}: ${(e as Error).message}`);
+  }
 }
 
 function parseLike(current: unknown, raw: string, path: string): unknown {
