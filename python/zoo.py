@@ -1,7 +1,7 @@
 # The zoo's networks in PyTorch, written from their reference implementations' structure and
-# state_dict keys (docs/SPEC.md §7), as the oracle for micronet's models. Commands:
+# state_dict keys (docs/SPEC.md §9), as the oracle for micronet's models. Commands:
 #   parity MODEL CONFIG WEIGHTS INPUTS OUT   parameter count, eval and train logits, gradients, buffers
-#   save-pth MODEL CONFIG WEIGHTS INPUTS PTH OUT   torch.save of the state_dict + its eval logits
+#   save-pth MODEL CONFIG INPUTS PTH OUT   a PyTorch-initialised model after one step, torch.save'd, + its eval logits
 import json
 import sys
 
@@ -256,14 +256,19 @@ def parity(name, config, weights, inputs, out):
     write_safetensors(out, result)
 
 
-def save_pth(name, config, weights, inputs, pth, out):
+def save_pth(name, config, inputs, pth, out):
+    # PyTorch's own initialisation, one SGD step (so the running statistics move), torch.save.
     torch.set_num_threads(int(sys.argv[-1]))
+    torch.manual_seed(0)
     model = build(name, config)
-    model.load_state_dict(read_safetensors(weights))
+    io = read_safetensors(inputs)
+    model.train()
+    F.cross_entropy(model(io['x']), io['y']).backward()
+    torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9).step()
     torch.save(model.state_dict(), pth)
     model.eval()
     with torch.no_grad():
-        write_safetensors(out, {'eval_logits': model(read_safetensors(inputs)['x'])})
+        write_safetensors(out, {'eval_logits': model(io['x'])})
 
 
 if __name__ == '__main__':

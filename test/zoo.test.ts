@@ -14,8 +14,10 @@ import { syntheticSplit } from '../src/data/synthetic.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
+import { readRun, renderReport } from '../src/report/index.js';
 import { torchPython } from './support/oracle.js';
 import { scratchDir } from './support/scratch.js';
+import { runCli } from './support/cli.js';
 
 const script = fileURLToPath(new URL('../../python/zoo.py', import.meta.url));
 
@@ -173,5 +175,52 @@ for (const [name, config] of [
     );
     loaded.model.dispose();
     result.model.dispose();
+    // The report reads the run: the official score only (the entry's own rules know GoogLeNet alone).
+    const run = readRun(outDir);
+    assert.deepEqual(
+      run.summary!.scores.map((s) => s.rules),
+      ['official'],
+    );
+    assert.match(renderReport([run]), /data-chart="score-official"/);
   });
 }
+
+test('a .pth saved by each reference implementation imports with `micronet import` and evaluates as PyTorch does', () => {
+  for (const [name, config] of [
+    ['wrn-28-10', { depth: 10, width: 2, numClasses: 10 }],
+    ['densenet121', { width: 0.25, numClasses: 10 }],
+    ['nasnet', { cells: 2, width: 0.25, numClasses: 10 }],
+  ] as const) {
+    const dir = scratchDir();
+    const pth = join(dir, `${name}.pth`);
+    const g = new T.Generator(8);
+    const x = T.randn([4, 3, 32, 32], { generator: g });
+    const y = T.tensor(new BigInt64Array([0n, 1n, 2n, 3n]));
+    // python/zoo.py save-pth ... PTH OUT: the .pth and PyTorch's eval logits.
+    const out = join(dir, 'logits.safetensors');
+    writeSafetensors(join(dir, 'in.safetensors'), new Map(Object.entries({ x, y })));
+    execFileSync(
+      torchPython,
+      [
+        script,
+        'save-pth',
+        name,
+        JSON.stringify(config),
+        join(dir, 'in.safetensors'),
+        pth,
+        out,
+        String(T.getNumThreads()),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const imported = join(dir, `${name}.safetensors`);
+    const run = runCli(['import', pth, '--model', name, '--config', JSON.stringify(config), '--out', imported]);
+    assert.equal(run.status, 0, run.stderr);
+    const { model } = loadModelCheckpoint(imported);
+    const ours = T.noGrad(() => model.forward(x, false));
+    const err = relativeError(ours, readSafetensors(out).tensors.get('eval_logits')!);
+    console.log(`${name}: ${run.stdout.trim()}; eval logits within ${err.toExponential(2)} of PyTorch's`);
+    assert.ok(err < 1e-5, `${name}: ${err}`);
+    model.dispose();
+  }
+});

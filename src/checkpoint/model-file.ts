@@ -198,16 +198,20 @@ export function completeMasks(stateDict: ReadonlyMap<string, TensorSpec>, model:
 
 /**
  * A model from a micronet checkpoint, or from a PyTorch one (.pth/.pt, any layout
- * extractStateDict accepts) for the named model; absent masks become ones. A PyTorch file's
+ * extractStateDict accepts) for the named model and configuration; absent masks become ones. A PyTorch file's
  * tensors are checked against the model before any of them is read, and only the storages of the
  * state dict are read, so a hostile file cannot make it allocate more than the model needs.
  */
-export function loadAnyCheckpoint(path: string, modelName = 'googlenet'): ModelCheckpoint & { note?: string } {
+export function loadAnyCheckpoint(
+  path: string,
+  modelName = 'googlenet',
+  modelConfig: Record<string, unknown> = {},
+): ModelCheckpoint & { note?: string } {
   if (!/\.(pth|pt|tar)$/i.test(path)) return loadModelCheckpoint(path);
   const loaded = readTorchFile(path);
   const { stateDict: refs, from } = extractStateDict(loaded, path);
   const what = `${path} (${from})`;
-  const { model, config } = buildModel(modelName);
+  const { model, config } = buildModel(modelName, modelConfig);
   const masks = completeMasks(refs, model);
   let tensors = new Map<string, T.Tensor>();
   try {

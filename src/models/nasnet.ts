@@ -2,7 +2,7 @@
 // N = 6 normal cells a stage, three stages with a reduction cell between, 768 channels before
 // the classifier (6 branches x 128 filters in the last stage). The cells, their branches and the
 // state_dict keys are those of weiaicunzai/pytorch-cifar100's nasnet.py. Choices the paper
-// leaves open, as that implementation makes them (docs/SPEC.md §7.3): a 3x3 stem of `filters`
+// leaves open, as that implementation makes them (docs/SPEC.md §9): a 3x3 stem of `filters`
 // channels with no ReLU, each stage's first cell taking the stem (or the previous stage) as its
 // "previous" input through a factorised reduction, no auxiliary head, no drop-path.
 import { shown } from '../text.js';
