@@ -19,6 +19,7 @@ import {
   ReLU,
   WeightLayer,
   chain,
+  AvgPool2d,
 } from '../src/nn/index.js';
 import { buildModel, findModel } from '../src/models/registry.js';
 import { planFor, prepareQuantized } from '../src/quant/prepare.js';
@@ -492,4 +493,50 @@ test('an architecture scores dense to the digit whatever its random weights hold
   assert.equal(run.status, 0, run.stderr);
   const r = JSON.parse(run.stdout) as { params: number; ops: number };
   assert.deepEqual([r.params, r.ops], [6_258_500, 3_046_574_816]);
+});
+
+/**
+ * A residual block by hand: a depthwise conv 4->4 (k3, p1, no bias) whose output feeds both a
+ * BatchNorm and the shortcut (so the BatchNorm cannot fold), a 2x2 average pool, and the sum.
+ */
+class Residual extends Module {
+  readonly dw = new MaskedConv2d(4, 4, 3, { padding: 1, groups: 4, bias: false, generator: new T.Generator(2) });
+  readonly bn = new BatchNorm2d(4);
+  readonly pool = new AvgPool2d(2);
+  constructor(readonly extra: 'none' | 'exp' = 'none') {
+    super();
+    this.registerModule('dw', this.dw);
+    this.registerModule('bn', this.bn);
+    this.registerModule('pool', this.pool);
+  }
+  forward(x: T.Tensor, training: boolean): T.Tensor {
+    const h = this.dw.forward(x, training);
+    const sum = this.pool.forward(this.bn.forward(h, training)).add(this.pool.forward(h));
+    return this.extra === 'exp' ? sum.exp() : sum;
+  }
+}
+
+test('any network by hand: a depthwise conv, a BatchNorm that cannot fold, average pooling, a residual addition; an unknown operator is refused', () => {
+  const model = new Residual();
+  const r = scoreModel(model, { rules: 'official', bits: 32, inputShape: [4, 4, 4] });
+  const rows = r.layers.map((l) => [l.name, l.weights, l.bits, l.mults, l.adds]);
+  assert.deepEqual(rows, [
+    // 36 weights (9 per channel): 36 x 16 positions multiplies, (9 - 1) x 64 outputs additions
+    ['dw', 36, 36 * 32, 36 * 16, 8 * 64],
+    // read by the shortcut too: a scale and a shift per channel, one multiply and one addition per element
+    ['bn', 8, 8 * 32, 64, 64],
+    // 2x2 windows: one multiply and 3 additions per output (16 outputs)
+    ['pool', 0, 0, 16, 48],
+    ['pool', 0, 0, 16, 48],
+    ['add.Tensor after pool', 0, 0, 0, 16],
+  ]);
+  assert.throws(
+    () => scoreModel(new Residual('exp'), { rules: 'official', bits: 32, inputShape: [4, 4, 4] }),
+    /cannot score the operator exp after 'pool': the forward computes it outside any layer, and no counting rule covers it/,
+  );
+  assert.throws(
+    () => scoreModel(model, { rules: 'id56', bits: 32, inputShape: [4, 4, 4] }),
+    /the id56 rules .* have no rule for add\.Tensor outside a layer/,
+  );
+  model.dispose();
 });

@@ -14,6 +14,7 @@ import { syntheticSplit } from '../src/data/synthetic.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
+import { prepareFastEval } from '../src/train/evaluate.js';
 import { readRun, renderReport } from '../src/report/index.js';
 import { torchPython } from './support/oracle.js';
 import { scratchDir } from './support/scratch.js';
@@ -81,6 +82,11 @@ function checkParity(name: string, config: Record<string, unknown>, classes: num
   assert.ok(errors.eval < 1e-5 && errors.train < 1e-5, `${name}: logits`);
   assert.ok(errors.grad < 1e-4, `${name}: gradients (relative to each tensor's largest)`);
   assert.ok(errors.buffer < 1e-5, `${name}: running statistics`);
+  // The eval fast path (BatchNorm folded wherever it can be, channels_last, fused convolutions) agrees.
+  const plain = T.noGrad(() => model.forward(x, false));
+  prepareFastEval(model);
+  const fast = T.noGrad(() => model.forward(x.contiguous('channels_last'), false));
+  assert.ok(relativeError(fast, plain) < 1e-4, `${name}: the fast eval path, ${relativeError(fast, plain)}`);
   model.dispose();
 }
 

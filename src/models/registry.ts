@@ -2,10 +2,10 @@
 
 import { shown } from '../text.js';
 import type { InitOptions, Module } from '../nn/index.js';
-import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet, type GoogLeNetConfig } from './googlenet.js';
-import { checkDenseNetConfig, defaultDenseNetConfig, DenseNet, type DenseNetConfig } from './densenet.js';
-import { checkNasNetConfig, defaultNasNetConfig, NasNet, type NasNetConfig } from './nasnet.js';
-import { checkWideResNetConfig, defaultWideResNetConfig, WideResNet, type WideResNetConfig } from './wide-resnet.js';
+import { checkGoogLeNetConfig, defaultGoogLeNetConfig, GoogLeNet } from './googlenet.js';
+import { checkDenseNetConfig, defaultDenseNetConfig, DenseNet } from './densenet.js';
+import { checkNasNetConfig, defaultNasNetConfig, NasNet } from './nasnet.js';
+import { checkWideResNetConfig, defaultWideResNetConfig, WideResNet } from './wide-resnet.js';
 
 /** A model the registry can build by name, with its default configuration. */
 export interface ModelEntry<C extends object = object> {
@@ -21,48 +21,54 @@ export interface ModelEntry<C extends object = object> {
   build(config: C, init?: InitOptions): Module;
 }
 
-function googlenetEntry(name: string, description: string, defaults: GoogLeNetConfig): ModelEntry<GoogLeNetConfig> {
-  return {
-    name,
-    description,
-    defaults,
-    check: checkGoogLeNetConfig,
-    build: (config, init) => new GoogLeNet(config, init),
-  };
+/** A registry entry: a network's class, its defaults and its check, under a name. */
+function entry<C extends object>(
+  name: string,
+  description: string,
+  defaults: C,
+  check: (config: C) => string[],
+  Network: new (config: C, init?: InitOptions) => Module,
+): ModelEntry {
+  return { name, description, defaults, check, build: (config, init) => new Network(config as C, init) } as ModelEntry;
 }
 
 const entries: ModelEntry[] = [
-  googlenetEntry(
+  entry(
     'googlenet',
     "the seed entry's CIFAR GoogLeNet (6,258,500 parameters, masked, BatchNorm eps quirk)",
     defaultGoogLeNetConfig,
+    checkGoogLeNetConfig,
+    GoogLeNet,
   ),
-  googlenetEntry('googlenet-fixed-eps', 'googlenet with every BatchNorm at eps 1e-5', {
-    ...defaultGoogLeNetConfig,
-    epsQuirk: false,
-  }),
-  {
-    name: 'wrn-28-10',
-    description: "WideResNet-28-10, the challenge's reference network (36.5M parameters; width 1 for smoke-sized runs)",
-    defaults: defaultWideResNetConfig,
-    check: checkWideResNetConfig,
-    build: (config, init) => new WideResNet(config, init),
-  } satisfies ModelEntry<WideResNetConfig>,
-  {
-    name: 'densenet121',
-    description: 'DenseNet-BC-121, a baseline the entry weighed (7,048,548 parameters; width scales the growth rate)',
-    defaults: defaultDenseNetConfig,
-    check: checkDenseNetConfig,
-    build: (config, init) => new DenseNet(config, init),
-  } satisfies ModelEntry<DenseNetConfig>,
-  {
-    name: 'nasnet',
-    description: 'NASNet-A 6@768, a baseline the entry weighed (N cells a stage; width scales the filters)',
-    defaults: defaultNasNetConfig,
-    check: checkNasNetConfig,
-    build: (config, init) => new NasNet(config, init),
-  } satisfies ModelEntry<NasNetConfig>,
-] as ModelEntry[];
+  entry(
+    'googlenet-fixed-eps',
+    'googlenet with every BatchNorm at eps 1e-5',
+    { ...defaultGoogLeNetConfig, epsQuirk: false },
+    checkGoogLeNetConfig,
+    GoogLeNet,
+  ),
+  entry(
+    'wrn-28-10',
+    "WideResNet-28-10, the challenge's reference network (36.5M parameters; width 1 for smoke-sized runs)",
+    defaultWideResNetConfig,
+    checkWideResNetConfig,
+    WideResNet,
+  ),
+  entry(
+    'densenet121',
+    'DenseNet-BC-121, a baseline the entry weighed (7,048,548 parameters; width scales the growth rate)',
+    defaultDenseNetConfig,
+    checkDenseNetConfig,
+    DenseNet,
+  ),
+  entry(
+    'nasnet',
+    'NASNet-A 6@768, a baseline the entry weighed (N cells a stage; width scales the filters)',
+    defaultNasNetConfig,
+    checkNasNetConfig,
+    NasNet,
+  ),
+];
 
 /** Names of the registered models. */
 export function modelNames(): string[] {
