@@ -7,7 +7,9 @@
 #    addon links, and the reference of the tests and benchmarks. The CPU build where no NVIDIA GPU
 #    is present, the CUDA build (with cuDNN and NCCL) where one is; MICRONET_TORCH=cpu|cuda decides
 #    instead. Where python3 already has a CUDA torch (a GPU machine's image), that one is used.
-#  - The npm packages and the native addon, built against that torch.
+#  - ONNX's checker (Python) for the export tests.
+#  - The npm packages (onnxruntime-node's CPU binary included) and the native addon, built
+#    against that torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,9 +58,16 @@ else
   fi
 fi
 
-# npm ci also builds the native addon (the package's install script).
+# ONNX's own checker, the oracle of the export tests (skipped where absent).
+if [ -x .venv/bin/python3 ] && ! .venv/bin/python3 -c 'import onnx' 2>/dev/null; then
+  echo "micronet setup: installing onnx into .venv"
+  .venv/bin/python3 -m pip install -q --retries 2 onnx==1.23.1
+fi
+
+# npm ci also builds the native addon (the package's install script). onnxruntime-node ships its
+# CPU binary; its install script would download CUDA parts, which micronet does not use.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci
 elif [ ! -f native/build/Release/micronet_native.node ]; then
   npm run build:native
 fi

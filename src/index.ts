@@ -22,5 +22,7 @@ export * as score from './score/index.js';
 export * as checkpoint from './checkpoint/index.js';
 /** Training recipes: the built-in ones, validation, overrides. */
 export * as recipes from './recipes/index.js';
+/** Deployment: ONNX export (float, or QDQ int8 for quantized models) and onnxruntime sessions. */
+export * as deploy from './deploy/index.js';
 /** Seeing runs: the HTML report, the run summary, TensorBoard event files. */
 export * as report from './report/index.js';

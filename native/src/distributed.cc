@@ -95,24 +95,42 @@ int listenOn(Napi::Env env, const std::string& host, int64_t port) {
 
 // Each rank claims its number (a second process with the same RANK is refused by name), then all
 // wait, within the timeout, until every rank has: a missing one is named instead of surfacing as
-// a backend's key timeout.
+// a backend's key timeout. Rank 0, whose process holds the store, posts why it gives up and waits
+// a moment before leaving, so that every rank reports the same reason rather than a lost connection.
 void rendezvous(Napi::Env env, c10d::Store& store, int64_t rank, int64_t size, std::chrono::milliseconds timeout) {
   auto key = [](int64_t r) { return "micronet/rank/" + std::to_string(r); };
+  const std::string abortKey = "micronet/abort";
   if (store.add(key(rank), 1) > 1)
     fail(env, "RANK " + std::to_string(rank) + " is taken twice: another process of this run has the same RANK");
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int64_t joined = store.add("micronet/joined", 1); joined < size; joined = store.add("micronet/joined", 0)) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      std::string missing;
-      int shown = 0;
-      for (int64_t r = 0; r < size && shown < 8; r++)
-        if (!store.check({key(r)})) missing += (shown++ ? ", " : "") + std::to_string(r);
-      fail(env, std::to_string(joined) + " of " + std::to_string(size) + " ranks joined within " +
-                    (timeout.count() % 1000 ? std::to_string(timeout.count()) + " ms" : std::to_string(timeout.count() / 1000) + " s") + "; missing: rank " + missing +
-                    (size - joined > shown ? ", ..." : ""));
+  std::string why;
+  try {
+    for (int64_t joined = store.add("micronet/joined", 1); joined < size; joined = store.add("micronet/joined", 0)) {
+      if (store.check({abortKey})) {
+        auto posted = store.get(abortKey);
+        why.assign(posted.begin(), posted.end());
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        std::string missing;
+        int shown = 0;
+        for (int64_t r = 0; r < size && shown < 8; r++)
+          if (!store.check({key(r)})) missing += (shown++ ? ", " : "") + std::to_string(r);
+        why = std::to_string(joined) + " of " + std::to_string(size) + " ranks joined within " +
+              (timeout.count() % 1000 ? std::to_string(timeout.count()) + " ms" : std::to_string(timeout.count() / 1000) + " s") +
+              "; missing: rank " + missing + (size - joined > shown ? ", ..." : "");
+        if (rank == 0) {
+          store.set(abortKey, std::vector<uint8_t>(why.begin(), why.end()));
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } catch (const std::exception&) {
+    why = "the rendezvous store (rank 0's process) went away before all " + std::to_string(size) + " ranks joined";
   }
+  if (!why.empty()) fail(env, why);
 }
 
 // groupNew(host, port, rank, worldSize, timeoutMs, cudaBackend) -> group. Rank 0 serves the store

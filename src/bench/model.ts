@@ -13,6 +13,7 @@ import { readStep, trainStep, type StepRecipe } from '../train/step.js';
 import { createOptimizer, type Optimizer } from '../optim/index.js';
 import { train } from '../train/trainer.js';
 import { TorchAnchor } from './anchor.js';
+import { benchDeploy, type DeployFigures } from './deploy.js';
 import { median, timeSync } from './timing.js';
 
 /** One configuration's figures, img/s; null where not measured. */
@@ -42,6 +43,9 @@ export interface BenchReport {
   epoch_img_s: number | null;
   epoch_img_s_pytorch: number | null;
   epoch_images: number;
+  /** With --deploy (CPU): the ONNX exports in onnxruntime, and PyTorch's fastest eval at batch 1 beside them. */
+  deploy?: DeployFigures[];
+  latency_ms_batch1_pytorch?: number | null;
 }
 
 interface BenchOptions {
@@ -55,6 +59,8 @@ interface BenchOptions {
   workers: number;
   /** Also time torch.compile (minutes of compiling). */
   compile: boolean;
+  /** Also time the ONNX exports in onnxruntime (CPU). */
+  deploy?: boolean;
   progress?: (what: string) => void;
 }
 
@@ -334,7 +340,9 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
       );
       epochPytorch = (Math.floor(o.epochImages / o.batch) * o.batch) / median(seconds);
     }
+    const deploy = o.deploy && !cuda ? await deployFigures(anchor, o, configs) : {};
     return {
+      ...deploy,
       device: deviceName(o.device),
       pytorch_version: await anchor.version(),
       libtorch_version: T.engineVersions().libtorch,
@@ -347,6 +355,23 @@ export async function benchModels(o: BenchOptions, scratch: () => string): Promi
   } finally {
     anchor.close();
   }
+}
+
+/** The onnxruntime rows, beside PyTorch's fastest eval (at the bench's batch, and at batch 1 in that layout). */
+async function deployFigures(
+  anchor: TorchAnchor,
+  o: BenchOptions,
+  configs: ConfigFigures[],
+): Promise<Pick<BenchReport, 'deploy' | 'latency_ms_batch1_pytorch'>> {
+  const say = o.progress ?? (() => {});
+  const fastest = configs.reduce((a, b) => ((b.eval_img_s_pytorch ?? 0) > (a.eval_img_s_pytorch ?? 0) ? b : a));
+  const layout = layouts.find(([n]) => fastest.name.startsWith(n))?.[1] ?? layouts[0]![1];
+  say('PyTorch eval at batch 1');
+  const pytorchBatch1 = await timePytorch(anchor, o.device, 1, layout, 'eval', 'eager', o.reps);
+  return {
+    deploy: await benchDeploy(o, fastest.eval_img_s_pytorch, say),
+    latency_ms_batch1_pytorch: 1000 / pytorchBatch1,
+  };
 }
 
 /** A torch.compile figure, or null when compiling failed: the other figures stand. */

@@ -69,7 +69,7 @@ function biasFor(n: number, s: number): number | null {
 }
 
 /** What a quantized layer's integer simulation computes with: its integer weights (float64, exact), weight scale and bias integers. */
-function layerIntegers(layer: WeightLayer): { weight: T.Tensor; weightScale: T.Tensor; bias: T.Tensor | null } {
+export function layerIntegers(layer: WeightLayer): { weight: T.Tensor; weightScale: T.Tensor; bias: T.Tensor | null } {
   return T.noGrad(() =>
     T.tidy(() => {
       const stored = layer.storedWeight(); // also brings the weight scale up to date while observing

@@ -27,6 +27,10 @@ export const benchCommand = defineCommand({
       help: 'images of the end-to-end epoch, 0 for none (default: 50000 on CUDA, 640 on the CPU)',
     },
     workers: { type: 'number', help: 'loader workers of the end-to-end epoch (default: 8 on CUDA, 1 on the CPU)' },
+    deploy: {
+      type: 'boolean',
+      help: 'also time the seed GoogLeNet exported to ONNX in onnxruntime, fp32 and int8 QDQ, at the batch and at batch 1 (CPU)',
+    },
     compile: {
       type: 'boolean',
       help: 'also time torch.compile: CUDA, the training step (mode="reduce-overhead"); CPU, training and eval (with freezing) per layout (minutes of compiling)',
@@ -57,6 +61,7 @@ export const benchCommand = defineCommand({
           epochImages,
           workers,
           compile: o.compile ?? false,
+          deploy: o.deploy ?? false,
           progress: o.json ? undefined : (what) => process.stderr.write(`bench: ${what}\n`),
         },
         () => {
@@ -113,6 +118,23 @@ function render(r: BenchReport, reps: number): string {
     lines.push(
       `epoch of ${r.epoch_images} generated images end to end: micronet train ${fmt(r.epoch_img_s)} img/s, ` +
         `PyTorch DataLoader + torchvision ${fmt(r.epoch_img_s_pytorch)} img/s, ratio ${ratio(r.epoch_img_s, r.epoch_img_s_pytorch)}`,
+    );
+  }
+  if (r.deploy) {
+    lines.push(
+      `onnxruntime on the CPU (the seed network exported; PyTorch: its fastest eval above, and at batch 1 ${fmt(r.latency_ms_batch1_pytorch)} ms)`,
+      table(
+        ['config', `eval (batch ${r.batch})`, 'PyTorch', 'ratio', 'latency, batch 1 (ms)', 'PyTorch', 'ratio'],
+        r.deploy.map((d) => [
+          d.name,
+          fmt(d.eval_img_s),
+          fmt(d.eval_img_s_pytorch),
+          ratio(d.eval_img_s, d.eval_img_s_pytorch),
+          fmt(d.latency_ms_batch1),
+          fmt(r.latency_ms_batch1_pytorch),
+          ratio(r.latency_ms_batch1_pytorch, d.latency_ms_batch1),
+        ]),
+      ),
     );
   }
   return lines.join('\n');

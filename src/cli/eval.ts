@@ -10,6 +10,8 @@ import type { PipelineName } from '../data/pipelines.js';
 import { modelNames } from '../models/registry.js';
 import { planOf, setIntegerSimulation } from '../quant/prepare.js';
 import { evaluate, prepareFastEval, type EvalResult } from '../train/evaluate.js';
+import { OnnxSession, evaluateOnnx } from '../deploy/runtime.js';
+import * as T from '../torch/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
@@ -38,7 +40,7 @@ export const evalCommand = defineCommand({
   options: {
     checkpoint: {
       type: 'string',
-      help: 'a micronet checkpoint (.safetensors) or a PyTorch one (.pth)',
+      help: 'a micronet checkpoint (.safetensors), a PyTorch one (.pth), or an exported .onnx (run in onnxruntime)',
       required: true,
     },
     data: {
@@ -83,6 +85,7 @@ export const evalCommand = defineCommand({
       throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
     checkedWorkers(o.workers);
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
+    if (o.checkpoint.endsWith('.onnx')) return evalOnnx(o);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';
     const checkpoint = loadAnyCheckpoint(o.checkpoint, o.model);
@@ -133,6 +136,41 @@ export const evalCommand = defineCommand({
     }
   },
 });
+
+/** An exported ONNX file in onnxruntime, on the same data and pipeline as a checkpoint. */
+async function evalOnnx(o: {
+  checkpoint: string;
+  data: string;
+  dataset?: string;
+  split: string;
+  norm: string;
+  batch: number;
+  workers: number;
+  json: boolean;
+  simulate?: string;
+  fast: boolean;
+}): Promise<void> {
+  if (o.simulate !== undefined || o.fast)
+    throw new UsageError('--simulate and --fast are for micronet checkpoints; an ONNX file runs as exported');
+  const dataset = (o.dataset as DatasetName | undefined) ?? 'cifar100';
+  const split = o.split as 'test' | 'train';
+  const norm = o.norm as 'train' | 'test';
+  const session = await OnnxSession.open(o.checkpoint, { threads: T.getNumThreads() });
+  const loader = new Loader({
+    data: loadSplit(o.data, split, { dataset }),
+    pipeline: testPipelines[norm],
+    batchSize: o.batch,
+    workers: o.workers,
+    shuffle: false,
+  });
+  try {
+    const r = await evaluateOnnx(session, loader.epoch(0));
+    printEvaluation(r, { checkpoint: o.checkpoint, data: o.data, dataset, split, norm, simulate: undefined }, o.json);
+  } finally {
+    await loader.close();
+    await session.dispose();
+  }
+}
 
 /** What an evaluation was of, for its printout. */
 interface EvalContext {

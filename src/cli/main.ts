@@ -8,6 +8,7 @@ import { exitOnSignals } from './signals.js';
 import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
 import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
 import { importCommand } from './import.js';
 import { scoreCommand } from './score.js';
 import { quantizeCommand } from './quantize.js';
@@ -21,6 +22,7 @@ const commands = [
   pruneCommand,
   quantizeCommand,
   evalCommand,
+  exportCommand,
   scoreCommand,
   reportCommand,
   importCommand,

@@ -12,6 +12,7 @@ import { checkpointDataset } from './eval.js';
 import { checkedDevice, defaultOut, deviceOption } from './options.js';
 import { resumeRun, runRecipe } from './run-recipe.js';
 import { bitsLabel } from '../score/index.js';
+import { postTrainingQuantize } from './post-training.js';
 
 /** `8,8` -> { weight: 8, input: 8 }. */
 function parseBits(value: string | undefined, option: string): LayerBits | null {
@@ -68,7 +69,7 @@ function quantizeRecipe(o: {
 export const quantizeCommand = defineCommand({
   name: 'quantize',
   summary:
-    'quantization-aware fine-tuning of a trained checkpoint (BatchNorm folded, masks kept), ending with an integer checkpoint',
+    'quantization-aware fine-tuning of a trained checkpoint (BatchNorm folded, masks kept), or with --epochs 0 post-training quantization, ending with an integer checkpoint',
   options: {
     checkpoint: { type: 'string', help: 'the trained (pruned) float checkpoint to start from' },
     'weight-bits': { type: 'number', help: 'bits of every weight (symmetric, per output channel)', default: 8 },
@@ -77,8 +78,13 @@ export const quantizeCommand = defineCommand({
     'last-bits': { type: 'string', help: 'WEIGHT,INPUT bits of the classifier, if not the general ones' },
     epochs: {
       type: 'number',
-      help: 'epochs of fine-tuning (lr drops 10x after half; ranges freeze in the last)',
+      help: 'epochs of fine-tuning (lr drops 10x after half; ranges freeze in the last); 0: post-training quantization, no training',
       default: 4,
+    },
+    'calibration-batches': {
+      type: 'number',
+      help: 'post-training quantization (--epochs 0): training batches of 64 that calibrate the input ranges',
+      default: 32,
     },
     lr: { type: 'number', help: "learning rate of the fine-tuning (default: the qat recipe's)" },
     model: {
@@ -101,6 +107,20 @@ export const quantizeCommand = defineCommand({
       return resumeRun(o.resume, o.data, device);
     }
     if (!o.checkpoint) throw new UsageError('`micronet quantize` needs --checkpoint (or --resume DIR)');
+    if (o.epochs === 0)
+      return postTrainingQuantize({
+        checkpoint: o.checkpoint,
+        model: o.model,
+        data: o.data ?? defaultDataDir(),
+        out: o.out ?? defaultOut('ptq'),
+        weightBits: o['weight-bits'],
+        actBits: o['act-bits'],
+        first: parseBits(o['first-bits'], 'first-bits'),
+        last: parseBits(o['last-bits'], 'last-bits'),
+        batches: o['calibration-batches'],
+      });
+    if (o['calibration-batches'] !== 32)
+      throw new UsageError('--calibration-batches is for post-training quantization (--epochs 0)');
     const recipe = quantizeRecipe({ ...o, checkpoint: o.checkpoint });
     return runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut('qat'), device, false);
   },

@@ -46,6 +46,8 @@ export abstract class WeightLayer extends Module {
   observing = true;
   /** Quantized layers in eval: compute with the integers themselves (exact, float64) instead of fake-quantized floats. */
   integerSimulation = false;
+  /** Quantized layers: eval forwards move the input range too (post-training calibration). */
+  calibrating = false;
 
   protected constructor(weightShape: number[], fanIn: number, options: WeightLayerOptions) {
     super();
@@ -162,7 +164,7 @@ export abstract class WeightLayer extends Module {
     const inputRange = Q.unsignedRange(bits.input);
     const inScale = this.get('input_scale');
     const inZero = this.get('input_zero_point');
-    if (this.observing && training) {
+    if (this.observing && (training || this.calibrating)) {
       T.noGrad(() =>
         T.tidy(() => {
           Q.observeMinMax(this.get('input_min'), this.get('input_max'), x, this.#averagingConstant, false);

@@ -26,6 +26,8 @@ export interface OpCall {
   /** Per-sample shape of its (first) result. */
   output: number[];
   inputIds: number[];
+  /** Its other arguments (a concatenation's dim, a flatten's dims). */
+  attributes: unknown[];
   outputId: number;
 }
 
@@ -42,6 +44,9 @@ export interface Trace {
   leaves: [string, Module][];
   /** How many steps read the tensor of this id. */
   readers(id: number): number;
+  /** The ids of the forward's input and of its result. */
+  inputId: number;
+  outputId: number;
 }
 
 /** Runs one eval forward pass on a single zero sample of inputShape (CHW; the model's own by default) and records every step. */
@@ -56,6 +61,7 @@ export function traceForward(model: Module, inputShape: readonly number[] = mode
   const idOf = (handle: number) => ids.get(handle) ?? ids.set(handle, ++nextId).get(handle)!;
   const read = (id: number) => readCount.set(id, (readCount.get(id) ?? 0) + 1);
   let depth = 0;
+  let [inputId, outputId] = [0, 0];
   const patched: Module[] = [];
   try {
     for (const [name, m] of leaves) {
@@ -88,6 +94,7 @@ export function traceForward(model: Module, inputShape: readonly number[] = mode
     T.tidy(() =>
       T.noGrad(() => {
         const x = T.zeros([1, ...inputShape], { device });
+        inputId = idOf(x.handle);
         T.observeOps(
           (o) => {
             for (const out of o.outputs) ids.set(out.handle, ++nextId);
@@ -99,18 +106,21 @@ export function traceForward(model: Module, inputShape: readonly number[] = mode
                 op: o.name,
                 output: o.outputs[0]!.shape.slice(1),
                 inputIds,
+                attributes: o.attributes,
                 outputId: ids.get(o.outputs[0]!.handle)!,
               },
             });
           },
-          () => model.forward(x, false),
+          () => {
+            outputId = idOf(model.forward(x, false).handle);
+          },
         );
       }),
     );
   } finally {
     for (const m of patched) delete (m as unknown as { forward?: unknown }).forward; // back to the prototype's method
   }
-  return { calls, steps, leaves, readers: (id) => readCount.get(id) ?? 0 };
+  return { calls, steps, leaves, readers: (id) => readCount.get(id) ?? 0, inputId, outputId };
 }
 
 type TracedCall = Trace['calls'][number];

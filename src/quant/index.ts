@@ -7,6 +7,8 @@ export {
   planOf,
   setObserving,
   setIntegerSimulation,
+  setCalibrating,
   type QuantizationConfig,
   type QuantizationPlan,
 } from './prepare.js';
+export { calibrate } from './calibrate.js';

@@ -4,7 +4,7 @@
 import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import { foldablePairs, traceForward } from '../nn/trace.js';
-import { BatchNorm2d, Conv2d, Identity, WeightLayer, type LayerBits, type Module } from '../nn/index.js';
+import { Identity, WeightLayer, type BatchNorm2d, type Conv2d, type LayerBits, type Module } from '../nn/index.js';
 import { checkBits } from '../nn/fake-quant.js';
 
 /** What a user asks for: bits of every layer, the first conv and the classifier set apart if wished. */
@@ -168,6 +168,11 @@ export function prepareQuantized(model: Module, plan: QuantizationPlan): void {
 /** Freezes (false) or releases the input ranges of every quantized layer. */
 export function setObserving(model: Module, on: boolean): void {
   for (const [, layer] of weightLayers(model)) layer.observing = on;
+}
+
+/** Post-training calibration (true): eval forwards move the quantized layers' input ranges, as training ones do. */
+export function setCalibrating(model: Module, on: boolean): void {
+  for (const [, layer] of weightLayers(model)) layer.calibrating = on;
 }
 
 /** Eval of quantized layers with exact integer arithmetic (true) or fake-quantized floats. */

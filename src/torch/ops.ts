@@ -54,11 +54,19 @@ export interface ObservedOp {
   name: string;
   /** Handles of the tensor arguments (lists flattened). */
   inputs: number[];
+  /** The other arguments, in order (a concatenation's dim, a flatten's dims). */
+  attributes: unknown[];
   /** The result tensors' handles and shapes. */
   outputs: { handle: number; shape: number[] }[];
 }
 export type OpObserver = (call: ObservedOp) => void;
 let observer: OpObserver | null = null;
+
+/** A tensor, or a list holding tensors. */
+const isTensorArg = (a: OpArg): boolean =>
+  Array.isArray(a)
+    ? a.some(isTensorArg)
+    : a !== null && typeof a === 'object' && typeof (a as HasHandle).handle === 'number';
 
 function tensorHandles(args: readonly OpArg[], into: number[] = []): number[] {
   for (const a of args) {
@@ -74,6 +82,7 @@ function observed(o: Op, args: readonly OpArg[], result: unknown): ObservedOp {
   return {
     name: `${o.name.replace(/^aten::/, '')}${o.overload ? `.${o.overload}` : ''}`,
     inputs: tensorHandles(args),
+    attributes: args.filter((a) => !isTensorArg(a)),
     outputs: handles.map((handle) => ({ handle, shape: native.shape(handle as Handle) as number[] })),
   };
 }

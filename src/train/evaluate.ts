@@ -31,6 +31,29 @@ export interface EvalResult {
   loss: number;
 }
 
+/** One batch's images, top-1 and top-5 hits and summed cross-entropy, from its logits. */
+export function batchFigures(
+  out: T.Tensor,
+  y: T.Tensor,
+): { count: number; correct1: number; correct5: number; lossSum: number } {
+  return T.noGrad(() =>
+    T.tidy(() => {
+      // Loss and ranking in float64: a bfloat16 or float32 sum would lose digits over 10,000 images.
+      const logits = out.to('float64');
+      const n = logits.size(0);
+      if (n !== y.size(0)) throw new Error(`evaluate: the model gave ${n} rows of logits for ${y.size(0)} labels`);
+      const k = Math.min(5, logits.size(1));
+      const hits = logits.topk(k, 1).indices.eq(y.unsqueeze(1)); // [n, k], at most one true per row
+      return {
+        count: n,
+        correct1: hits.narrow(1, 0, 1).sum().item(),
+        correct5: hits.sum().item(),
+        lossSum: T.F.crossEntropy(logits, y, { reduction: 'sum' }).item(),
+      };
+    }),
+  );
+}
+
 /**
  * Evaluates model on every batch (x: inputs, y: int64 class indices), disposing each batch's x
  * and y. With `device`, batches are moved there (the model must already be on it); `autocast`
@@ -54,25 +77,13 @@ export async function evaluate(
           const x = device ? batch.x.to(device) : batch.x;
           const y = device ? batch.y.to(device) : batch.y;
           const forward = () => model.forward(x, false);
-          const out = options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward();
-          // Loss and ranking in float64: a bfloat16 or float32 sum would lose digits over 10,000 images.
-          const logits = out.to('float64');
-          const n = logits.size(0);
-          if (n !== y.size(0)) throw new Error(`evaluate: the model gave ${n} rows of logits for ${y.size(0)} labels`);
-          const k = Math.min(5, logits.size(1));
-          const hits = logits.topk(k, 1).indices.eq(y.unsqueeze(1)); // [n, k], at most one true per row
-          return {
-            n,
-            c1: hits.narrow(1, 0, 1).sum().item(),
-            c5: hits.sum().item(),
-            loss: T.F.crossEntropy(logits, y, { reduction: 'sum' }).item(),
-          };
+          return batchFigures(options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward(), y);
         }),
       );
-      count += r.n;
-      correct1 += r.c1;
-      correct5 += r.c5;
-      lossSum += r.loss;
+      count += r.count;
+      correct1 += r.correct1;
+      correct5 += r.correct5;
+      lossSum += r.lossSum;
     } finally {
       batch.x.dispose();
       batch.y.dispose();
