@@ -192,7 +192,10 @@ test('micronet quantize --epochs 0 (post-training), export and eval of the .onnx
     console.log(
       `W${weightBits}/A8 integer simulation ${(100 * simulated).toFixed(2)}%, onnxruntime ${(100 * runtime).toFixed(2)}%`,
     );
-    assert.ok(Math.abs(simulated - after! / 100) < 5e-5, 'eval of the integer checkpoint repeats the PTQ figure (printed to 0.01%)');
+    assert.ok(
+      Math.abs(simulated - after! / 100) < 5e-5,
+      'eval of the integer checkpoint repeats the PTQ figure (printed to 0.01%)',
+    );
     assert.ok(Math.abs(runtime - simulated) <= 0.005, 'onnxruntime within half a point');
   }
   const bad = runCli(['export', '--checkpoint', checkpoint, '--out', join(out, 'x.onnx'), '--opset', '9']);
