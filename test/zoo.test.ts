@@ -152,16 +152,16 @@ for (const [name, config] of [
       'model.config.numClasses=10',
       'data.batchSize=32',
       'data.workers=0',
-      'epochs=7',
-      'schedule.milestones=[5]',
-      'pruning.events=[{"epoch":3,"layers":"conv"},{"epoch":4,"layers":"linear"}]',
-      'quantization={"weightBits":8,"actBits":8,"first":null,"last":null,"averagingConstant":0.01,"startEpoch":6,"lr":0.001,"milestones":[],"gamma":0.1,"freezeEpoch":7}',
+      'epochs=5',
+      'schedule.milestones=[4]',
+      'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]',
+      'quantization={"weightBits":8,"actBits":8,"first":null,"last":null,"averagingConstant":0.01,"startEpoch":4,"lr":0.001,"milestones":[],"gamma":0.1,"freezeEpoch":5}',
     ]);
     const outDir = scratchDir();
     const result = await train(recipe, {
       dataDir: '',
       outDir,
-      data: { train: cifar10(960, 'train'), test: cifar10(200, 'test') },
+      data: { train: cifar10(640, 'train'), test: cifar10(200, 'test') },
     });
     const last = result.history.at(-1)!;
     const r = scoreModel(result.model, { rules: 'official', bits: 'model' });

@@ -2,7 +2,7 @@
 // session over a file, its logits for a batch, and the evaluation of a stream of batches with
 // the same figures micronet's own evaluation gives.
 import * as T from '../torch/index.js';
-import { batchFigures, type EvalResult } from '../train/evaluate.js';
+import { batchFigures, EvalTally, type EvalResult } from '../train/evaluate.js';
 import { onnxInput, onnxOutput } from './export.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -60,21 +60,16 @@ export async function evaluateOnnx(
   session: OnnxSession,
   batches: AsyncIterable<{ x: T.Tensor; y: T.Tensor }>,
 ): Promise<EvalResult> {
-  let [count, correct1, correct5, lossSum] = [0, 0, 0, 0];
+  const tally = new EvalTally();
   for await (const batch of batches) {
     try {
       const logits = await session.logits(batch.x);
-      const r = batchFigures(logits, batch.y);
+      tally.add(batchFigures(logits, batch.y));
       logits.dispose();
-      count += r.count;
-      correct1 += r.correct1;
-      correct5 += r.correct5;
-      lossSum += r.lossSum;
     } finally {
       batch.x.dispose();
       batch.y.dispose();
     }
   }
-  if (count === 0) throw new Error('evaluate: no images (the batches were empty)');
-  return { count, correct1, correct5, top1: correct1 / count, top5: correct5 / count, loss: lossSum / count };
+  return tally.result();
 }

@@ -3,6 +3,7 @@
 // compression 0.5, with the state_dict keys of weiaicunzai/pytorch-cifar100's densenet.py
 // (7,048,548 parameters at 100 classes).
 import { shown } from '../text.js';
+import { classesProblems, refuseProblems } from './config.js';
 import * as T from '../torch/index.js';
 import {
   AvgPool2d,
@@ -27,8 +28,7 @@ export const defaultDenseNetConfig: DenseNetConfig = { numClasses: 100, width: 1
 
 export function checkDenseNetConfig(c: DenseNetConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
-    problems.push(`numClasses must be an integer in 1..100000, got ${shown(c.numClasses)}`);
+  problems.push(...classesProblems(c.numClasses));
   if (!(c.width >= 1 / 32 && c.width <= 4)) problems.push(`width must be in [1/32, 4], got ${shown(c.width)}`);
   return problems;
 }
@@ -89,8 +89,7 @@ export class DenseNet extends Module {
     init: InitOptions = {},
   ) {
     super();
-    const problems = checkDenseNetConfig(config);
-    if (problems.length) throw new Error(`densenet121: ${problems.join('; ')}`);
+    refuseProblems('densenet121', checkDenseNetConfig(config));
     const growth = Math.max(1, Math.round(32 * config.width));
     const blocks = [6, 12, 24, 16];
     let channels = 2 * growth;

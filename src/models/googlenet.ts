@@ -1,5 +1,6 @@
 // The seed entry's CIFAR GoogLeNet: 6,258,500 parameters, every conv and the classifier masked.
 import { shown } from '../text.js';
+import { classesProblems, refuseProblems } from './config.js';
 import * as T from '../torch/index.js';
 import {
   AdaptiveAvgPool2d,
@@ -33,8 +34,7 @@ export const defaultGoogLeNetConfig: GoogLeNetConfig = { numClasses: 100, epsQui
 /** What is wrong with a configuration (empty when nothing). Widths up to 4 (16x the parameters, about 400 MB): beyond that a configuration is a mistake or a hostile file. */
 export function checkGoogLeNetConfig(c: GoogLeNetConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
-    problems.push(`numClasses must be an integer in 1..100000, got ${shown(c.numClasses)}`);
+  problems.push(...classesProblems(c.numClasses));
   if (!(c.width > 0 && c.width <= 4)) problems.push(`width must be in (0, 4], got ${shown(c.width)}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${shown(c.dropout)}`);
   return problems;
@@ -120,8 +120,7 @@ export class GoogLeNet extends Module {
   ) {
     super();
     const q = config.epsQuirk;
-    const problems = checkGoogLeNetConfig(config);
-    if (problems.length) throw new Error(`googlenet: ${problems.join('; ')}`);
+    refuseProblems('googlenet', checkGoogLeNetConfig(config));
     const c = (n: number) => Math.max(1, Math.round(n * config.width));
     let channels = c(192);
     // Widths as (in, n1x1, n3x3red, n3x3, n5x5red, n5x5, pool); `in` is the previous output, checked.

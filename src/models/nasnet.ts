@@ -6,6 +6,7 @@
 // channels with no ReLU, each stage's first cell taking the stem (or the previous stage) as its
 // "previous" input through a factorised reduction, no auxiliary head, no drop-path.
 import { shown } from '../text.js';
+import { classesProblems, refuseProblems } from './config.js';
 import * as T from '../torch/index.js';
 import {
   AdaptiveAvgPool2d,
@@ -35,8 +36,7 @@ export const defaultNasNetConfig: NasNetConfig = { numClasses: 100, cells: 6, wi
 
 export function checkNasNetConfig(c: NasNetConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
-    problems.push(`numClasses must be an integer in 1..100000, got ${shown(c.numClasses)}`);
+  problems.push(...classesProblems(c.numClasses));
   if (!Number.isInteger(c.cells) || c.cells < 1 || c.cells > 12)
     problems.push(`cells must be an integer in 1..12, got ${shown(c.cells)}`);
   if (!(c.width >= 1 / 16 && c.width <= 4)) problems.push(`width must be in [1/16, 4], got ${shown(c.width)}`);
@@ -250,8 +250,7 @@ export class NasNet extends Module {
     init: InitOptions = {},
   ) {
     super();
-    const problems = checkNasNetConfig(config);
-    if (problems.length) throw new Error(`nasnet: ${problems.join('; ')}`);
+    refuseProblems('nasnet', checkNasNetConfig(config));
     const conv: Conv = (cin, cout, k, o = {}) => new MaskedConv2d(cin, cout, k, { bias: false, ...o, ...init });
     let filters = Math.max(2, 2 * Math.round(16 * config.width));
     // The first cell's "previous" input is the stem itself, so the stem has the first stage's width.

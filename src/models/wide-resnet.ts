@@ -2,6 +2,7 @@
 // at depth 28, widen factor 10 (36.5M parameters). Pre-activation basic blocks, 1x1 projection
 // shortcuts where the width or stride changes, the state_dict keys of xternalz/WideResNet-pytorch.
 import { shown } from '../text.js';
+import { classesProblems, refuseProblems } from './config.js';
 import * as T from '../torch/index.js';
 import {
   AdaptiveAvgPool2d,
@@ -31,8 +32,7 @@ export const defaultWideResNetConfig: WideResNetConfig = { numClasses: 100, dept
 
 export function checkWideResNetConfig(c: WideResNetConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 1 || c.numClasses > 100000)
-    problems.push(`numClasses must be an integer in 1..100000, got ${shown(c.numClasses)}`);
+  problems.push(...classesProblems(c.numClasses));
   if (!Number.isInteger(c.depth) || c.depth < 10 || c.depth > 100 || (c.depth - 4) % 6)
     problems.push(`depth must be 6n+4 in 10..100, got ${shown(c.depth)}`);
   if (!Number.isInteger(c.width) || c.width < 1 || c.width > 16)
@@ -116,8 +116,7 @@ export class WideResNet extends Module {
     init: InitOptions = {},
   ) {
     super();
-    const problems = checkWideResNetConfig(config);
-    if (problems.length) throw new Error(`wrn: ${problems.join('; ')}`);
+    refuseProblems('wrn', checkWideResNetConfig(config));
     const n = (config.depth - 4) / 6;
     const widths = [16, 16 * config.width, 32 * config.width, 64 * config.width];
     this.conv1 = this.registerModule('conv1', new MaskedConv2d(3, 16, 3, { padding: 1, bias: false, ...init }));

@@ -14,7 +14,7 @@ import {
   ReLU,
   WeightLayer,
 } from '../nn/index.js';
-import { totals, type LayerScore, type ScoreReport } from './report.js';
+import { blankRow, totals, type LayerScore, type ScoreReport } from './report.js';
 import type { Trace } from '../nn/trace.js';
 import { freeOps, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
@@ -32,7 +32,7 @@ export function scoreId56(trace: Trace, options: PrecisionOptions): ScoreReport 
   let res = 32;
   const layers: LayerScore[] = [];
   for (const [name, m] of trace.leaves) {
-    const row: LayerScore = { name, type: typeName(m), shape: [], weights: 0, nonzero: 0, bits: 0, mults: 0, adds: 0 };
+    const row = blankRow(name, typeName(m), []);
     if (m instanceof WeightLayer) {
       const facts = weightFacts(m, options.dense);
       const p = weightPrecision(m, options.bits);

@@ -25,7 +25,7 @@ import {
   WeightLayer,
   type Module,
 } from '../nn/index.js';
-import { totals, type LayerScore, type ScoreReport } from './report.js';
+import { blankRow, totals, type LayerScore, type ScoreReport } from './report.js';
 import { foldablePairs, type OpCall, type Trace } from '../nn/trace.js';
 import { additionOps, freeOps, multiplicationOps, product, typeName, weightFacts } from './layers.js';
 import { floatWidth, uniformWidth, weightPrecision, type PrecisionOptions } from './precision.js';
@@ -64,16 +64,7 @@ function foldedBatchNorms(trace: Trace): Map<LayerCall, LayerCall> {
 /** A leaf call's row. */
 function layerRow(call: LayerCall, folds: Map<LayerCall, LayerCall>, options: PrecisionOptions): LayerScore {
   const m: Module = call.module;
-  const row: LayerScore = {
-    name: call.name,
-    type: typeName(m),
-    shape: call.output,
-    weights: 0,
-    nonzero: 0,
-    bits: 0,
-    mults: 0,
-    adds: 0,
-  };
+  const row = blankRow(call.name, typeName(m), call.output);
   const elements = product(call.output);
   const b = floatWidth(options.bits);
   if (m instanceof WeightLayer) {
@@ -132,16 +123,7 @@ function layerRow(call: LayerCall, folds: Map<LayerCall, LayerCall>, options: Pr
 
 /** An operator's row: an elementwise addition costs one addition per element, a multiply one multiply; nothing else is known. */
 function operatorRow(call: OpCall, after: string, options: PrecisionOptions): LayerScore {
-  const row: LayerScore = {
-    name: `${call.op} after ${after}`,
-    type: call.op,
-    shape: call.output,
-    weights: 0,
-    nonzero: 0,
-    bits: 0,
-    mults: 0,
-    adds: 0,
-  };
+  const row = blankRow(`${call.op} after ${after}`, call.op, call.output);
   if (additionOps.has(call.op)) {
     row.adds = product(call.output);
     row.note = 'elementwise addition (a residual or branch sum): one addition per element';

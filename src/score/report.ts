@@ -19,6 +19,18 @@ export interface LayerScore {
   note?: string;
 }
 
+/** A row that stores and computes nothing yet. */
+export const blankRow = (name: string, type: string, shape: number[]): LayerScore => ({
+  name,
+  type,
+  shape,
+  weights: 0,
+  nonzero: 0,
+  bits: 0,
+  mults: 0,
+  adds: 0,
+});
+
 /** A model's storage, operations and score under one rule set. */
 export interface ScoreReport {
   /** The rule set's name in the registry (rules.ts). */

@@ -66,10 +66,7 @@ export async function evaluate(
 ): Promise<EvalResult> {
   const device = options.device;
   const deviceType = device?.startsWith('cuda') ? 'cuda' : 'cpu';
-  let count = 0,
-    correct1 = 0,
-    correct5 = 0,
-    lossSum = 0;
+  const tally = new EvalTally();
   for await (const batch of batches) {
     try {
       const r = T.noGrad(() =>
@@ -80,15 +77,26 @@ export async function evaluate(
           return batchFigures(options.autocast ? T.autocast({ deviceType, dtype: 'bfloat16' }, forward) : forward(), y);
         }),
       );
-      count += r.count;
-      correct1 += r.correct1;
-      correct5 += r.correct5;
-      lossSum += r.lossSum;
+      tally.add(r);
     } finally {
       batch.x.dispose();
       batch.y.dispose();
     }
   }
-  if (count === 0) throw new Error('evaluate: no images (the batches were empty)');
-  return { count, correct1, correct5, top1: correct1 / count, top5: correct5 / count, loss: lossSum / count };
+  return tally.result();
+}
+
+/** Batch figures summed into an evaluation's result. */
+export class EvalTally {
+  #sums = { count: 0, correct1: 0, correct5: 0, lossSum: 0 };
+
+  add(r: ReturnType<typeof batchFigures>): void {
+    for (const k of ['count', 'correct1', 'correct5', 'lossSum'] as const) this.#sums[k] += r[k];
+  }
+
+  result(): EvalResult {
+    const { count, correct1, correct5, lossSum } = this.#sums;
+    if (count === 0) throw new Error('evaluate: no images (the batches were empty)');
+    return { count, correct1, correct5, top1: correct1 / count, top5: correct5 / count, loss: lossSum / count };
+  }
 }
