@@ -10,13 +10,13 @@ import * as T from '../src/torch/index.js';
 import type { Module } from '../src/nn/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { generatedSplit, writeSynthetic } from '../src/data/index.js';
-import { syntheticSplit } from '../src/data/synthetic.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { planFor, prepareQuantized, setIntegerSimulation, setObserving } from '../src/quant/prepare.js';
 import { exportOnnx } from '../src/deploy/export.js';
 import { OnnxSession } from '../src/deploy/runtime.js';
-import { torchPython } from './support/oracle.js';
+import { relativeError, torchPython } from './support/oracle.js';
+import { batchOf, cifar10Split } from './support/generated.js';
 import { runCli } from './support/cli.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { scratchDir } from './support/scratch.js';
@@ -34,18 +34,8 @@ function check(path: string): void {
   assert.equal(r.status, 0, `${path}: ${r.stderr}`);
 }
 
-/** Generated test images as a normalised NCHW batch. */
-function images(count: number): { x: T.Tensor; y: T.Tensor } {
-  const split = generatedSplit(count, 3, 'test');
-  const x = T.tidy(() =>
-    T.tensor(split.images, { shape: [count, 3, 32, 32] })
-      .float()
-      .div(255)
-      .sub(0.5)
-      .div(0.25),
-  );
-  return { x, y: T.tensor(BigInt64Array.from(split.labels, BigInt)) };
-}
+/** Generated CIFAR-100 test images as a normalised NCHW batch. */
+const images = (count: number) => batchOf(generatedSplit(count, 3, 'test'));
 
 /** A few training-mode forwards, so that BatchNorm statistics (and a quantized model's ranges) are not the defaults. */
 function settle(model: Module, x: T.Tensor): void {
@@ -53,8 +43,6 @@ function settle(model: Module, x: T.Tensor): void {
     for (let i = 0; i < 3; i++) T.tidy(() => model.forward(x.narrow(0, 16 * i, 16), true));
   });
 }
-
-const relativeError = (a: T.Tensor, b: T.Tensor) => T.tidy(() => a.sub(b).abs().max().item() / b.abs().max().item());
 
 async function exported(model: Module, name: string): Promise<OnnxSession> {
   const path = join(scratchDir(), `${name}.onnx`);
@@ -107,22 +95,9 @@ function trained(): Promise<{ dataDir: string; checkpoint: string }> {
   return trainedRun;
 }
 
-/** The generated test images of that run's data set, normalised as the test pipeline does. */
-function testImages(): { x: T.Tensor; y: T.Tensor } {
-  const test = syntheticSplit('cifar10', 256, 1, 'test');
-  const x = T.tidy(() =>
-    T.tensor(test.images, { shape: [256, 3, 32, 32] })
-      .float()
-      .div(255)
-      .sub(0.5)
-      .div(0.25),
-  );
-  return { x, y: T.tensor(BigInt64Array.from(test.fine, BigInt)) };
-}
-
 test('QDQ exports at W8/A8 and W4/A8 predict the class the integer simulation predicts', async () => {
   const { checkpoint } = await trained();
-  const { x, y } = testImages();
+  const { x, y } = batchOf(cifar10Split(256, 'test'));
   for (const weightBits of [8, 4]) {
     const { model } = loadModelCheckpoint(checkpoint);
     prepareQuantized(

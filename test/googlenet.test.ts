@@ -10,14 +10,7 @@ import { buildModel } from '../src/models/registry.js';
 import { extractStateDict, loadTensors, readTorchFile } from '../src/checkpoint/torch-file.js';
 import { runGoogLeNetOracle } from './support/googlenet-oracle.js';
 import { scratchDir } from './support/scratch.js';
-
-/** max |a-b| / max |b|: differences relative to the tensor's scale (gradients span many magnitudes). */
-function relativeError(a: T.Tensor, b: T.Tensor): number {
-  return T.tidy(() => {
-    const scale = b.abs().max().item();
-    return a.sub(b).abs().max().item() / (scale || 1);
-  });
-}
+import { relativeError } from './support/oracle.js';
 
 test("the network has the entry's 6,258,500 parameters and PyTorch state_dict names", () => {
   const model = new GoogLeNet();

@@ -7,11 +7,11 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, truncateSync, writ
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generatedSplit, type Split } from '../src/data/index.js';
-import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { metricTags, parseMetricsLine, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
 import { scratchDir } from './support/scratch.js';
+import { tinySmoke } from './support/generated.js';
 import { crc32cBitwise, readEventFile, type ReadEvent } from './support/tfevents.js';
 import { closeBrowser, openPage } from './support/browser.js';
 import { cli } from './support/cli.js';
@@ -22,15 +22,7 @@ const tensorboardReader = fileURLToPath(new URL('../../test/support/tensorboard_
 const python = process.env.MICRONET_TENSORBOARD_PYTHON ?? 'python3';
 const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encoding: 'utf8' }).status === 0;
 
-const recipe = applyOverrides(findRecipe('smoke'), [
-  'model.config.width=0.0625',
-  'data.batchSize=32',
-  'data.workers=0',
-  'epochs=3',
-  'schedule.warmupEpochs=1',
-  'schedule.milestones=[3]',
-  'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]',
-]);
+const recipe = tinySmoke;
 const batches = 5; // 160 images in batches of 32
 const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
 const data = { train: split(160, 'train'), test: split(32, 'test') };

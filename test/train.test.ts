@@ -7,22 +7,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
 import { generatedSplit, writeSynthetic } from '../src/data/index.js';
-import { applyOverrides, findRecipe } from '../src/recipes/index.js';
+import { applyOverrides } from '../src/recipes/index.js';
 import { lastCheckpoint } from '../src/checkpoint/run-dir.js';
 import { train, TrainingError } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { scratchDir } from './support/scratch.js';
+import { tinySmoke } from './support/generated.js';
 import { cli } from './support/cli.js';
 
-const recipe = applyOverrides(findRecipe('smoke'), [
-  'model.config.width=0.0625',
-  'data.batchSize=32',
-  'data.workers=0',
-  'epochs=3',
-  'schedule.warmupEpochs=1',
-  'schedule.milestones=[3]',
-  'pruning.events=[{"epoch":2,"layers":"conv"},{"epoch":3,"layers":"linear"}]',
-]);
+const recipe = tinySmoke;
 
 const data = { train: generatedSplit(160, 1, 'train'), test: generatedSplit(32, 1, 'test') };
 

@@ -10,13 +10,13 @@ import * as T from '../src/torch/index.js';
 import { buildModel } from '../src/models/registry.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { scoreModel } from '../src/score/index.js';
-import { syntheticSplit } from '../src/data/synthetic.js';
 import { applyOverrides, findRecipe } from '../src/recipes/index.js';
 import { train } from '../src/train/trainer.js';
 import { loadModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { prepareFastEval } from '../src/train/evaluate.js';
 import { readRun, renderReport } from '../src/report/index.js';
-import { torchPython } from './support/oracle.js';
+import { relativeError, torchPython } from './support/oracle.js';
+import { cifar10Split } from './support/generated.js';
 import { scratchDir } from './support/scratch.js';
 import { runCli } from './support/cli.js';
 
@@ -43,11 +43,6 @@ function zooOracle(
     },
   );
   return readSafetensors(o).tensors;
-}
-
-/** max |a-b| / max |b|. */
-function relativeError(a: T.Tensor, b: T.Tensor): number {
-  return T.tidy(() => a.sub(b).abs().max().item() / (b.abs().max().item() || 1));
 }
 
 /** Our model and PyTorch's on the same weights and batch: counts, logits, gradients, running statistics. */
@@ -133,12 +128,6 @@ test("NASNet-A matches PyTorch; 6@768 at 10 classes beside the paper's 3.3M para
   model.dispose();
 });
 
-/** A generated CIFAR-10-format split: ten classes, so that chance is 10%. */
-function cifar10(count: number, which: 'train' | 'test') {
-  const s = syntheticSplit('cifar10', count, 1, which);
-  return { images: s.images, labels: s.fine, count, classes: 10, source: `synthetic ${which}` };
-}
-
 for (const [name, config] of [
   ['wrn-28-10', ['model.config.depth=10', 'model.config.width=1']],
   ['densenet121', ['model.config.width=0.125']],
@@ -161,7 +150,7 @@ for (const [name, config] of [
     const result = await train(recipe, {
       dataDir: '',
       outDir,
-      data: { train: cifar10(640, 'train'), test: cifar10(200, 'test') },
+      data: { train: cifar10Split(640, 'train'), test: cifar10Split(200, 'test') },
     });
     const last = result.history.at(-1)!;
     const r = scoreModel(result.model, { rules: 'official', bits: 'model' });

@@ -10,7 +10,7 @@ import { findRecipe } from '../recipes/index.js';
 import { planFor, prepareQuantized, setCalibrating, setObserving } from '../quant/prepare.js';
 import { exportOnnx } from '../deploy/export.js';
 import { OnnxSession } from '../deploy/runtime.js';
-import { median } from './timing.js';
+import { median, timeAsync } from './timing.js';
 
 /** One onnxruntime configuration's figures. */
 export interface DeployFigures {
@@ -20,18 +20,6 @@ export interface DeployFigures {
   eval_img_s_pytorch: number | null;
   /** Milliseconds for one image. */
   latency_ms_batch1: number;
-}
-
-/** Median seconds of `reps` runs of an async step, after two warm-up runs. */
-async function timeAsync(step: () => Promise<void>, reps: number): Promise<number> {
-  for (let i = 0; i < 2; i++) await step();
-  const seconds: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const start = performance.now();
-    await step();
-    seconds.push((performance.now() - start) / 1000);
-  }
-  return median(seconds);
 }
 
 /** The seed network's ONNX files: float, and int8 QDQ with ranges calibrated on random batches. */
@@ -78,7 +66,7 @@ export async function benchDeploy(
         const seconds = async (n: number) => {
           const x = T.randn([n, 3, 32, 32], { generator: new T.Generator(2) });
           try {
-            return await timeAsync(async () => (await session.logits(x)).dispose(), o.reps);
+            return median(await timeAsync(async () => (await session.logits(x)).dispose(), o.reps));
           } finally {
             x.dispose();
           }

@@ -11,6 +11,18 @@ export function timeSync(step: () => void, reps: number, warmup = 2): number[] {
   return out;
 }
 
+/** Seconds of each of `reps` runs of an async step, after `warmup` runs. */
+export async function timeAsync(step: () => Promise<void>, reps: number, warmup = 2): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await step();
+  const out: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    await step();
+    out.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return out;
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -61,14 +61,7 @@ class GraphBuilder {
 
   /** A float32 tensor's values as an initializer. */
   tensor(name: string, t: T.Tensor): string {
-    return T.tidy(() =>
-      this.constant(
-        name,
-        'float32',
-        t.shape,
-        Float32Array.from(t.detach().to('float32').contiguous().data<'float32'>()),
-      ),
-    );
+    return this.constant(name, 'float32', t.shape, t.toFloat32Array());
   }
 
   node(op: string, inputs: string[], outputs: string[], attributes?: OnnxNode['attributes']): void {
@@ -198,7 +191,7 @@ function quantizedInputs(g: GraphBuilder, name: string, layer: WeightLayer, x: s
   const ints = layerIntegers(layer);
   try {
     const c = layer.outChannels;
-    const ws = Float32Array.from(ints.weightScale.data<'float32'>());
+    const ws = ints.weightScale.data<'float32'>();
     const w = g.constant(
       `${name}.weight_int8`,
       'int8',

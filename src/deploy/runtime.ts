@@ -44,10 +44,9 @@ export class OnnxSession {
 
   /** The logits of an NCHW float32 batch. */
   async logits(x: T.Tensor): Promise<T.Tensor> {
-    const data = T.tidy(() => Float32Array.from(x.to('float32').contiguous().data<'float32'>()));
-    const out = await this.session.run({ [onnxInput]: new this.ort.Tensor('float32', data, x.shape) });
+    const out = await this.session.run({ [onnxInput]: new this.ort.Tensor('float32', x.toFloat32Array(), x.shape) });
     const logits = out[onnxOutput]!;
-    return T.tensor(Float32Array.from(logits.data as Float32Array), { shape: logits.dims as number[] });
+    return T.tensor(logits.data as Float32Array, { shape: logits.dims as number[] });
   }
 
   async dispose(): Promise<void> {

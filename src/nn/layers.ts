@@ -315,8 +315,8 @@ export class ReLU extends Module {
   }
 }
 
-/** Square-window 2-d max pooling (nn.MaxPool2d); the stride defaults to the kernel size. */
-export class MaxPool2d extends Module {
+/** A square window's pooling: its size, stride (the window's size by default) and zero padding. */
+abstract class Pool2d extends Module {
   constructor(
     readonly kernelSize: number,
     readonly stride = kernelSize,
@@ -327,30 +327,20 @@ export class MaxPool2d extends Module {
 
   /** E.g. "MaxPool2d(k=3, s=2, p=1)". */
   override describe(): string {
-    return `MaxPool2d(k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
+    return `${this.constructor.name}(k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
   }
+}
 
+/** Square-window 2-d max pooling (nn.MaxPool2d). */
+export class MaxPool2d extends Pool2d {
   /** The maximum of each window. */
   forward(x: T.Tensor): T.Tensor {
     return F.maxPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });
   }
 }
 
-/** Square-window 2-d average pooling (nn.AvgPool2d, zero padding counted in the average); the stride defaults to the kernel size. */
-export class AvgPool2d extends Module {
-  constructor(
-    readonly kernelSize: number,
-    readonly stride = kernelSize,
-    readonly padding = 0,
-  ) {
-    super();
-  }
-
-  /** E.g. "AvgPool2d(k=3, s=1, p=1)". */
-  override describe(): string {
-    return `AvgPool2d(k=${this.kernelSize}, s=${this.stride}, p=${this.padding})`;
-  }
-
+/** Square-window 2-d average pooling (nn.AvgPool2d, zero padding counted in the average). */
+export class AvgPool2d extends Pool2d {
   /** The mean of each window. */
   forward(x: T.Tensor): T.Tensor {
     return F.avgPool2d(x, this.kernelSize, { stride: this.stride, padding: this.padding });

@@ -24,13 +24,13 @@ export async function calibrate(
   try {
     for await (const batch of data) {
       try {
-        if (seen < batches) T.noGrad(() => T.tidy(() => model.forward(batch.x, false)));
-        images += seen < batches ? batch.x.size(0) : 0;
+        T.noGrad(() => T.tidy(() => model.forward(batch.x, false)));
+        images += batch.x.size(0);
       } finally {
         batch.x.dispose();
         batch.y.dispose();
       }
-      if (++seen >= batches) break;
+      if (++seen === batches) break;
     }
   } finally {
     setCalibrating(model, false);

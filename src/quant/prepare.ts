@@ -3,7 +3,7 @@
 // widths. The same steps rebuild the structure of a quantized checkpoint before its weights load.
 import { shown } from '../text.js';
 import * as T from '../torch/index.js';
-import { foldablePairs, traceForward } from '../nn/trace.js';
+import { foldablePairs, traceForward, type Trace } from '../nn/trace.js';
 import { Identity, WeightLayer, type BatchNorm2d, type Conv2d, type LayerBits, type Module } from '../nn/index.js';
 import { checkBits } from '../nn/fake-quant.js';
 
@@ -91,8 +91,8 @@ const weightLayers = (model: Module) =>
  * never calls (NASNet's factorised reductions in cells that do not need them) stays float: it
  * never sees an input whose range it could learn, and the scorer does not count it.
  */
-function calledWeightLayers(model: Module): [string, WeightLayer][] {
-  const called = new Set(traceForward(model).calls.map((c) => c.module));
+function calledWeightLayers(model: Module, trace: Trace = traceForward(model)): [string, WeightLayer][] {
+  const called = new Set(trace.calls.map((c) => c.module));
   return weightLayers(model).filter(([, l]) => called.has(l));
 }
 
@@ -119,6 +119,11 @@ export function planFor(model: Module, config: QuantizationConfig): Quantization
  * anything else (a pre-activation one) stays a float layer.
  */
 export function foldBatchNorm(model: Module): number {
+  return fold(model).folded;
+}
+
+/** foldBatchNorm, with the traced forward of the folded model (for the layers it calls). */
+function fold(model: Module): { folded: number; trace: Trace } {
   const trace = traceForward(model);
   const modules = new Map(model.namedModules());
   const timesCalled = (m: Module) => trace.calls.filter((c) => c.module === m).length;
@@ -141,26 +146,26 @@ export function foldBatchNorm(model: Module): number {
     parent.replaceChild(bnCall.name.slice(dot + 1), new Identity());
     replaced.set(bn, bnCall.name);
   }
-  if (replaced.size) {
-    // A network that keeps its BatchNorm in a field would still call it: its folded scale would apply twice.
-    const stale = traceForward(model).calls.find((c) => replaced.has(c.module));
-    if (stale)
-      throw new Error(
-        `${model.describe()} still calls its BatchNorm '${stale.name}' after folding: a network must read a foldable child with child('${stale.name.split('.').at(-1)}')`,
-      );
-  }
+  // Folding changed the forward: trace it again (unchanged, the first trace stands).
+  const folded = replaced.size ? traceForward(model) : trace;
+  // A network that keeps its BatchNorm in a field would still call it: its folded scale would apply twice.
+  const stale = folded.calls.find((c) => replaced.has(c.module));
+  if (stale)
+    throw new Error(
+      `${model.describe()} still calls its BatchNorm '${stale.name}' after folding: a network must read a foldable child with child('${stale.name.split('.').at(-1)}')`,
+    );
   for (const bn of replaced.keys()) bn.dispose();
-  return replaced.size;
+  return { folded: replaced.size, trace: folded };
 }
 
 /** Folds BatchNorm and makes each weight layer of the plan quantization-aware. */
 export function prepareQuantized(model: Module, plan: QuantizationPlan): void {
-  foldBatchNorm(model);
+  const { trace } = fold(model);
   const layers = new Map(weightLayers(model));
   for (const name of Object.keys(plan.layers))
     if (!layers.has(name))
       throw new Error(`quantization plan names '${name}', which is no conv or linear layer of the model`);
-  for (const [name] of calledWeightLayers(model))
+  for (const [name] of calledWeightLayers(model, trace))
     if (!plan.layers[name]) throw new Error(`quantization plan has no bits for layer '${name}'`);
   for (const [name, bits] of Object.entries(plan.layers)) layers.get(name)!.quantize(bits, plan.averagingConstant);
 }

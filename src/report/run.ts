@@ -191,11 +191,11 @@ function readMetrics(path: string, maxEpoch: number, note: (p: string) => void):
         note(`${name} line ${i + 1} is damaged (${(e as Error).message}) and left out`);
         return;
       }
+      const outOfRange = value ? metricsRangeProblems(value) : [];
       if (!value) note(`${name} line ${i + 1} is not one epoch's metrics and is left out`);
       else if (value.epoch < 1 || value.epoch > maxEpoch)
         note(`${name} line ${i + 1} claims epoch ${value.epoch}, outside the run's 1..${maxEpoch}, and is left out`);
-      else if (metricsRangeProblems(value).length)
-        note(`${name} line ${i + 1} is out of range (${metricsRangeProblems(value).join('; ')}) and left out`);
+      else if (outOfRange.length) note(`${name} line ${i + 1} is out of range (${outOfRange.join('; ')}) and left out`);
       else if (byEpoch.has(value.epoch)) note(`${name} line ${i + 1} repeats epoch ${value.epoch} and is left out`);
       else byEpoch.set(value.epoch, value);
     });

@@ -525,8 +525,13 @@ function loadInitialWeights(model: Module, recipe: Recipe): void {
 
 function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainState {
   if (!existsSync(path)) throw new TrainingError(`nothing to resume in ${outDir}: no ${path}`);
-  checkIdentity(path, outDir);
   const saved = loadTrainState(path);
+  try {
+    checkIdentity(saved, path, outDir);
+  } catch (e) {
+    disposeLoadedState(saved);
+    throw e;
+  }
   if (JSON.stringify(saved.recipe) !== JSON.stringify(recipe)) {
     disposeLoadedState(saved);
     throw new TrainingError(
@@ -540,8 +545,7 @@ function loadSaved(path: string, recipe: Recipe, outDir: string): LoadedTrainSta
  * Refuses a last checkpoint that belongs to another run than the directory's (one copied in from
  * elsewhere): resuming it would overwrite this run's metrics and best checkpoint.
  */
-function checkIdentity(path: string, outDir: string): void {
-  const saved = readTrainState(path);
+function checkIdentity(saved: TrainState, path: string, outDir: string): void {
   const best = bestCheckpoint(outDir);
   let owner: [string, string | undefined] | null = null;
   const dirId = readRunId(outDir);

@@ -71,6 +71,14 @@ export interface Tolerance {
 }
 
 /** Asserts |ours - theirs| <= atol + rtol*|theirs| elementwise, with the same dtype and shape. */
+/** max |a-b| / max |b|: differences relative to the tensor's scale (gradients span many magnitudes). */
+export function relativeError(a: T.Tensor, b: T.Tensor): number {
+  return T.tidy(() => {
+    const scale = b.abs().max().item();
+    return a.sub(b).abs().max().item() / (scale || 1);
+  });
+}
+
 export function assertClose(ours: T.Tensor, theirs: Encoded, tol: Tolerance, what: string): void {
   const expected = decode(theirs);
   assert.equal(ours.dtype, expected.dtype, `${what}: dtype`);
