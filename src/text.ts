@@ -25,3 +25,8 @@ export function shown(value: unknown, max = 60): string {
   text = printable(text);
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
+
+/** A count and its noun, singular for one: `counted(1, 'epoch')` is "1 epoch", `counted(2, 'epoch')` "2 epochs". */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+}

@@ -6,7 +6,7 @@ import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from '../io/safetensors.js';
 import { buildModel, modelConfig as checkedModelConfig } from '../models/registry.js';
 import { datasetNames, type DatasetName } from '../data/cifar.js';
-import { shown } from '../text.js';
+import { shown, counted } from '../text.js';
 import { prepareQuantized } from '../quant/prepare.js';
 import { restoreQuantized } from './quantized-file.js';
 import {
@@ -230,6 +230,6 @@ export function loadAnyCheckpoint(
     name: modelName,
     config: config as Record<string, unknown>,
     info: { importedFrom: path, ...(epoch !== undefined ? { epoch } : {}) },
-    note: `${refs.size} tensors from ${from}${masks.size ? `; ${masks.size} absent masks set to ones` : ''}`,
+    note: `${counted(refs.size, 'tensor')} from ${from}${masks.size ? `; ${masks.size} absent masks set to ones` : ''}`,
   };
 }

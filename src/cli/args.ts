@@ -90,8 +90,14 @@ export function parseArgs<S extends OptionsSpec>(command: string, spec: S, argv:
   return out as Parsed<S>;
 }
 
-export function usage(command: string, summary: string, spec: OptionsSpec): string {
-  const lines = [`micronet ${command}: ${summary}`, '', 'options:'];
+export function usage(command: string, summary: string, spec: OptionsSpec, positionals?: string): string {
+  const lines = [
+    `usage: micronet ${command}${positionals ? ` ${positionals}` : ''} [options]`,
+    '',
+    summary,
+    '',
+    'options:',
+  ];
   for (const [name, s] of Object.entries(spec)) {
     const value =
       s.type === 'boolean'

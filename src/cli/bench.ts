@@ -8,17 +8,14 @@ import { benchModels, type BenchReport } from '../bench/model.js';
 import { table } from '../bench/timing.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
-import { checkedDevice, checkedWorkers } from './options.js';
+import { checkedDevice, checkedWorkers, deviceOption, threadsOption, useThreads } from './options.js';
 
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'time training and eval of the seed GoogLeNet beside PyTorch (python3 with torch) in the same run',
   options: {
-    device: {
-      type: 'string',
-      help: 'auto (CUDA where this build sees a GPU, else cpu), cpu, cuda or cuda:N',
-      default: 'auto',
-    },
+    device: deviceOption,
+    threads: { ...threadsOption, help: "the engine's threads, PyTorch's alike (default: OMP_NUM_THREADS, else the cores)" },
     json: { type: 'boolean', help: 'print one JSON object instead of the table' },
     reps: { type: 'number', help: 'timed repetitions per figure (the median is reported)', default: 5 },
     batch: { type: 'number', help: 'batch size (default: 128 on CUDA, 64 on the CPU)' },
@@ -37,7 +34,7 @@ export const benchCommand = defineCommand({
     },
   },
   async run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    useThreads(o.threads);
     const device = checkedDevice(o.device);
     const cuda = device !== 'cpu';
     const batch = o.batch ?? (cuda ? 128 : 64);

@@ -7,6 +7,7 @@ import { writeSynthetic } from '../data/synthetic.js';
 
 export const dataCommand = defineCommand({
   name: 'data',
+  positionals: 'download|generate',
   summary:
     'download [--dataset --version --dir] fetches, checks and extracts CIFAR; generate --dir [--train --test --seed] writes a synthetic set',
   options: {

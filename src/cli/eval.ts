@@ -1,6 +1,6 @@
 // `micronet eval`: top-1, top-5 and mean loss of a checkpoint on a split of the data set it was trained for
 // (a quantized model with its exact integer arithmetic unless told otherwise).
-import { checkedWorkers } from './options.js';
+import { checkedDevice, checkedWorkers, deviceOption, threadsOption, useThreads } from './options.js';
 import { existsSync } from 'node:fs';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { loadSplit } from '../data/source.js';
@@ -73,6 +73,8 @@ export const evalCommand = defineCommand({
       help: 'quantized models: exact integer arithmetic (default) or the fake-quantized float model, for comparison',
     },
     json: { type: 'boolean', help: 'print one JSON object', default: false },
+    device: deviceOption,
+    threads: threadsOption,
     fast: {
       type: 'boolean',
       help: 'float models: BatchNorm folded into the convolutions, channels_last, on the CPU each conv and its ReLU one prepacked oneDNN call (faster; logits within float32 rounding)',
@@ -80,12 +82,19 @@ export const evalCommand = defineCommand({
     },
   },
   async run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     if (!Number.isInteger(o.batch) || o.batch < 1)
       throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
     checkedWorkers(o.workers);
+    useThreads(o.threads, o.workers);
+    const device = checkedDevice(o.device);
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
-    if (o.checkpoint.endsWith('.onnx')) return evalOnnx(o);
+    if (o.checkpoint.endsWith('.onnx')) {
+      if (device !== 'cpu' && o.device !== 'auto')
+        throw new UsageError('an .onnx file runs in onnxruntime on the CPU: --device cpu (or leave it out)');
+      return evalOnnx(o);
+    }
+    if (o.fast && device !== 'cpu')
+      throw new UsageError(`--fast prepacks oneDNN convolutions for the CPU: not with --device ${device}`);
     const split = o.split as 'test' | 'train';
     const norm = o.norm as 'train' | 'test';
     const checkpoint = loadAnyCheckpoint(o.checkpoint, o.model);
@@ -128,7 +137,8 @@ export const evalCommand = defineCommand({
       layout: o.fast ? 'channels_last' : 'nchw',
     });
     try {
-      const r = await evaluate(model, loader.epoch(0));
+      if (device !== 'cpu') model.to({ device });
+      const r = await evaluate(model, loader.epoch(0), { device });
       printEvaluation(r, { checkpoint: o.checkpoint, data: o.data, dataset, split, norm, simulate }, o.json);
     } finally {
       await loader.close();

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { planOf } from '../quant/prepare.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
+import { threadsOption, useThreads } from './options.js';
 
 export const exportCommand = defineCommand({
   name: 'export',
@@ -21,9 +22,10 @@ export const exportCommand = defineCommand({
     out: { type: 'string', help: 'the .onnx file to write', required: true },
     opset: { type: 'number', help: `the ONNX opset (${minOpset}..${maxOpset})`, default: defaultOpset },
     model: { type: 'string', help: 'the network of a .pth checkpoint', default: 'googlenet' },
+    threads: threadsOption,
   },
   run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    useThreads(o.threads);
     if (!Number.isInteger(o.opset) || o.opset < minOpset || o.opset > maxOpset)
       throw new UsageError(`--opset must be an integer in ${minOpset}..${maxOpset}, not ${o.opset}`);
     if (!o.out.endsWith('.onnx')) throw new UsageError(`--out ${o.out}: an ONNX file's name ends in .onnx`);

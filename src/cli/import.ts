@@ -6,6 +6,7 @@ import { defineCommand } from './command.js';
 
 export const importCommand = defineCommand({
   name: 'import',
+  positionals: '<file.pth>',
   summary: 'convert a PyTorch checkpoint (.pth from torch.save) into a micronet .safetensors checkpoint',
   options: {
     out: { type: 'string', help: 'the .safetensors file to write', required: true },

@@ -3,7 +3,8 @@
 import { createRequire } from 'node:module';
 import { describeEngine } from '../torch/index.js';
 import { UsageError } from './args.js';
-import { runCommand, type Command } from './command.js';
+import { RecipeError } from '../recipes/index.js';
+import { commandHelp, runCommand, type Command } from './command.js';
 import { exitOnSignals } from './signals.js';
 import { benchCommand } from './bench.js';
 import { dataCommand } from './data.js';
@@ -14,11 +15,13 @@ import { scoreCommand } from './score.js';
 import { quantizeCommand } from './quantize.js';
 import { reportCommand } from './report.js';
 import { pruneCommand } from './prune.js';
+import { recipesCommand } from './recipes.js';
 import { smokeCommand, trainCommand } from './train.js';
 
 const commands = [
   smokeCommand,
   trainCommand,
+  recipesCommand,
   pruneCommand,
   quantizeCommand,
   evalCommand,
@@ -33,7 +36,7 @@ const commands = [
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length), 4);
   return [
-    'usage: micronet <command> [options]   (micronet <command> --help for its options; micronet --version)',
+    'usage: micronet <command> [options]   (micronet help <command> for its options; micronet --version)',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -52,6 +55,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(version());
     return;
   }
+  if (name === 'help' && rest.length) {
+    const [topic, ...extra] = rest;
+    const command = commands.find((c) => c.name === topic);
+    if (!command || extra.length) throw new UsageError(`no command '${rest.join(' ')}'\n\n${help()}`);
+    console.log(commandHelp(command));
+    return;
+  }
   if (name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return;
@@ -64,7 +74,8 @@ async function main(argv: string[]): Promise<void> {
 
 exitOnSignals();
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError) {
+  // A recipe that is unknown, invalid or cannot take an override was asked for on the command line.
+  if (e instanceof UsageError || e instanceof RecipeError) {
     console.error(`micronet: ${e.message}`);
     process.exit(2);
   }

@@ -1,7 +1,9 @@
 // Options and checks shared by the commands that compute: the device, the data-parallel backend, the run directory.
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import { maxWorkers } from '../data/index.js';
+import { applyOverrides, resolveRecipe, type Recipe } from '../recipes/index.js';
 import { UsageError } from './args.js';
 
 /** The --device option of the commands that train. */
@@ -41,3 +43,62 @@ export function checkedWorkers(workers: number): number {
     );
   return workers;
 }
+
+/** The --threads option of the commands that compute. */
+export const threadsOption = {
+  type: 'number',
+  help: "the engine's threads (default: OMP_NUM_THREADS, else the cores less the loader's threads); 1 on a busy machine",
+} as const;
+
+/** The most threads --threads takes. */
+const maxThreads = 1024;
+
+/**
+ * Sets the engine's thread count and returns it: --threads if given, else OMP_NUM_THREADS, else
+ * one per core left over by the loader's worker threads, since threads beyond the free cores only
+ * wait on each other.
+ */
+export function useThreads(requested: number | undefined, loaderThreads = 0): number {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > maxThreads))
+    throw new UsageError(`--threads must be an integer in 1..${maxThreads}, not ${requested}`);
+  const fromEnv = Number.parseInt(process.env.OMP_NUM_THREADS ?? '', 10);
+  const threads =
+    requested ?? (fromEnv > 0 ? fromEnv : Math.max(1, availableParallelism() - Math.max(0, loaderThreads)));
+  T.setNumThreads(threads);
+  return threads;
+}
+
+/** --recipe: a built-in recipe's name or a recipe file, with --set overrides applied (a RecipeError is a usage error). */
+export const recipeOption = (value: string, overrides: readonly string[] = []): Recipe =>
+  applyOverrides(resolveRecipe(value), overrides);
+
+/** The options of the commands that run a recipe, beside their own: threads, the end as JSON, progress lines. */
+export const runOutputOptions = {
+  threads: threadsOption,
+  json: { type: 'boolean', help: 'end with one JSON object on stdout (figures and files); progress stays on stderr' },
+  'log-interval': {
+    type: 'number',
+    help: 'when stderr is not a terminal: a progress line every N steps (default: one every 30 s)',
+  },
+} as const;
+
+type RunOutput = { threads?: number | undefined; json?: boolean | undefined; 'log-interval'?: number | undefined };
+
+/** The run-output options as runRecipe takes them. */
+export function runOutput(o: RunOutput): { threads?: number; json?: boolean; logInterval?: number } {
+  const n = o['log-interval'];
+  if (n !== undefined && (!Number.isInteger(n) || n < 1))
+    throw new UsageError(`--log-interval must be a positive number of steps, not ${n}`);
+  return {
+    ...(o.threads === undefined ? {} : { threads: o.threads }),
+    ...(o.json ? { json: true } : {}),
+    ...(n === undefined ? {} : { logInterval: n }),
+  };
+}
+
+/** The run-output options again, for the workers of a data-parallel run. */
+export const runOutputArgs = (o: RunOutput): string[] => [
+  ...(o.threads === undefined ? [] : ['--threads', String(o.threads)]),
+  ...(o.json ? ['--json'] : []),
+  ...(o['log-interval'] === undefined ? [] : ['--log-interval', String(o['log-interval'])]),
+];

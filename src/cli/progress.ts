@@ -1,5 +1,6 @@
 // Training progress for people: a redrawn bar on a terminal, plain lines otherwise, with the time
 // left in the epoch and in the run, estimated from this process's own pace.
+import { counted } from '../text.js';
 import type { EpochMetrics } from '../checkpoint/metrics.js';
 import type { TrainEvents } from '../train/trainer.js';
 import type { PruneResult } from '../prune/prune.js';
@@ -60,26 +61,53 @@ export class Eta {
   }
 }
 
-export function progressReporter(epochs: number, stream: NodeJS.WriteStream = process.stderr): TrainEvents {
+/** Where progress goes and, without a terminal, how often a step line is written. */
+export interface ProgressOptions {
+  stream?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  /** Without a terminal: a line every this many steps (default: one every `seconds`). */
+  logInterval?: number;
+  seconds?: number;
+  now?: () => number;
+}
+
+/**
+ * Progress for people: on a terminal, one redrawn line; otherwise (a log file, a pipe) a plain
+ * line every `logInterval` steps or every `seconds` seconds, so that a log shows progress within an epoch.
+ */
+export function progressReporter(epochs: number, o: ProgressOptions = {}): TrainEvents {
+  const stream = o.stream ?? process.stderr;
+  const now = o.now ?? (() => performance.now() / 1000);
+  const seconds = o.seconds ?? 30;
   const tty = stream.isTTY === true;
   let drawn = false;
-  const eta = new Eta(epochs);
+  let lastLine = now();
+  const eta = new Eta(epochs, now);
   const clear = () => {
     if (drawn) {
       stream.write('\r\x1b[K');
       drawn = false;
     }
   };
+  const due = (step: number) => {
+    if (o.logInterval) return step % o.logInterval === 0;
+    if (now() - lastLine < seconds) return false;
+    lastLine = now();
+    return true;
+  };
   return {
     step({ epoch, batch, batches, loss, lr, imagesPerSecond }) {
       const left = eta.step(epoch, batch, batches);
-      if (!tty) return;
+      const figures =
+        `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s` +
+        (left ? `  eta ${clock(left.epoch)}, run ${clock(left.run)}` : '');
+      if (!tty) {
+        if (due(batch)) stream.write(`epoch ${epoch}/${epochs} step ${batch}/${batches}${figures}\n`);
+        return;
+      }
       const width = 24;
       const done = Math.round((width * batch) / batches);
       stream.write(
-        `\r\x1b[Kepoch ${epoch}/${epochs} [${'='.repeat(done)}${' '.repeat(width - done)}] ${batch}/${batches}` +
-          `  loss ${loss.toFixed(4)}  lr ${lr.toPrecision(3)}  ${imagesPerSecond.toFixed(0)} img/s` +
-          (left ? `  eta ${clock(left.epoch)}, run ${clock(left.run)}` : ''),
+        `\r\x1b[Kepoch ${epoch}/${epochs} [${'='.repeat(done)}${' '.repeat(width - done)}] ${batch}/${batches}${figures}`,
       );
       drawn = true;
     },
@@ -98,7 +126,7 @@ export function progressReporter(epochs: number, stream: NodeJS.WriteStream = pr
       const after = results.reduce((s, r) => s + r.after, 0);
       const total = results.reduce((s, r) => s + r.numel, 0);
       stream.write(
-        `epoch ${epoch}: pruned ${results.length} layers, ${(before - after).toLocaleString('en-US')} weights removed, ` +
+        `epoch ${epoch}: pruned ${counted(results.length, 'layer')}, ${(before - after).toLocaleString('en-US')} weights removed, ` +
           `${pct(1 - after / total)} of their weights now zero\n`,
       );
     },

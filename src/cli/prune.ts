@@ -1,7 +1,8 @@
 // `micronet prune`: one pruning pass over a checkpoint.
+import { threadsOption, useThreads } from './options.js';
+import { counted } from '../text.js';
 import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
-import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 
 export const pruneCommand = defineCommand({
@@ -13,9 +14,10 @@ export const pruneCommand = defineCommand({
     q: { type: 'number', help: "threshold as a multiple of each layer's weight std", default: 0.25 },
     layers: { type: 'string', help: 'conv, linear, all, or comma-separated layer names', default: 'all' },
     model: { type: 'string', help: 'the network of a .pth checkpoint', default: 'googlenet' },
+    threads: threadsOption,
   },
   run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
+    useThreads(o.threads);
     const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers)
       ? (o.layers as 'conv' | 'linear' | 'all')
       : o.layers.split(',');
@@ -36,7 +38,7 @@ export const pruneCommand = defineCommand({
       dataset,
     );
     console.log(
-      `${results.length} layers pruned; conv/linear sparsity now ${((100 * s.zeros) / s.total).toFixed(2)}% -> ${o.out}`,
+      `${counted(results.length, 'layer')} pruned; conv/linear sparsity now ${((100 * s.zeros) / s.total).toFixed(2)}% -> ${o.out}`,
     );
     model.dispose();
   },

@@ -9,7 +9,7 @@ import type { LayerBits } from '../nn/index.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
 import { checkpointDataset } from './eval.js';
-import { checkedDevice, defaultOut, deviceOption } from './options.js';
+import { checkedDevice, defaultOut, deviceOption, runOutput, runOutputOptions, useThreads } from './options.js';
 import { resumeRun, runRecipe } from './run-recipe.js';
 import { bitsLabel } from '../score/index.js';
 import { postTrainingQuantize } from './post-training.js';
@@ -97,17 +97,18 @@ export const quantizeCommand = defineCommand({
     device: deviceOption,
     set: { type: 'list', help: 'override a field of the resulting recipe: path=value' },
     resume: { type: 'string', help: 'continue the run in this directory' },
+    ...runOutputOptions,
   },
   async run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     const device = checkedDevice(o.device);
     if (o.resume) {
       if (o.checkpoint || o.set?.length)
         throw new UsageError('--resume continues the saved run: --checkpoint and --set are not accepted with it');
-      return resumeRun(o.resume, o.data, device);
+      return resumeRun({ outDir: o.resume, ...(o.data ? { dataDir: o.data } : {}), device, ...runOutput(o) });
     }
     if (!o.checkpoint) throw new UsageError('`micronet quantize` needs --checkpoint (or --resume DIR)');
-    if (o.epochs === 0)
+    if (o.epochs === 0) {
+      useThreads(o.threads);
       return postTrainingQuantize({
         checkpoint: o.checkpoint,
         model: o.model,
@@ -119,9 +120,16 @@ export const quantizeCommand = defineCommand({
         last: parseBits(o['last-bits'], 'last-bits'),
         batches: o['calibration-batches'],
       });
+    }
     if (o['calibration-batches'] !== 32)
       throw new UsageError('--calibration-batches is for post-training quantization (--epochs 0)');
     const recipe = quantizeRecipe({ ...o, checkpoint: o.checkpoint });
-    return runRecipe(recipe, o.data ?? defaultDataDir(), o.out ?? defaultOut('qat'), device, false);
+    return runRecipe(recipe, {
+      dataDir: o.data ?? defaultDataDir(),
+      outDir: o.out ?? defaultOut('qat'),
+      device,
+      resume: false,
+      ...runOutput(o),
+    });
   },
 });

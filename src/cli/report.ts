@@ -8,6 +8,7 @@ import { defineCommand } from './command.js';
 
 export const reportCommand = defineCommand({
   name: 'report',
+  positionals: '<run-dir>...',
   summary:
     'write an HTML report of a run (curves, pruning, per-layer density, score split, recipe); several runs overlay',
   options: {

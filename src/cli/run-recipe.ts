@@ -15,38 +15,74 @@ import { launchWorkers } from './launch.js';
 import { UsageError } from './args.js';
 import { progressReporter } from './progress.js';
 import { stopOnSignal } from './signals.js';
+import { useThreads } from './options.js';
 
-/** What the end of a run prints: the summary the report leads with, and where the files are. */
-function summary(model: Module, history: EpochMetrics[], epochs: number, outDir: string, count?: number): string {
-  const lines = formatSummary(
-    summariseRun(model, history.at(-1)!, { epochs, ...(count === undefined ? {} : { count }) }),
-  );
-  lines.push(
-    `checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${metricsFile(outDir)}; ` +
-      `report: micronet report ${outDir}`,
-  );
-  return lines.join('\n');
+/** How a recipe runs from the command line. */
+export interface RunOptions {
+  dataDir: string;
+  outDir: string;
+  device: T.Device;
+  /** Continue the run saved in outDir. */
+  resume: boolean;
+  /** Data-parallel: seconds a rank waits for the others. */
+  timeout?: number;
+  backend?: T.CudaBackend;
+  /** --threads (undefined: OMP_NUM_THREADS, else the cores the loader leaves). */
+  threads?: number;
+  /** Print the end as one JSON object instead of lines. */
+  json?: boolean;
+  /** Without a terminal: a progress line every this many steps (default: every 30 s). */
+  logInterval?: number;
 }
 
-export async function runRecipe(
+/** The files a run leaves, as the end of a run names them. */
+function runFiles(outDir: string, quantized?: string | null) {
+  return {
+    last: lastCheckpoint(outDir),
+    best: bestCheckpoint(outDir),
+    metrics: metricsFile(outDir),
+    ...(quantized ? { quantized } : {}),
+  };
+}
+
+/** What the end of a run prints: the summary the report leads with and where the files are, as lines or one JSON object. */
+function printEnd(
+  model: Module,
+  history: EpochMetrics[],
   recipe: Recipe,
-  dataDir: string,
-  outDir: string,
-  device: T.Device,
-  resume: boolean,
-  timeout = 120,
-  backend?: T.CudaBackend,
-): Promise<void> {
+  o: RunOptions,
+  end: { count?: number; quantized?: string | null },
+): void {
+  const s = summariseRun(model, history.at(-1)!, {
+    epochs: recipe.epochs,
+    ...(end.count === undefined ? {} : { count: end.count }),
+  });
+  const files = runFiles(o.outDir, end.quantized);
+  if (o.json) {
+    const scores = s.scores.map(({ rules, bitWidth, params, ops, score }) => ({ rules, bitWidth, params, ops, score }));
+    console.log(JSON.stringify({ run: o.outDir, recipe: recipe.name, ...s, scores, files }));
+    return;
+  }
+  const lines = formatSummary(s);
+  lines.push(
+    `checkpoints: ${files.last} and ${files.best}; metrics: ${files.metrics}; report: micronet report ${o.outDir}`,
+  );
+  if (files.quantized) lines.push(`quantized checkpoint (integer weights, for eval and score): ${files.quantized}`);
+  console.log(lines.join('\n'));
+}
+
+export async function runRecipe(recipe: Recipe, o: RunOptions): Promise<void> {
+  useThreads(o.threads, recipe.data.workers);
   const signals = stopOnSignal();
   // A worker of a launcher that is gone (killed) saves and stops like one told to by SIGTERM.
   const orphaned = () => process.kill(process.pid, 'SIGTERM');
   if (process.send) process.once('disconnect', orphaned);
-  const world = await joinWorld(device, timeout, backend);
-  if (world) device = world.device;
+  const world = await joinWorld(o.device, o.timeout ?? 120, o.backend);
+  const device = world ? world.device : o.device;
   const main = !world || world.rank === 0;
   try {
     // A worker of a launcher reports each step to it, so that a failure can say where each rank was.
-    const progress = progressReporter(recipe.epochs);
+    const progress = progressReporter(recipe.epochs, { ...(o.logInterval ? { logInterval: o.logInterval } : {}) });
     const events: TrainEvents = main ? { ...progress } : {};
     if (process.send) {
       events.step = (info) => {
@@ -57,10 +93,10 @@ export async function runRecipe(
       };
     }
     const result = await train(recipe, {
-      dataDir,
-      outDir,
+      dataDir: o.dataDir,
+      outDir: o.outDir,
       device,
-      resume,
+      resume: o.resume,
       shouldStop: signals.shouldStop,
       events,
       ...(world ? { world } : {}),
@@ -69,18 +105,15 @@ export async function runRecipe(
       process.exitCode = signals.exitCode();
       return;
     }
-    if (!main) return;
-    console.log(summary(result.model, result.history, recipe.epochs, outDir, result.final?.count));
-    if (result.quantized)
-      console.log(`quantized checkpoint (integer weights, for eval and score): ${result.quantized}`);
+    if (main) printEnd(result.model, result.history, recipe, o, { count: result.final?.count, quantized: result.quantized });
     result.model.dispose();
   } catch (e) {
     if (!(e instanceof RunFinishedError)) throw e;
     if (!main) return;
     // Nothing left to train: say so, with the run's figures, and succeed.
-    console.log(e.message);
-    const { model } = loadModelCheckpoint(lastCheckpoint(outDir));
-    console.log(summary(model, e.history, recipe.epochs, outDir));
+    (o.json ? process.stderr : process.stdout).write(`${e.message}\n`);
+    const { model } = loadModelCheckpoint(lastCheckpoint(o.outDir));
+    printEnd(model, e.history, recipe, o, {});
     model.dispose();
   } finally {
     signals.release();
@@ -175,14 +208,8 @@ export async function launchRun(
   });
 }
 
-/** Continues the run saved in dir with its own recipe, and its own data directory unless given one. */
-export async function resumeRun(
-  dir: string,
-  data: string | undefined,
-  device: T.Device,
-  timeout?: number,
-  backend?: T.CudaBackend,
-): Promise<void> {
-  const saved = readTrainState(lastCheckpoint(dir));
-  await runRecipe(saved.recipe, data ?? saved.dataDir, dir, device, true, timeout, backend);
+/** Continues the run saved in outDir with its own recipe, and its own data directory unless given one. */
+export async function resumeRun(o: Omit<RunOptions, 'dataDir' | 'resume'> & { dataDir?: string }): Promise<void> {
+  const saved = readTrainState(lastCheckpoint(o.outDir));
+  await runRecipe(saved.recipe, { ...o, dataDir: o.dataDir ?? saved.dataDir, resume: true });
 }

@@ -1,4 +1,5 @@
 // `micronet score`: MicroNet storage, operations and score of a model or checkpoint.
+import { threadsOption, useThreads } from './options.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { buildModel, modelNames } from '../models/registry.js';
 import { checkPrecision, defaultBits, ruleNames, scoreModel, type Rules, type ScoreReport } from '../score/index.js';
@@ -33,9 +34,10 @@ export const scoreCommand = defineCommand({
     },
     accuracy: { type: 'number', help: 'top-1 accuracy in percent, to check the 80% threshold' },
     json: { type: 'boolean', help: 'print one JSON object instead of the table', default: false },
+    threads: threadsOption,
   },
   run(options) {
-    if (options._.length) throw new UsageError(`unexpected argument '${options._[0]}'`);
+    useThreads(options.threads);
     if (options.accuracy !== undefined && !(options.accuracy >= 0 && options.accuracy <= 100)) {
       throw new UsageError(`--accuracy is a percentage in [0, 100], got ${options.accuracy}`);
     }

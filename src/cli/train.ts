@@ -2,19 +2,31 @@
 // CIFAR-100 or, without it, on generated data).
 import { join } from 'node:path';
 import { defaultDataDir, locate, writeSynthetic } from '../data/index.js';
-import { applyOverrides, findRecipe, recipeNames } from '../recipes/index.js';
+import { recipeNames } from '../recipes/index.js';
 import { readTrainState } from '../checkpoint/train-file.js';
 import { lastCheckpoint } from '../checkpoint/run-dir.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
-import { checkedDevice, defaultOut, deviceOption, distBackend } from './options.js';
+import {
+  checkedDevice,
+  defaultOut,
+  deviceOption,
+  distBackend,
+  recipeOption,
+  runOutput,
+  runOutputArgs,
+  runOutputOptions,
+} from './options.js';
 import { launchRun, resumeRun, runRecipe } from './run-recipe.js';
 
 export const trainCommand = defineCommand({
   name: 'train',
   summary: 'train (and prune) a model with a recipe, checkpointing every epoch',
   options: {
-    recipe: { type: 'string', help: `the recipe (${recipeNames().join(', ')})` },
+    recipe: {
+      type: 'string',
+      help: `a built-in recipe (${recipeNames().join(', ')}; micronet recipes shows them) or a recipe file (.json)`,
+    },
     data: { type: 'string', help: "the CIFAR data directory (default: the user cache; on --resume, the run's own)" },
     out: { type: 'string', help: 'the run directory (default: runs/<recipe>-<time>)' },
     device: deviceOption,
@@ -33,9 +45,9 @@ export const trainCommand = defineCommand({
       type: 'string',
       help: 'data-parallel on CUDA: nccl (default where the build has it) or gloo (ranks may share a GPU)',
     },
+    ...runOutputOptions,
   },
   async run(o) {
-    if (o._.length) throw new UsageError(`unexpected argument '${o._[0]}'`);
     if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${o.timeout}`);
     const device = checkedDevice(o.device);
     const backend = distBackend(o['dist-backend']);
@@ -49,14 +61,14 @@ export const trainCommand = defineCommand({
           device,
           backend,
           saved.recipe,
-          ['train', '--resume', o.resume, ...(o.data ? ['--data', o.data] : [])],
+          ['train', '--resume', o.resume, ...(o.data ? ['--data', o.data] : []), ...runOutputArgs(o)],
           o.resume,
         );
       }
-      return resumeRun(o.resume, o.data, device, o.timeout, backend);
+      return resumeRun({ outDir: o.resume, ...(o.data ? { dataDir: o.data } : {}), device, timeout: o.timeout, ...(backend ? { backend } : {}), ...runOutput(o) });
     }
-    if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')})`);
-    const recipe = applyOverrides(findRecipe(o.recipe), o.set ?? []);
+    if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')}, or a recipe file)`);
+    const recipe = recipeOption(o.recipe, o.set ?? []);
     const outDir = o.out ?? defaultOut(recipe.name);
     if (o.nproc !== undefined) {
       // Every worker gets the same run directory (a default one names the time).
@@ -73,11 +85,20 @@ export const trainCommand = defineCommand({
           '--out',
           outDir,
           ...(o.data ? ['--data', o.data] : []),
+          ...runOutputArgs(o),
         ],
         outDir,
       );
     }
-    return runRecipe(recipe, o.data ?? defaultDataDir(), outDir, device, false, o.timeout, backend);
+    return runRecipe(recipe, {
+      dataDir: o.data ?? defaultDataDir(),
+      outDir,
+      device,
+      resume: false,
+      timeout: o.timeout,
+      ...(backend ? { backend } : {}),
+      ...runOutput(o),
+    });
   },
 });
 
@@ -90,11 +111,12 @@ export const smokeCommand = defineCommand({
     out: { type: 'string', help: 'the run directory (default: runs/smoke-<time>)' },
     set: { type: 'list', help: 'override a recipe field: path=value' },
     device: deviceOption,
+    ...runOutputOptions,
   },
   async run(o) {
     const device = checkedDevice(o.device);
     let dataDir = o.data ?? defaultDataDir();
-    const recipe = applyOverrides(findRecipe('smoke'), o.set ?? []);
+    const recipe = recipeOption('smoke', o.set ?? []);
     const outDir = o.out ?? defaultOut('smoke');
     let real = true;
     try {
@@ -112,6 +134,6 @@ export const smokeCommand = defineCommand({
       );
       writeSynthetic(dataDir, { dataset: 'cifar100', train: 2560, test: 512, seed: recipe.seed });
     }
-    await runRecipe(recipe, dataDir, outDir, device, false);
+    await runRecipe(recipe, { dataDir, outDir, device, resume: false, ...runOutput(o) });
   },
 });

@@ -1,7 +1,8 @@
 // Finds a CIFAR dataset in a data directory and reads its splits. Accepted, in this order: the
 // folder an official binary archive extracts to, the python one, then either archive itself
 // (.tar.gz, read without extracting). The directory may also be the extracted folder itself.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readFileNamed } from '../io/read.js';
 import { join } from 'node:path';
 import { parseBinary } from './binary.js';
 import {
@@ -34,6 +35,20 @@ function isDir(p: string): boolean {
   return existsSync(p) && statSync(p).isDirectory();
 }
 
+/**
+ * A split file of the archives' layout; a directory by that name (an ImageFolder tree's train/ or
+ * test/) is refused by name, since micronet reads only the archives' own formats.
+ */
+function isSplitFile(p: string, dataset: DatasetName): boolean {
+  if (!existsSync(p)) return false;
+  if (statSync(p).isDirectory())
+    throw new Error(
+      `${p} is a directory, not a ${datasets[dataset].title} split file: micronet reads the official binary or ` +
+        `python archives (extracted or not), not image-folder trees; run \`micronet data download --dataset ${dataset}\``,
+    );
+  return true;
+}
+
 /** Where the dataset is in dir, or an error saying how to get it there. */
 export function locate(dir: string, dataset: DatasetName = 'cifar100'): Found {
   const spec = datasets[dataset];
@@ -41,7 +56,7 @@ export function locate(dir: string, dataset: DatasetName = 'cifar100'): Found {
   for (const version of versions) {
     const a = spec[version];
     if (isDir(join(dir, a.folder))) return { version, kind: 'folder', path: join(dir, a.folder) };
-    if ([...a.splits.train, ...a.splits.test].some((f) => existsSync(join(dir, f))))
+    if ([...a.splits.train, ...a.splits.test].some((f) => isSplitFile(join(dir, f), dataset)))
       return { version, kind: 'folder', path: dir };
   }
   for (const version of versions) {
@@ -62,7 +77,7 @@ function readFolder(found: Found, a: ArchiveSpec, splits: readonly SplitName[]):
     out[split] = a.splits[split].map((f) => {
       const p = join(found.path, f);
       if (!existsSync(p)) throw new Error(`${p}: missing (the ${split} split)`);
-      return { name: p, bytes: readFileSync(p) };
+      return { name: p, bytes: readFileNamed(p) };
     });
   }
   return out;
@@ -70,7 +85,7 @@ function readFolder(found: Found, a: ArchiveSpec, splits: readonly SplitName[]):
 
 function readArchive(found: Found, a: ArchiveSpec, splits: readonly SplitName[]): Partial<Files> {
   const entries = new Map(
-    readTarGz(readFileSync(found.path), found.path).map((e) => [e.name.replace(/^\.\//, ''), e.data]),
+    readTarGz(readFileNamed(found.path), found.path).map((e) => [e.name.replace(/^\.\//, ''), e.data]),
   );
   const out: Partial<Files> = {};
   for (const split of splits) {

@@ -10,3 +10,4 @@ export type {
   GradientMasking,
 } from './slices.js';
 export { findRecipe, recipeNames } from './builtin.js';
+export { readRecipeFile, recipeLines, resolveRecipe } from './file.js';

@@ -11,7 +11,7 @@ import {
 import { modelConfig } from '../models/registry.js';
 import { checkQuantizationConfig } from '../quant/prepare.js';
 import { checkOptimizerConfig, optimizerDefaults, type OptimizerConfig } from '../optim/index.js';
-import type { LossConfig, PruningConfig, QuantizationPhase, ScheduleConfig } from './slices.js';
+import type { LossConfig, PruneEvent, PruningConfig, QuantizationPhase, ScheduleConfig } from './slices.js';
 
 /** Everything a training run does: model, data, epochs, optimizer, schedule, loss, pruning, precision, quantization. */
 export interface Recipe {
@@ -174,10 +174,7 @@ function trainingProblems(r: Recipe): string[] {
     Number.isInteger(r.schedule?.warmupEpochs) && r.schedule.warmupEpochs >= 0 && r.schedule.warmupEpochs <= r.epochs,
     'schedule.warmupEpochs must be an integer in [0, epochs]',
   );
-  check(
-    Array.isArray(r.schedule?.milestones) && r.schedule.milestones.every(positiveInt),
-    'schedule.milestones must be positive integers',
-  );
+  problems.push(...lateEpochProblems(r, 'schedule.milestones', r.schedule?.milestones, 'milestone'));
   check(nonNegative(r.schedule?.gamma) && r.schedule.gamma <= 1, 'schedule.gamma must be in [0, 1]');
   check(
     r.schedule?.gammaAfterPrune === null ||
@@ -191,13 +188,7 @@ function trainingProblems(r: Recipe): string[] {
     ['masked-weights', 'zero-params'].includes(r.pruning?.gradientMasking),
     'pruning.gradientMasking must be masked-weights or zero-params',
   );
-  check(
-    Array.isArray(r.pruning?.events) &&
-      r.pruning.events.every(
-        (e) => positiveInt(e?.epoch) && e.epoch <= r.epochs && ['conv', 'linear', 'all'].includes(e.layers),
-      ),
-    'pruning.events must be {epoch in 1..epochs, layers: conv|linear|all}',
-  );
+  problems.push(...pruneEventProblems(r));
   check(Number.isSafeInteger(r.seed) && r.seed >= 0, `seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}`);
   check(['float32', 'bfloat16'].includes(r.precision), 'precision must be float32 or bfloat16');
   check(typeof r.channelsLast === 'boolean', 'channelsLast must be a boolean');
@@ -207,6 +198,40 @@ function trainingProblems(r: Recipe): string[] {
     'initialWeights must be null or a checkpoint path',
   );
   return problems;
+}
+
+/** An epoch list's entries that are no epoch or come after the last one, each named with how to drop it. */
+function lateEpochProblems(r: Recipe, path: string, list: unknown, what: string): string[] {
+  if (!Array.isArray(list) || !list.every(positiveInt)) return [`${path} must be a list of positive integers (epochs)`];
+  const kept = list.filter((m) => m <= r.epochs);
+  return lateEntries(r, path, list, kept, what);
+}
+
+/** Pruning events: each {epoch in 1..epochs, layers: conv|linear|all}; one after the last epoch is named. */
+function pruneEventProblems(r: Recipe): string[] {
+  const events: unknown = r.pruning?.events;
+  const layers = ['conv', 'linear', 'all'];
+  if (!Array.isArray(events)) return ['pruning.events must be a list of {epoch, layers: conv|linear|all}'];
+  const malformed = events.findIndex(
+    (e) => typeof e !== 'object' || e === null || !positiveInt(e.epoch) || !layers.includes(e.layers),
+  );
+  if (malformed >= 0)
+    return [`pruning.events[${malformed}] must be {epoch: a positive integer, layers: conv|linear|all}`];
+  const typed = events as PruneEvent[];
+  const kept = typed.filter((e) => e.epoch <= r.epochs);
+  return lateEntries(r, 'pruning.events', typed.map((e) => e.epoch), kept, 'pruning event');
+}
+
+/** `path[i] (epoch e) is after the last epoch (n)` for each late entry, and the override that drops them all. */
+function lateEntries(r: Recipe, path: string, epochs: number[], kept: unknown[], what: string): string[] {
+  const late = epochs.flatMap((e, i) => (e > r.epochs ? [`${path}[${i}] (epoch ${e})`] : []));
+  if (!late.length) return [];
+  const its = late.length === 1 ? 'it' : 'them';
+  return [
+    `${late.join(', ')} ${late.length === 1 ? 'is' : 'are'} after the last epoch (${r.epochs}): ` +
+      `a ${what} there never happens; drop ${its} with --set '${path}=${JSON.stringify(kept)}' ` +
+      `(or keep ${its} with --set epochs=${Math.max(...epochs)})`,
+  ];
 }
 
 /** The quantization-aware phase, when there is one. */
@@ -224,10 +249,7 @@ function quantizationProblems(r: Recipe): string[] {
         'quantization.freezeEpoch must be null or in startEpoch..epochs',
       );
       check(typeof q.lr === 'number' && q.lr > 0, 'quantization.lr must be positive');
-      check(
-        Array.isArray(q.milestones) && q.milestones.every(positiveInt),
-        'quantization.milestones must be positive integers',
-      );
+      problems.push(...lateEpochProblems(r, 'quantization.milestones', q.milestones, 'milestone'));
       check(nonNegative(q.gamma) && q.gamma <= 1, 'quantization.gamma must be in [0, 1]');
       check(r.precision === 'float32', 'quantization-aware training runs in float32 (precision=float32)');
       check(

@@ -9,7 +9,7 @@ import type { Recipe } from '../recipes/index.js';
 import { readTrainState, type Position } from '../checkpoint/train-file.js';
 import { metricNames, metricsRangeProblems, parseMetricsLine, type EpochMetrics } from '../checkpoint/metrics.js';
 import { maxEpochs } from '../recipes/recipe.js';
-import { printable } from '../text.js';
+import { printable, counted } from '../text.js';
 import { lastCheckpoint, metricsFile, quantizedCheckpoint, runHolder } from '../checkpoint/run-dir.js';
 import { summariseRun, type RunSummary } from './summary.js';
 
@@ -204,7 +204,7 @@ function readMetrics(path: string, maxEpoch: number, note: (p: string) => void):
 
 function runStatus(dir: string, recipe: Recipe | null, position: Position | null, epochsDone: number): string {
   const epochs = recipe ? ` of ${recipe.epochs}` : '';
-  if (recipe && position && position.epoch > recipe.epochs) return `complete: ${recipe.epochs} epochs`;
+  if (recipe && position && position.epoch > recipe.epochs) return `complete: ${counted(recipe.epochs, 'epoch')}`;
   const holder = runHolder(dir);
   const where = position?.batch
     ? `at epoch ${position.epoch}, batch ${position.batch}`

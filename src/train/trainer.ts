@@ -2,6 +2,7 @@
 // events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
 // resumption (also mid-epoch, after an interruption), a clean stop on a non-finite loss,
 // TensorBoard scalars, and data-parallel training over a process group.
+import { counted } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as T from '../torch/index.js';
@@ -188,7 +189,7 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
   if (saved && saved.position.epoch > recipe.epochs) {
     disposeLoadedState(saved);
     throw new RunFinishedError(
-      `the run in ${options.outDir} is finished: all ${recipe.epochs} epochs are done; its model is ${last}`,
+      `the run in ${options.outDir} is finished: all ${counted(recipe.epochs, 'epoch')} are done; its model is ${last}`,
       saved.history,
     );
   }
@@ -235,16 +236,21 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
       bestTop1: saved.bestTop1,
     };
     events.message?.(
-      `resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''} on ${device}`,
+      `resuming ${recipe.name} at epoch ${state.position.epoch}${state.position.batch ? `, batch ${state.position.batch}` : ''} ${where(device, recipe)}`,
     );
   } else {
     events.message?.(
-      `training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}, on ${device}`,
+      `training ${recipe.name} (${recipe.description}) on ${options.dataDir}, writing ${options.outDir}, ${where(device, recipe)}`,
     );
   }
   replicas.syncState(model, optimizer);
   return { recipe, model, optimizer, state, final: null };
 }
+
+/** Where the run computes: the device, the engine's threads and the loader's. */
+const where = (device: T.Device, recipe: Recipe) =>
+  `on ${device} with ${counted(T.getNumThreads(), 'engine thread')}` +
+  (recipe.data.workers ? ` and ${counted(recipe.data.workers, 'loader thread')}` : ' (loading on the main thread)');
 
 /** The run's data, split over the group, and its TensorBoard file. */
 function prepare(run: Run, place: Place): Setting {
@@ -281,7 +287,7 @@ function prepare(run: Run, place: Place): Setting {
   if (state.position.batch >= batches) {
     throw new TrainingError(
       `${last}: the saved position is batch ${state.position.batch} of epoch ${state.position.epoch}, ` +
-        `but an epoch of this data has ${batches} batches (other data than the run's?)`,
+        `but an epoch of this data has ${counted(batches, 'batch', 'batches')} (other data than the run's?)`,
     );
   }
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
@@ -561,7 +567,7 @@ function checkIdentity(saved: TrainState, path: string, outDir: string): void {
   const r = saved.recipe;
   throw new TrainingError(
     `${path} belongs to another run (${saved.runId ? `run ${saved.runId}` : 'a run without an id'}: recipe ${r.name}, seed ${r.seed}, ` +
-      `lr ${r.schedule.lr}, ${r.epochs} epochs) than the one ${owner[0]} names (${owner[1] ?? 'a run without an id'}); ` +
+      `lr ${r.schedule.lr}, ${counted(r.epochs, 'epoch')}) than the one ${owner[0]} names (${owner[1] ?? 'a run without an id'}); ` +
       `resuming would overwrite that run's metrics and best checkpoint. Resume it from its own directory, or start ` +
       `a new run from its weights with --set initialWeights=${path}`,
   );
