@@ -2,7 +2,7 @@
 // extracted or archived, and refuse bad input with the file's name and the problem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadDataset, loadSplit, locate, readPickle, writeSynthetic } from '../src/data/index.js';
 import { runPython } from './support/data-python.js';
@@ -163,5 +163,18 @@ test('CIFAR-10 batches without any images are refused, naming all of them', () =
     (e: Error) =>
       [1, 2, 3, 4, 5].every((i) => e.message.includes(`data_batch_${i}.bin`)) &&
       /no images \(the train split is empty/.test(e.message),
+  );
+});
+
+test('an image-folder tree (train/ and test/ directories) is named as such, not met with EISDIR', () => {
+  const dir = scratchDir();
+  mkdirSync(join(dir, 'train', 'apple'), { recursive: true });
+  mkdirSync(join(dir, 'test', 'apple'), { recursive: true });
+  assert.throws(
+    () => loadSplit(dir, 'test'),
+    (e: Error) =>
+      e.message.startsWith(`${join(dir, 'train')} is a directory, not a CIFAR-100 split file`) &&
+      e.message.includes('not image-folder trees') &&
+      !e.message.includes('EISDIR'),
   );
 });

@@ -1,7 +1,7 @@
-// The progress line's estimate of the time left, on a clock the test moves.
+// Progress: the estimate of the time left, and the lines a log file gets, on a clock the test moves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clock, Eta } from '../src/cli/progress.js';
+import { clock, Eta, progressReporter } from '../src/cli/progress.js';
 
 test("the time left: steps at this epoch's pace, then the remaining epochs at the last whole epoch's wall time", () => {
   let now = 0;
@@ -36,4 +36,41 @@ test('clock formats seconds as m:ss or h:mm:ss', () => {
   assert.equal(clock(59.6), '1:00');
   assert.equal(clock(3599), '59:59');
   assert.equal(clock(3600 + 62), '1:01:02');
+});
+
+test('without a terminal, a step line every --log-interval steps, or else one every 30 seconds', () => {
+  const info = (batch: number) => ({
+    epoch: 1,
+    batch,
+    batches: 6,
+    loss: 2.5,
+    lr: 0.1,
+    imagesPerSecond: 100,
+    model: null as never,
+  });
+  const stepsOf = (lines: string[]) => lines.map((l) => /step (\d+)\/6/.exec(l)?.[1]).filter(Boolean);
+  const every2: string[] = [];
+  const byCount = progressReporter(3, {
+    logInterval: 2,
+    stream: { isTTY: false, write: (t: string) => every2.push(t) > 0 },
+  });
+  for (let b = 1; b <= 6; b++) byCount.step!(info(b));
+  assert.deepEqual(stepsOf(every2), ['2', '4', '6']);
+  assert.match(every2[0]!, /^epoch 1\/3 step 2\/6 {2}loss 2\.5000 {2}lr 0\.100 {2}100 img\/s/);
+  assert.ok(
+    every2.every((l) => !l.includes('\r')),
+    'plain lines, no redraws',
+  );
+
+  let t = 0;
+  const timed: string[] = [];
+  const byTime = progressReporter(3, {
+    stream: { isTTY: false, write: (s: string) => timed.push(s) > 0 },
+    now: () => t,
+  });
+  for (let b = 1; b <= 6; b++) {
+    t += 12; // steps of 12 s: 30 s have passed at step 3 (36 s), then again at step 6 (72 s)
+    byTime.step!(info(b));
+  }
+  assert.deepEqual(stepsOf(timed), ['3', '6']);
 });

@@ -7,7 +7,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as T from '../src/torch/index.js';
-import { applyOverrides, findRecipe, recipeNames, validateRecipe, type Recipe } from '../src/recipes/index.js';
+import {
+  applyOverrides,
+  findRecipe,
+  RecipeError,
+  recipeNames,
+  validateRecipe,
+  type Recipe,
+} from '../src/recipes/index.js';
 import { learningRate } from '../src/train/schedule.js';
 import { createOptimizer, type SgdConfig } from '../src/optim/index.js';
 import { beginEpoch, readStep, trainStep } from '../src/train/step.js';
@@ -72,7 +79,10 @@ test('recipes are validated; overrides are type-checked and unknown fields refus
     () => applyOverrides(findRecipe('smoke'), ['optimizer.momentum=0']),
     /Nesterov momentum needs momentum > 0/,
   );
-  assert.throws(() => applyOverrides(findRecipe('smoke'), ['epochs=3']), /pruning\.events must be/);
+  assert.throws(
+    () => applyOverrides(findRecipe('smoke'), ['epochs=3']),
+    /pruning\.events\[0\] \(epoch 4\), .* are after the last epoch \(3\)/,
+  );
   assert.throws(
     () => findRecipe('nope'),
     /unknown recipe 'nope' \(known: micronet-seed, id56-notebook, smoke, micronet-seed-qat, qat\)/,
@@ -181,3 +191,33 @@ for (const name of ['micronet-seed', 'id56-notebook']) {
     model.dispose();
   });
 }
+
+test('a pruning event or milestone after the last epoch is named, with the override that drops it', () => {
+  const smoke = findRecipe('smoke');
+  assert.throws(
+    () => applyOverrides(smoke, ['epochs=5']),
+    (e: Error) =>
+      e instanceof RecipeError &&
+      e.message.includes(
+        "schedule.milestones[0] (epoch 7) is after the last epoch (5): a milestone there never happens; drop it with --set 'schedule.milestones=[]'",
+      ) &&
+      e.message.includes('pruning.events[2] (epoch 6) is after the last epoch (5)') &&
+      !e.message.includes('pruning.events[1]'),
+  );
+  // The suggested overrides are the fix.
+  const fixed = applyOverrides(smoke, [
+    'epochs=5',
+    'schedule.milestones=[]',
+    'pruning.events=[{"epoch":4,"layers":"conv"},{"epoch":5,"layers":"linear"}]',
+  ]);
+  assert.equal(fixed.pruning.events.length, 2);
+  assert.throws(
+    () => applyOverrides(smoke, ['pruning.events=[{"epoch":2,"layers":"convs"}]']),
+    /pruning\.events\[0\] must be \{epoch/,
+  );
+  const qat = findRecipe('micronet-seed-qat');
+  assert.throws(
+    () => applyOverrides(qat, ['quantization.milestones=[230]']),
+    /quantization\.milestones\[0\] \(epoch 230\) is after the last epoch \(220\)/,
+  );
+});

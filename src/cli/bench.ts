@@ -15,7 +15,10 @@ export const benchCommand = defineCommand({
   summary: 'time training and eval of the seed GoogLeNet beside PyTorch (python3 with torch) in the same run',
   options: {
     device: deviceOption,
-    threads: { ...threadsOption, help: "the engine's threads, PyTorch's alike (default: OMP_NUM_THREADS, else the cores)" },
+    threads: {
+      ...threadsOption,
+      help: "the engine's threads, PyTorch's alike (default: OMP_NUM_THREADS, else the cores)",
+    },
     json: { type: 'boolean', help: 'print one JSON object instead of the table' },
     reps: { type: 'number', help: 'timed repetitions per figure (the median is reported)', default: 5 },
     batch: { type: 'number', help: 'batch size (default: 128 on CUDA, 64 on the CPU)' },

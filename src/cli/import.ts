@@ -3,6 +3,7 @@ import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file
 import { modelNames } from '../models/registry.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
+import { safetensorsOut } from './options.js';
 
 export const importCommand = defineCommand({
   name: 'import',
@@ -22,6 +23,7 @@ export const importCommand = defineCommand({
   },
   run(options) {
     const [source, ...extra] = options._;
+    safetensorsOut(options.out);
     if (!source || extra.length)
       throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME] [--config JSON]');
     if (!/\.(pth|pt|tar)$/i.test(source))

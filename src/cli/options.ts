@@ -53,14 +53,20 @@ export const threadsOption = {
 /** The most threads --threads takes. */
 const maxThreads = 1024;
 
+/** --threads checked (undefined: not given). */
+function checkedThreads(requested: number | undefined): number | undefined {
+  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > maxThreads))
+    throw new UsageError(`--threads must be an integer in 1..${maxThreads}, not ${requested}`);
+  return requested;
+}
+
 /**
  * Sets the engine's thread count and returns it: --threads if given, else OMP_NUM_THREADS, else
  * one per core left over by the loader's worker threads, since threads beyond the free cores only
  * wait on each other.
  */
 export function useThreads(requested: number | undefined, loaderThreads = 0): number {
-  if (requested !== undefined && (!Number.isInteger(requested) || requested < 1 || requested > maxThreads))
-    throw new UsageError(`--threads must be an integer in 1..${maxThreads}, not ${requested}`);
+  checkedThreads(requested);
   const fromEnv = Number.parseInt(process.env.OMP_NUM_THREADS ?? '', 10);
   const threads =
     requested ?? (fromEnv > 0 ? fromEnv : Math.max(1, availableParallelism() - Math.max(0, loaderThreads)));
@@ -84,13 +90,13 @@ export const runOutputOptions = {
 
 type RunOutput = { threads?: number | undefined; json?: boolean | undefined; 'log-interval'?: number | undefined };
 
-/** The run-output options as runRecipe takes them. */
+/** The run-output options as runRecipe takes them, checked before anything is written. */
 export function runOutput(o: RunOutput): { threads?: number; json?: boolean; logInterval?: number } {
   const n = o['log-interval'];
   if (n !== undefined && (!Number.isInteger(n) || n < 1))
     throw new UsageError(`--log-interval must be a positive number of steps, not ${n}`);
   return {
-    ...(o.threads === undefined ? {} : { threads: o.threads }),
+    ...(checkedThreads(o.threads) === undefined ? {} : { threads: o.threads }),
     ...(o.json ? { json: true } : {}),
     ...(n === undefined ? {} : { logInterval: n }),
   };
@@ -102,3 +108,13 @@ export const runOutputArgs = (o: RunOutput): string[] => [
   ...(o.json ? ['--json'] : []),
   ...(o['log-interval'] === undefined ? [] : ['--log-interval', String(o['log-interval'])]),
 ];
+
+/** An --out that names a model checkpoint: a .safetensors file, never safetensors under another format's name. */
+export function safetensorsOut(path: string): string {
+  if (!path.endsWith('.safetensors'))
+    throw new UsageError(
+      `--out ${path}: micronet writes model checkpoints as .safetensors (PyTorch reads them with ` +
+        'safetensors.torch.load_file, then load_state_dict); name the file .safetensors',
+    );
+  return path;
+}

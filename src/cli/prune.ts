@@ -1,5 +1,5 @@
 // `micronet prune`: one pruning pass over a checkpoint.
-import { threadsOption, useThreads } from './options.js';
+import { safetensorsOut, threadsOption, useThreads } from './options.js';
 import { counted } from '../text.js';
 import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
@@ -18,6 +18,7 @@ export const pruneCommand = defineCommand({
   },
   run(o) {
     useThreads(o.threads);
+    safetensorsOut(o.out);
     const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers)
       ? (o.layers as 'conv' | 'linear' | 'all')
       : o.layers.split(',');

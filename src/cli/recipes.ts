@@ -22,7 +22,11 @@ export const recipesCommand = defineCommand({
     }
     const all = recipeNames().map((n) => findRecipe(n));
     if (o.json) {
-      console.log(JSON.stringify(all.map(({ name, description, epochs, model }) => ({ name, description, epochs, model: model.name }))));
+      console.log(
+        JSON.stringify(
+          all.map(({ name, description, epochs, model }) => ({ name, description, epochs, model: model.name })),
+        ),
+      );
       return;
     }
     const width = Math.max(...all.map((r) => r.name.length));

@@ -105,7 +105,8 @@ export async function runRecipe(recipe: Recipe, o: RunOptions): Promise<void> {
       process.exitCode = signals.exitCode();
       return;
     }
-    if (main) printEnd(result.model, result.history, recipe, o, { count: result.final?.count, quantized: result.quantized });
+    if (main)
+      printEnd(result.model, result.history, recipe, o, { count: result.final?.count, quantized: result.quantized });
     result.model.dispose();
   } catch (e) {
     if (!(e instanceof RunFinishedError)) throw e;

@@ -51,6 +51,7 @@ export const trainCommand = defineCommand({
     if (!(o.timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${o.timeout}`);
     const device = checkedDevice(o.device);
     const backend = distBackend(o['dist-backend']);
+    const output = runOutput(o);
     if (o.resume) {
       if (o.set?.length || o.recipe)
         throw new UsageError('--resume continues the saved recipe: --recipe and --set are not accepted with it');
@@ -65,7 +66,14 @@ export const trainCommand = defineCommand({
           o.resume,
         );
       }
-      return resumeRun({ outDir: o.resume, ...(o.data ? { dataDir: o.data } : {}), device, timeout: o.timeout, ...(backend ? { backend } : {}), ...runOutput(o) });
+      return resumeRun({
+        outDir: o.resume,
+        ...(o.data ? { dataDir: o.data } : {}),
+        device,
+        timeout: o.timeout,
+        ...(backend ? { backend } : {}),
+        ...output,
+      });
     }
     if (!o.recipe) throw new UsageError(`--recipe is needed (${recipeNames().join(', ')}, or a recipe file)`);
     const recipe = recipeOption(o.recipe, o.set ?? []);
@@ -97,7 +105,7 @@ export const trainCommand = defineCommand({
       resume: false,
       timeout: o.timeout,
       ...(backend ? { backend } : {}),
-      ...runOutput(o),
+      ...output,
     });
   },
 });
@@ -115,6 +123,7 @@ export const smokeCommand = defineCommand({
   },
   async run(o) {
     const device = checkedDevice(o.device);
+    const output = runOutput(o);
     let dataDir = o.data ?? defaultDataDir();
     const recipe = recipeOption('smoke', o.set ?? []);
     const outDir = o.out ?? defaultOut('smoke');
@@ -134,6 +143,6 @@ export const smokeCommand = defineCommand({
       );
       writeSynthetic(dataDir, { dataset: 'cifar100', train: 2560, test: 512, seed: recipe.seed });
     }
-    await runRecipe(recipe, { dataDir, outDir, device, resume: false, ...runOutput(o) });
+    await runRecipe(recipe, { dataDir, outDir, device, resume: false, ...output });
   },
 });

@@ -219,7 +219,13 @@ function pruneEventProblems(r: Recipe): string[] {
     return [`pruning.events[${malformed}] must be {epoch: a positive integer, layers: conv|linear|all}`];
   const typed = events as PruneEvent[];
   const kept = typed.filter((e) => e.epoch <= r.epochs);
-  return lateEntries(r, 'pruning.events', typed.map((e) => e.epoch), kept, 'pruning event');
+  return lateEntries(
+    r,
+    'pruning.events',
+    typed.map((e) => e.epoch),
+    kept,
+    'pruning event',
+  );
 }
 
 /** `path[i] (epoch e) is after the last epoch (n)` for each late entry, and the override that drops them all. */
