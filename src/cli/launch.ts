@@ -42,9 +42,17 @@ const where = (w: Worker) =>
  * Runs `micronet <args>` as `nproc` ranks; resolves with the exit code the launcher should end
  * with, after printing what went wrong if something did (`afterFailure` adds how to go on).
  */
-export async function launchWorkers(nproc: number, args: string[], afterFailure: () => string): Promise<number> {
+export async function launchWorkers(
+  nproc: number,
+  args: string[],
+  afterFailure: () => string,
+  requestedThreads?: number,
+): Promise<number> {
   const port = await freePort();
-  const threads = process.env.OMP_NUM_THREADS ?? String(Math.max(1, Math.floor(availableParallelism() / nproc)));
+  // Each rank's engine threads: --threads, else OMP_NUM_THREADS, else the cores shared out.
+  const threads = String(
+    requestedThreads ?? (process.env.OMP_NUM_THREADS || Math.max(1, Math.floor(availableParallelism() / nproc))),
+  );
   const workers: Worker[] = Array.from({ length: nproc }, (_, rank) => {
     const env = {
       ...process.env,

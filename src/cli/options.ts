@@ -102,9 +102,8 @@ export function runOutput(o: RunOutput): { threads?: number; json?: boolean; log
   };
 }
 
-/** The run-output options again, for the workers of a data-parallel run. */
+/** The run-output options again, for the workers of a data-parallel run (the launcher sets their threads). */
 export const runOutputArgs = (o: RunOutput): string[] => [
-  ...(o.threads === undefined ? [] : ['--threads', String(o.threads)]),
   ...(o.json ? ['--json'] : []),
   ...(o['log-interval'] === undefined ? [] : ['--log-interval', String(o['log-interval'])]),
 ];

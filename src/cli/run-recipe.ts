@@ -160,7 +160,7 @@ async function joinWorld(
 
 /** `--nproc N` (N > 1): the same command as N workers; the launcher ends as they do. */
 export async function launchRun(
-  o: { nproc: number; timeout: number },
+  o: { nproc: number; timeout: number; threads?: number | undefined },
   device: T.Device,
   backend: T.CudaBackend | undefined,
   recipe: Recipe,
@@ -198,15 +198,20 @@ export async function launchRun(
     String(o.timeout),
     ...(backend ? ['--dist-backend', backend] : []),
   ];
-  process.exitCode = await launchWorkers(o.nproc, args, () => {
-    const last = lastCheckpoint(outDir);
-    if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
-    const { position } = readTrainState(last);
-    return (
-      `Nothing is lost: ${last} holds the run up to epoch ${position.epoch}${position.batch ? `, batch ${position.batch}` : ''}; ` +
-      `continue with micronet train --resume ${outDir} --nproc ${o.nproc}`
-    );
-  });
+  process.exitCode = await launchWorkers(
+    o.nproc,
+    args,
+    () => {
+      const last = lastCheckpoint(outDir);
+      if (!existsSync(last)) return 'No epoch had completed: nothing was saved.';
+      const { position } = readTrainState(last);
+      return (
+        `Nothing is lost: ${last} holds the run up to epoch ${position.epoch}${position.batch ? `, batch ${position.batch}` : ''}; ` +
+        `continue with micronet train --resume ${outDir} --nproc ${o.nproc}`
+      );
+    },
+    o.threads,
+  );
 }
 
 /** Continues the run saved in outDir with its own recipe, and its own data directory unless given one. */
