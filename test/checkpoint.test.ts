@@ -598,3 +598,38 @@ test('malformed layouts, impossible sizes and hostile pickles give errors naming
     /\(x\/data\.pkl\): malformed pickle \(at offset 2\)/,
   );
 });
+
+test('prune --out x.pth writes a torch.save file: torch.load(weights_only=True) and load_state_dict take it, values exact', () => {
+  const dir = scratchDir();
+  const source = join(dir, 'dense.safetensors');
+  const { model, config } = buildModel('googlenet', {}, { generator: new T.Generator(3) });
+  saveModelCheckpoint(source, model, 'googlenet', config);
+  model.dispose();
+  const pth = join(dir, 'pruned.pth');
+  const safetensors = join(dir, 'pruned.safetensors');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  for (const out of [pth, safetensors]) assert.equal(run('prune', '--checkpoint', source, '--out', out).status, 0);
+  assert.match(run('prune', '--checkpoint', source, '--out', pth).stdout, /torch\.save state dict .* micronet import /);
+  // PyTorch reads it with its safe loader, into its own GoogLeNet, and writes what it read as safetensors.
+  const read = join(dir, 'read.safetensors');
+  const script = `import torch, sys
+sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL('../../python/', import.meta.url)))})
+from googlenet import GoogLeNet, write_safetensors
+sd = torch.load(${JSON.stringify(pth)}, weights_only=True)
+assert type(sd).__name__ == 'OrderedDict', type(sd)
+GoogLeNet().load_state_dict(sd)
+write_safetensors(${JSON.stringify(read)}, sd)`;
+  execFileSync(torchPython, ['-c', script]);
+  const expected = readSafetensors(safetensors).tensors;
+  const got = readSafetensors(read).tensors;
+  assert.deepEqual([...got.keys()], [...expected.keys()], 'the same keys, in state_dict order');
+  for (const [k, t] of expected) {
+    assert.equal(got.get(k)!.dtype, t.dtype, k);
+    assert.deepEqual(got.get(k)!.data(), t.data(), `${k} exact`);
+  }
+  // micronet's own reader reads it back too.
+  const back = loadAnyCheckpoint(pth, 'googlenet');
+  assert.deepEqual(back.model.stateDict().get('linear.mask')!.data(), expected.get('linear.mask')!.data());
+  back.model.dispose();
+  assert.equal(run('prune', '--checkpoint', source, '--out', join(dir, 'x.bin')).status, 2);
+});

@@ -7,7 +7,7 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors, type Safetens
 import { buildModel, modelConfig as checkedModelConfig } from '../models/registry.js';
 import { datasetNames, type DatasetName } from '../data/cifar.js';
 import { shown, counted } from '../text.js';
-import { prepareQuantized } from '../quant/prepare.js';
+import { planOf, prepareQuantized } from '../quant/prepare.js';
 import { restoreQuantized } from './quantized-file.js';
 import {
   checkpointFormat,
@@ -19,6 +19,7 @@ import {
   trainStatePrefix,
 } from './metadata.js';
 import { extractStateDict, loadTensors, readTorchFile } from './torch-file.js';
+import { writeTorchFile } from './torch-save.js';
 
 /** A model rebuilt from a checkpoint, with what its metadata says about it. */
 export interface ModelCheckpoint {
@@ -33,7 +34,14 @@ export interface ModelCheckpoint {
   dataset?: DatasetName;
 }
 
-/** Writes a model checkpoint: the state dict, with metadata that rebuilds the model (and its quantization plan) and free-form info. */
+/** Whether a path names a torch.save file (.pth, .pt), which holds the state dict alone. */
+export const isTorchFileName = (path: string) => /\.(pth|pt)$/i.test(path);
+
+/**
+ * Writes a model checkpoint: the state dict, with metadata that rebuilds the model (and its
+ * quantization plan) and free-form info; or, to a .pth or .pt name, the state dict alone as
+ * torch.save writes it, for PyTorch (a quantized model's plan has no place there: refused).
+ */
 export function saveModelCheckpoint(
   path: string,
   model: Module,
@@ -42,6 +50,12 @@ export function saveModelCheckpoint(
   info: Record<string, unknown> = {},
   dataset?: DatasetName,
 ): void {
+  if (isTorchFileName(path)) {
+    if (planOf(model))
+      throw new Error(`${path}: a quantized model's plan does not fit a torch.save state dict; write .safetensors`);
+    writeTorchFile(path, model.stateDict());
+    return;
+  }
   writeSafetensors(path, model.stateDict(), {
     ...modelMetadata(checkpointFormat, model, name, config, dataset),
     info: JSON.stringify(info),

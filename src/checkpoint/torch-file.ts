@@ -9,7 +9,8 @@ import { PickleError, unpickle, type PickleGlobal } from '../io/pickle.js';
 import { readFileNamed } from '../io/read.js';
 import { ZipReader } from '../io/zip.js';
 
-const storageDtypes: Record<string, T.DType> = {
+/** PyTorch's storage classes and the dtypes they hold. */
+export const storageDtypes: Record<string, T.DType> = {
   FloatStorage: 'float32',
   DoubleStorage: 'float64',
   HalfStorage: 'float16',

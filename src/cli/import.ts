@@ -3,7 +3,6 @@ import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file
 import { modelNames } from '../models/registry.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
-import { safetensorsOut } from './options.js';
 
 export const importCommand = defineCommand({
   name: 'import',
@@ -23,7 +22,8 @@ export const importCommand = defineCommand({
   },
   run(options) {
     const [source, ...extra] = options._;
-    safetensorsOut(options.out);
+    if (!options.out.endsWith('.safetensors'))
+      throw new UsageError(`--out ${options.out}: import writes a micronet checkpoint, named .safetensors`);
     if (!source || extra.length)
       throw new UsageError('usage: micronet import <file.pth> --out <file.safetensors> [--model NAME] [--config JSON]');
     if (!/\.(pth|pt|tar)$/i.test(source))

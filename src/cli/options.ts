@@ -108,12 +108,12 @@ export const runOutputArgs = (o: RunOutput): string[] => [
   ...(o['log-interval'] === undefined ? [] : ['--log-interval', String(o['log-interval'])]),
 ];
 
-/** An --out that names a model checkpoint: a .safetensors file, never safetensors under another format's name. */
-export function safetensorsOut(path: string): string {
-  if (!path.endsWith('.safetensors'))
+/** An --out that names a model checkpoint: .safetensors (micronet's, with its metadata) or .pth/.pt (torch.save's state dict). */
+export function modelOut(path: string): string {
+  if (!/\.(safetensors|pth|pt)$/i.test(path))
     throw new UsageError(
-      `--out ${path}: micronet writes model checkpoints as .safetensors (PyTorch reads them with ` +
-        'safetensors.torch.load_file, then load_state_dict); name the file .safetensors',
+      `--out ${path}: name the checkpoint .safetensors (micronet's, which rebuilds the model alone) or .pth ` +
+        "(torch.save's state dict, for torch.load)",
     );
   return path;
 }

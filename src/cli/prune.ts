@@ -1,7 +1,7 @@
 // `micronet prune`: one pruning pass over a checkpoint.
-import { safetensorsOut, threadsOption, useThreads } from './options.js';
+import { modelOut, threadsOption, useThreads } from './options.js';
 import { counted } from '../text.js';
-import { loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
+import { isTorchFileName, loadAnyCheckpoint, saveModelCheckpoint } from '../checkpoint/model-file.js';
 import { pruneByStd, sparsity, type LayerSelection } from '../prune/prune.js';
 import { defineCommand } from './command.js';
 
@@ -10,7 +10,11 @@ export const pruneCommand = defineCommand({
   summary: 'prune a checkpoint once by magnitude: |w| < q * std(w) set to zero in the masks',
   options: {
     checkpoint: { type: 'string', help: 'a micronet checkpoint (model or training) or a PyTorch .pth', required: true },
-    out: { type: 'string', help: 'the pruned model checkpoint to write (.safetensors)', required: true },
+    out: {
+      type: 'string',
+      help: "the pruned checkpoint to write: .safetensors (micronet's) or .pth (torch.save's state dict)",
+      required: true,
+    },
     q: { type: 'number', help: "threshold as a multiple of each layer's weight std", default: 0.25 },
     layers: { type: 'string', help: 'conv, linear, all, or comma-separated layer names', default: 'all' },
     model: { type: 'string', help: 'the network of a .pth checkpoint', default: 'googlenet' },
@@ -18,7 +22,7 @@ export const pruneCommand = defineCommand({
   },
   run(o) {
     useThreads(o.threads);
-    safetensorsOut(o.out);
+    modelOut(o.out);
     const selection: LayerSelection = ['conv', 'linear', 'all'].includes(o.layers)
       ? (o.layers as 'conv' | 'linear' | 'all')
       : o.layers.split(',');
@@ -41,6 +45,11 @@ export const pruneCommand = defineCommand({
     console.log(
       `${counted(results.length, 'layer')} pruned; conv/linear sparsity now ${((100 * s.zeros) / s.total).toFixed(2)}% -> ${o.out}`,
     );
+    if (isTorchFileName(o.out))
+      console.log(
+        `${o.out} is a torch.save state dict (torch.load(path, weights_only=True)); back to micronet: ` +
+          `micronet import ${o.out} --model ${name} --config '${JSON.stringify(config)}' --out FILE.safetensors`,
+      );
     model.dispose();
   },
 });

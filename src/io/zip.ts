@@ -1,5 +1,5 @@
-// Reading ZIP archives (what torch.save writes): central directory, ZIP64, stored or deflated
-// entries, CRC-checked.
+// ZIP archives (what torch.save writes): reading the central directory, ZIP64, stored or deflated
+// entries, CRC-checked; writing stored, aligned entries.
 import { crc32, inflateRawSync } from 'node:zlib';
 
 /** An entry of the central directory: its compression method (0 stored, 8 deflated), sizes, CRC-32 and where its local header is. */
@@ -142,4 +142,57 @@ export class ZipReader {
     if (crc32(out) >>> 0 !== e.crc >>> 0) this.#fail(`entry '${name}' fails its CRC check (corrupt file)`);
     return out;
   }
+}
+
+/** Entries' data start on multiples of this (as torch.save aligns them, so that readers may map them). */
+const zipAlignment = 64;
+
+/**
+ * A ZIP archive of stored (uncompressed) entries, as chunks; each entry's data aligned to 64 bytes
+ * by a padding extra field. Archives past 4 GiB would need ZIP64 and are refused.
+ */
+export function encodeZip(entries: readonly { name: string; data: Uint8Array }[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const { name, data } of entries) {
+    const nameBytes = Buffer.from(name, 'utf8');
+    const pad = (zipAlignment - ((offset + 30 + nameBytes.length + 4) % zipAlignment)) % zipAlignment;
+    const crc = crc32(data) >>> 0;
+    const local = Buffer.alloc(30 + nameBytes.length + 4 + pad);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed: 2.0
+    local.writeUInt16LE(0x800, 6); // names are UTF-8
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(data.byteLength, 18);
+    local.writeUInt32LE(data.byteLength, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    local.writeUInt16LE(4 + pad, 28);
+    nameBytes.copy(local, 30);
+    local.writeUInt16LE(0x4246, 30 + nameBytes.length); // a private padding field, as torch.save writes
+    local.writeUInt16LE(pad, 32 + nameBytes.length);
+    const entry = Buffer.alloc(46 + nameBytes.length);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(20, 4);
+    entry.writeUInt16LE(20, 6);
+    entry.writeUInt16LE(0x800, 8);
+    entry.writeUInt32LE(crc, 16);
+    entry.writeUInt32LE(data.byteLength, 20);
+    entry.writeUInt32LE(data.byteLength, 24);
+    entry.writeUInt16LE(nameBytes.length, 28);
+    entry.writeUInt32LE(offset, 42);
+    nameBytes.copy(entry, 46);
+    chunks.push(local, data);
+    central.push(entry);
+    offset += local.length + data.byteLength;
+    if (offset >= 2 ** 32) throw new Error('a ZIP archive past 4 GiB needs ZIP64, which this writer does not write');
+  }
+  const directorySize = central.reduce((n, c) => n + c.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directorySize, 12);
+  end.writeUInt32LE(offset, 16);
+  return [...chunks, ...central, end];
 }
