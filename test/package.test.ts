@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir } from './support/scratch.js';
@@ -12,12 +12,13 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   name: string;
   version: string;
+  license: string;
   exports: Record<string, string | { types: string; default: string }>;
   bin: Record<string, string>;
   dependencies: Record<string, string>;
 };
 
-test('the packed file list holds the built code, its types and the native sources; no tests or benches', () => {
+test('the packed file list holds the built code, its types, the native sources, the examples and the licence; no tests or benches', () => {
   // --ignore-scripts: the list only (prepack would rebuild dist/ under the running tests).
   const [packed] = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }),
@@ -30,14 +31,18 @@ test('the packed file list holds the built code, its types and the native source
   for (const f of [
     'package.json',
     'README.md',
+    'LICENSE',
     'native/binding.gyp',
     'native/libtorch.cjs',
     'native/src/addon.cc',
     'python/anchor.py',
     'python/googlenet.py',
     pkg.bin.micronet!.replace(/^\.\//, ''),
+    ...readdirSync(join(root, 'examples')).map((f) => `examples/${f}`),
   ])
     assert.ok(files.has(f), f);
+  // The licence file is the one package.json names.
+  assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), new RegExp(`^${pkg.license} License\n`));
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (typeof target === 'string') continue;
     for (const f of [target.types, target.default])
