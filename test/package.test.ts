@@ -3,8 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir } from './support/scratch.js';
 
@@ -72,8 +81,9 @@ test('the tarball installs into a fresh project: TypeScript compiles against it,
     join(project, 'package.json'),
     JSON.stringify({ name: 'app', private: true, type: 'module', allowScripts: { micronet: true } }),
   );
-  // Offline, from npm's cache; the install script copies this checkout's addon (built against the same libtorch) instead of compiling.
-  const addon = join(root, 'native', 'build', 'Release', 'micronet_native.node');
+  // The install script copies this checkout's addon (built against the same libtorch) instead of
+  // compiling; a relative MICRONET_ADDON is taken from where npm runs.
+  const addon = relative(project, join(root, 'native', 'build', 'Release', 'micronet_native.node'));
   // Its dependencies from this checkout too, packed, so that nothing is fetched.
   const dependencies = Object.keys(pkg.dependencies).map((name) =>
     join(
@@ -87,11 +97,12 @@ test('the tarball installs into a fresh project: TypeScript compiles against it,
         .at(-1)!,
     ),
   );
-  execFileSync(
-    'npm',
-    ['install', '--offline', '--no-audit', '--no-fund', ...dependencies, join(dir, `${pkg.name}-${pkg.version}.tgz`)],
-    { cwd: project, env: { ...process.env, MICRONET_ADDON: addon }, stdio: 'pipe' },
-  );
+  // The README's offline recipe: --offline alone (the optional onnxruntime-node, not cached, is left out).
+  execFileSync('npm', ['install', '--offline', ...dependencies, join(dir, `${pkg.name}-${pkg.version}.tgz`)], {
+    cwd: project,
+    env: { ...process.env, MICRONET_ADDON: addon },
+    stdio: 'pipe',
+  });
   writeFileSync(
     join(project, 'main.ts'),
     `import * as T from 'micronet/torch';
@@ -137,4 +148,65 @@ console.log(JSON.stringify({ shape, parameters: model.numParameters() }));
     bare.stderr,
     /cannot load the native engine .*`npm rebuild micronet`.*`npm install-scripts approve micronet`/,
   );
+});
+
+/** A copy of the install script in a directory of its own, so that nothing it writes reaches this checkout. */
+function installScript(): string {
+  const native = join(scratchDir(), 'native');
+  mkdirSync(native);
+  copyFileSync(join(root, 'native', 'install.cjs'), join(native, 'install.cjs'));
+  return join(native, 'install.cjs');
+}
+
+test('a MICRONET_ADDON that is not a loadable micronet addon is refused, saying what it must name', () => {
+  const script = installScript();
+  const cases: [string, RegExp][] = [
+    [join(dirname(script), 'missing.node'), /does not exist/],
+    [root, /is not a file/],
+    [join(root, 'package.json'), /does not load \(.*invalid ELF header\)/],
+  ];
+  // Another package's addon loads but is not micronet's (where the optional onnxruntime-node is installed).
+  const binding = join(
+    root,
+    'node_modules',
+    'onnxruntime-node',
+    'bin',
+    'napi-v6',
+    'linux',
+    'x64',
+    'onnxruntime_binding.node',
+  );
+  if (existsSync(binding)) cases.push([binding, /is not micronet's addon/]);
+  for (const [given, why] of cases) {
+    const r = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      env: { ...process.env, MICRONET_ADDON: given },
+    });
+    assert.equal(r.status, 1, given);
+    assert.match(r.stderr, new RegExp(`^micronet install: MICRONET_ADDON=${given.replace(/[.\\/]/g, '\\$&')} `));
+    assert.match(r.stderr, why);
+    assert.match(r.stderr, /must name a micronet_native\.node built against the same libtorch/);
+    assert.ok(!existsSync(join(dirname(script), 'build')), 'nothing copied');
+  }
+});
+
+test("the install script builds against the running node's own headers where it has them (no download), unless npm names some", () => {
+  const script = installScript();
+  // A node-gyp that records its arguments instead of building.
+  const bin = scratchDir();
+  writeFileSync(join(bin, 'node-gyp'), '#!/bin/sh\nprintf \'%s\\n\' "$@" > "$(dirname "$0")/args"\n');
+  chmodSync(join(bin, 'node-gyp'), 0o755);
+  const args = (nodedir?: string) => {
+    const { MICRONET_ADDON: _, npm_config_nodedir: __, ...env } = process.env;
+    const r = spawnSync(process.execPath, [script], {
+      encoding: 'utf8',
+      env: { ...env, PATH: `${bin}:${env.PATH}`, ...(nodedir ? { npm_config_nodedir: nodedir } : {}) },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return readFileSync(join(bin, 'args'), 'utf8').trim().split('\n');
+  };
+  const prefix = join(dirname(process.execPath), '..');
+  const own = existsSync(join(prefix, 'include', 'node', 'common.gypi')) ? [`--nodedir=${prefix}`] : [];
+  assert.deepEqual(args(), ['rebuild', '--directory', dirname(script), '-j', '2', ...own]);
+  assert.deepEqual(args('/somewhere'), ['rebuild', '--directory', dirname(script), '-j', '2']);
 });
