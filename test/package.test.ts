@@ -71,7 +71,7 @@ test('the entry points import by name; nothing else is reachable', async () => {
   await assert.rejects(import('micronet/dist/src/io/zip.js' as string), /ERR_PACKAGE_PATH_NOT_EXPORTED|not exported/);
 });
 
-test('the tarball installs into a fresh project: TypeScript compiles against it, a GoogLeNet forward pass runs, the installed CLI answers', () => {
+test('the tarball installs offline into a fresh project: TypeScript compiles against it and refuses a misspelt model option, a GoogLeNet forward pass runs, CommonJS requires it, the installed CLI answers', () => {
   const dir = scratchDir();
   execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, stdio: 'ignore' }); // dist/ is built already
   const project = join(dir, 'app');
@@ -108,6 +108,10 @@ test('the tarball installs into a fresh project: TypeScript compiles against it,
     `import * as T from 'micronet/torch';
 import { buildModel } from 'micronet/models';
 using model = buildModel('googlenet').model;
+// Type-checked, never run: the installed types know googlenet's options, and 'widht' is not one.
+// @ts-expect-error
+const typo = () => buildModel('googlenet', { widht: 0.5 });
+void typo;
 using x = T.zeros([2, 3, 32, 32]);
 using logits = T.noGrad(() => model.forward(x, false));
 const shape: readonly number[] = logits.shape;
@@ -136,6 +140,14 @@ console.log(JSON.stringify({ shape, parameters: model.numParameters() }));
   const ran = spawnSync(process.execPath, [join(project, 'main.js')], { encoding: 'utf8' });
   assert.equal(ran.status, 0, ran.stderr);
   assert.deepEqual(JSON.parse(ran.stdout), { shape: [2, 100], parameters: 6_258_500 });
+  // From CommonJS: require() loads it where Node loads ES modules synchronously (20.19 and later:
+  // micronet has no top-level await); before, Node refuses by name and import() is the way.
+  writeFileSync(join(project, 'cjs.cjs'), "console.log(require('micronet/models').modelNames().join(','));\n");
+  const required = spawnSync(process.execPath, [join(project, 'cjs.cjs')], { encoding: 'utf8' });
+  if ((process.features as { require_module?: boolean }).require_module) {
+    assert.equal(required.status, 0, required.stderr);
+    assert.match(required.stdout, /^googlenet,/);
+  } else assert.match(required.stderr, /ERR_REQUIRE_ESM/);
   const help = spawnSync(join(project, 'node_modules', '.bin', 'micronet'), ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /usage: micronet <command>/);
