@@ -22,17 +22,18 @@ export interface ModelEntry<C extends object = object> {
 }
 
 /** A registry entry: a network's class, its defaults and its check, under a name. */
-function entry<C extends object>(
-  name: string,
+function entry<N extends string, C extends object>(
+  name: N,
   description: string,
-  defaults: C,
+  defaults: NoInfer<C>,
   check: (config: C) => string[],
-  Network: new (config: C, init?: InitOptions) => Module,
-): ModelEntry {
-  return { name, description, defaults, check, build: (config, init) => new Network(config as C, init) } as ModelEntry;
+  Network: new (config: NoInfer<C>, init?: InitOptions) => Module,
+): ModelEntry<C> & { name: N } {
+  return { name, description, defaults, check, build: (config, init) => new Network(config, init) };
 }
 
-const entries: ModelEntry[] = [
+// One line a network; the names and configuration types below are read from these.
+const entries = [
   entry(
     'googlenet',
     "the seed entry's CIFAR GoogLeNet (6,258,500 parameters, masked, BatchNorm eps quirk)",
@@ -68,7 +69,22 @@ const entries: ModelEntry[] = [
     checkNasNetConfig,
     NasNet,
   ),
-];
+] as const;
+
+/** Each registered network's configuration type, by name. */
+export type ModelConfigs = { [E in (typeof entries)[number] as E['name']]: E['defaults'] };
+
+/** The name of a registered network. */
+export type ModelName = keyof ModelConfigs;
+
+/**
+ * The configuration of the network called N: its own type for a registered name, a plain record
+ * for a name only known at run time (checked then).
+ */
+export type ConfigOf<N extends string> = N extends ModelName ? ModelConfigs[N] : Record<string, unknown>;
+
+/** What may be given for the network called N: some of its fields (an unknown one does not compile for a registered name). */
+export type ConfigInput<N extends string> = N extends ModelName ? Partial<ModelConfigs[N]> : Record<string, unknown>;
 
 /** Names of the registered models. */
 export function modelNames(): string[] {
@@ -77,7 +93,7 @@ export function modelNames(): string[] {
 
 /** The registered model of that name; throws, listing the known names, if there is none. */
 export function findModel(name: string): ModelEntry {
-  const entry = entries.find((e) => e.name === name);
+  const entry: ModelEntry | undefined = entries.find((e) => e.name === name);
   if (!entry) throw new Error(`unknown model '${name}' (known: ${modelNames().join(', ')})`);
   return entry;
 }
@@ -86,10 +102,10 @@ export function findModel(name: string): ModelEntry {
  * The full configuration of a registered model: the given fields over the defaults, each checked
  * for its type and range (a checkpoint's metadata is untrusted: no absurd sizes get built).
  */
-export function modelConfig(name: string, config: Record<string, unknown> = {}): Record<string, unknown> {
+export function modelConfig<N extends string>(name: N, config?: ConfigInput<N>): ConfigOf<N> {
   const entry = findModel(name);
   const merged: Record<string, unknown> = { ...entry.defaults };
-  for (const [key, value] of Object.entries(config)) {
+  for (const [key, value] of Object.entries(config ?? {})) {
     const defaults = entry.defaults as Record<string, unknown>;
     const expected = Object.hasOwn(defaults, key) ? defaults[key] : undefined;
     if (expected === undefined)
@@ -98,17 +114,17 @@ export function modelConfig(name: string, config: Record<string, unknown> = {}):
       throw new Error(`model ${name} option '${key}' must be a ${typeof expected}, got ${shown(value)}`);
     merged[key] = value;
   }
-  const problems = entry.check(merged as never);
+  const problems = entry.check(merged);
   if (problems.length) throw new Error(`model ${name}: ${problems.join('; ')}`);
-  return merged;
+  return merged as ConfigOf<N>;
 }
 
 /** Builds a registered model from its configuration (see modelConfig). */
-export function buildModel(
-  name: string,
-  config: Record<string, unknown> = {},
+export function buildModel<N extends string>(
+  name: N,
+  config?: ConfigInput<N>,
   init: InitOptions = {},
-): { model: Module; config: Record<string, unknown> } {
+): { model: Module; config: ConfigOf<N> } {
   const merged = modelConfig(name, config);
-  return { model: findModel(name).build(merged as never, init), config: merged };
+  return { model: findModel(name).build(merged, init), config: merged };
 }

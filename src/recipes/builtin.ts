@@ -18,7 +18,8 @@ const micronetSeed: Recipe = {
   description:
     'the entry as its write-up describes it: GoogLeNet, 200 epochs, Nesterov SGD, warm-up, step schedule, label smoothing, cutout, iterative std pruning',
   // Every option spelled out, so that each can be overridden with --set model.config.<option>=...
-  model: { name: 'googlenet', config: modelConfig('googlenet') },
+  // (a copy: a recipe's configuration is a plain record)
+  model: { name: 'googlenet', config: { ...modelConfig('googlenet') } },
   data: {
     dataset: 'cifar100',
     trainPipeline: 'micronet-seed/train',
@@ -60,7 +61,7 @@ const smoke: Recipe = {
   name: 'smoke',
   description:
     'a narrow GoogLeNet through the micronet-seed phases in minutes: warm-up, dense training, alternating pruning, fine-tuning',
-  model: { name: 'googlenet', config: modelConfig('googlenet', { width: 0.125 }) },
+  model: { name: 'googlenet', config: { ...modelConfig('googlenet', { width: 0.125 }) } },
   data: { ...micronetSeed.data, batchSize: 64 },
   epochs: 8,
   schedule: { lr: 0.1, warmupEpochs: 1, milestones: [7], gamma: 0.1, gammaAfterPrune: null },
