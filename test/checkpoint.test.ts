@@ -632,4 +632,11 @@ write_safetensors(${JSON.stringify(read)}, sd)`;
   assert.deepEqual(back.model.stateDict().get('linear.mask')!.data(), expected.get('linear.mask')!.data());
   back.model.dispose();
   assert.equal(run('prune', '--checkpoint', source, '--out', join(dir, 'x.bin')).status, 2);
+  const json = JSON.parse(run('prune', '--checkpoint', source, '--out', safetensors, '--json').stdout);
+  assert.equal(json.out, safetensors);
+  assert.ok(json.layers.length > 50 && json.layers.every((l: { after: number; numel: number }) => l.after < l.numel));
+  assert.ok(
+    json.sparsity > 0.1 && json.sparsity < 0.3,
+    `q 0.25 prunes about a fifth of a Gaussian layer, not ${json.sparsity}`,
+  );
 });

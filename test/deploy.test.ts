@@ -150,11 +150,16 @@ test('micronet quantize --epochs 0 (post-training), export and eval of the .onnx
       dataDir,
       '--out',
       dir,
+      ...(weightBits === 4 ? ['--json'] : []),
     ]);
     assert.equal(ptq.status, 0, ptq.stderr);
-    const [, before, after] = /test top-1 ([\d.]+)% \(float\) -> ([\d.]+)% \(integer simulation\)/
-      .exec(ptq.stdout)!
-      .map(Number);
+    // The lines at 8 bits; at 4, --json's object, the figures unrounded.
+    const json =
+      weightBits === 4 ? (JSON.parse(ptq.stdout) as { top1Float: number; top1: number; files: object }) : null;
+    if (json) assert.deepEqual(json.files, { quantized: join(dir, 'quantized.safetensors') });
+    const [, before, after] = json
+      ? [0, 100 * json.top1Float, 100 * json.top1]
+      : /test top-1 ([\d.]+)% \(float\) -> ([\d.]+)% \(integer simulation\)/.exec(ptq.stdout)!.map(Number);
     console.log(`PTQ W${weightBits}/A8: test top-1 ${before}% float -> ${after}% quantized`);
     if (weightBits === 8) assert.ok(before! - after! <= 1, 'W8/A8 post-training quantization loses at most a point');
 

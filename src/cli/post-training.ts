@@ -23,6 +23,8 @@ export interface PostTrainingOptions {
   first: LayerBits | null;
   last: LayerBits | null;
   batches: number;
+  /** One JSON object instead of the lines. */
+  json?: boolean;
 }
 
 export async function postTrainingQuantize(o: PostTrainingOptions): Promise<void> {
@@ -64,6 +66,20 @@ export async function postTrainingQuantize(o: PostTrainingOptions): Promise<void
     mkdirSync(o.out, { recursive: true });
     const path = join(o.out, 'quantized.safetensors');
     saveQuantizedCheckpoint(path, model, name, config, dataset);
+    if (o.json) {
+      const bits = { weight: o.weightBits, input: o.actBits, first: o.first, last: o.last };
+      console.log(
+        JSON.stringify({
+          checkpoint: o.checkpoint,
+          bits,
+          images,
+          top1Float: before,
+          top1: after,
+          files: { quantized: path },
+        }),
+      );
+      return;
+    }
     const pct = (f: number) => `${(100 * f).toFixed(2)}%`;
     console.log(
       `post-training quantization, W${o.weightBits}/A${o.actBits}, calibrated on ${images.toLocaleString('en-US')} training images: ` +

@@ -119,6 +119,7 @@ export const quantizeCommand = defineCommand({
         first: parseBits(o['first-bits'], 'first-bits'),
         last: parseBits(o['last-bits'], 'last-bits'),
         batches: o['calibration-batches'],
+        json: o.json === true,
       });
     }
     if (o['calibration-batches'] !== 32)
