@@ -25,3 +25,11 @@ export function shown(value: unknown, max = 60): string {
   text = printable(text);
   return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }
+
+/** An object's leaves as `path: value` pairs, nested objects flattened (`a.b`); arrays and null are leaves. */
+export function flatten(value: unknown, path = ''): [string, unknown][] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([k, v]) => flatten(v, path ? `${path}.${k}` : k));
+  }
+  return [[path, value]];
+}

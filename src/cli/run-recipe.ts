@@ -5,7 +5,7 @@ import * as T from '../torch/index.js';
 import { loadModelCheckpoint } from '../checkpoint/model-file.js';
 import type { Module } from '../nn/index.js';
 import type { Recipe } from '../recipes/index.js';
-import { formatSummary, summariseRun } from '../report/summary.js';
+import { bestEpoch, formatSummary, summariseRun } from '../report/summary.js';
 import { readTrainState } from '../checkpoint/train-file.js';
 import type { EpochMetrics } from '../checkpoint/metrics.js';
 import { bestCheckpoint, lastCheckpoint, metricsFile } from '../checkpoint/run-dir.js';
@@ -18,8 +18,15 @@ import { stopOnSignal } from './signals.js';
 
 /** What the end of a run prints: the summary the report leads with, and where the files are. */
 function summary(model: Module, history: EpochMetrics[], epochs: number, outDir: string, count?: number): string {
+  const { data } = readTrainState(lastCheckpoint(outDir));
+  const best = bestEpoch(outDir);
   const lines = formatSummary(
-    summariseRun(model, history.at(-1)!, { epochs, ...(count === undefined ? {} : { count }) }),
+    summariseRun(model, history.at(-1)!, {
+      epochs,
+      data: data ?? null,
+      best,
+      ...(count === undefined ? {} : { count }),
+    }),
   );
   lines.push(
     `checkpoints: ${lastCheckpoint(outDir)} and ${bestCheckpoint(outDir)}; metrics: ${metricsFile(outDir)}; ` +

@@ -14,6 +14,7 @@ import type { Recipe } from '../recipes/index.js';
 import { barChart, escapeHtml as e, lineChart, palette, percent, type LineSeries, type Mark } from './charts.js';
 import { summaryRows } from './summary.js';
 import type { RunRecord } from './run.js';
+import { flatten } from '../text.js';
 
 const style = `
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --grid: #e4e7eb; --axis: #8c959f;
@@ -255,18 +256,10 @@ function scoreSection(runs: RunRecord[]): string {
   );
 }
 
-/** A recipe's fields as `path: value` pairs, nested objects flattened. */
-function flatten(value: unknown, path = ''): [string, string][] {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value).flatMap(([k, v]) => flatten(v, path ? `${path}.${k}` : k));
-  }
-  return [[path, JSON.stringify(value)]];
-}
-
 function recipeSection(runs: RunRecord[]): string {
   const withRecipe = runs.filter((r) => r.recipe);
   if (!withRecipe.length) return '<h2>Recipe</h2><p class="muted">Not available: see what is missing above.</p>';
-  const flat = withRecipe.map((r) => new Map(flatten(r.recipe)));
+  const flat = withRecipe.map((r) => new Map(flatten(r.recipe).map(([p, v]) => [p, JSON.stringify(v)])));
   const paths = [...new Set(flat.flatMap((m) => [...m.keys()]))];
   const rows = paths.map((p) => {
     const values = flat.map((m) => m.get(p) ?? '');
