@@ -12,7 +12,10 @@ import { metricTags, parseMetricsLine, stepTags, type EpochMetrics } from '../sr
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
 import { scratchDir } from './support/scratch.js';
 import { tinySmoke } from './support/generated.js';
-import { crc32cBitwise, readEventFile, type ReadEvent } from './support/tfevents.js';
+import { crc32cBitwise, decodeSessionStart, readEventFile, type ReadEvent } from './support/tfevents.js';
+import { findRecipe, validateRecipe } from '../src/recipes/index.js';
+import { readTrainState } from '../src/checkpoint/train-file.js';
+import { hparamsTag } from '../src/io/tensorboard.js';
 import { closeBrowser, openPage } from './support/browser.js';
 import { cli } from './support/cli.js';
 
@@ -145,6 +148,81 @@ test("TensorBoard's own event reader gives the same scalars as metrics.jsonl", {
     scalars[stepTags.lr]!.map(([step]) => step),
     Array.from({ length: 3 * batches }, (_, i) => i + 1),
   );
+});
+
+/** A one-epoch QAT run from the resumed run's best checkpoint (a child of that run), shared by the tests below. */
+let qat: string | undefined;
+async function qatRun(): Promise<string> {
+  if (!qat) {
+    const parent = await resumedRun();
+    const base = findRecipe('qat');
+    const child = validateRecipe({
+      ...base,
+      model: recipe.model,
+      data: recipe.data,
+      initialWeights: join(parent, 'best.safetensors'),
+      epochs: 1,
+      quantization: { ...base.quantization!, milestones: [], freezeEpoch: null },
+    });
+    const outDir = join(scratchDir(), 'qat');
+    (await train(child, { dataDir: '', outDir, data })).model.dispose();
+    qat = outDir;
+  }
+  return qat;
+}
+
+test("TensorBoard gets the recipe as hparams, per-layer sparsity, and a QAT run continues its parent's steps", async () => {
+  const parent = await resumedRun();
+  const [first, second] = eventFiles(parent).map(readEventFile) as [ReadEvent[], ReadEvent[]];
+  const hp = first.filter((e) => e.plugins?.has(hparamsTag));
+  assert.equal(hp.length, 1, 'the recipe logged once, when the run starts');
+  assert.equal(second.filter((e) => e.plugins).length, 0, 'not again on resumption');
+  const { plugin, content } = hp[0]!.plugins!.get(hparamsTag)!;
+  assert.equal(plugin, 'hparams');
+  const start = decodeSessionStart(content);
+  assert.equal(start.version, 0);
+  assert.equal(hp[0]!.step, 0);
+  assert.equal(start.hparams.name, 'smoke');
+  assert.equal(start.hparams.epochs, 3);
+  assert.equal(start.hparams['model.config.width'], 0.0625);
+  assert.equal(start.hparams.channelsLast, false);
+  assert.equal(start.hparams['pruning.events'], JSON.stringify(recipe.pruning.events));
+
+  // Per-layer sparsity beside the epoch's metrics: conv layers pruned from epoch 2, the classifier at epoch 3.
+  const atEpoch = (events: ReadEvent[], n: number) =>
+    events.find((e) => e.scalars?.get(metricTags.epoch) === n)!.scalars!;
+  const all = [...first, ...second];
+  const layers = [...atEpoch(all, 1).keys()].filter((t) => t.startsWith('sparsity/'));
+  assert.ok(layers.length > 3 && layers.includes('sparsity/linear'), layers.join(', '));
+  assert.ok(
+    layers.every((t) => atEpoch(all, 1).get(t) === 0),
+    'nothing pruned in epoch 1',
+  );
+  assert.equal(atEpoch(all, 2).get('sparsity/linear'), 0);
+  assert.ok(
+    layers.some((t) => atEpoch(all, 2).get(t)! > 0),
+    'conv layers pruned at epoch 2',
+  );
+  assert.ok(atEpoch(all, 3).get('sparsity/linear')! > 0, 'the classifier pruned at epoch 3');
+
+  // The QAT run starts after its parent's last step (3 epochs of 5) instead of at 0.
+  const child = await qatRun();
+  const events = eventFiles(child).flatMap(readEventFile);
+  assert.equal(readTrainState(join(child, 'last.safetensors')).stepOffset, 3 * batches);
+  assert.equal(events.find((e) => e.plugins?.has(hparamsTag))!.step, 3 * batches);
+  assert.deepEqual(
+    events.filter((e) => e.scalars?.has(stepTags.loss)).map((e) => e.step),
+    Array.from({ length: batches }, (_, i) => 3 * batches + i + 1),
+  );
+  assert.equal(events.find((e) => e.scalars?.get(metricTags.epoch) === 1)!.step, 4 * batches, "epoch 1's figures");
+
+  if (!hasTensorBoard) return;
+  // TensorBoard's hparams plugin reads the same hyperparameters with its own protobuf classes.
+  const read = spawnSync(python, [tensorboardReader, parent, 'hparams'], { encoding: 'utf8' });
+  assert.equal(read.status, 0, read.stderr);
+  const theirs = JSON.parse(read.stdout) as { tags: string[]; hparams: Record<string, unknown> };
+  assert.deepEqual(theirs.tags, [hparamsTag]);
+  assert.deepEqual(theirs.hparams, start.hparams);
 });
 
 test('the report of a run in progress renders what there is and says what is still missing', async () => {
