@@ -6,14 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generatedSplit, type Split } from '../src/data/index.js';
+import { labelOverlaps, qatRecipeOf, reportData, secondRecipe, trainTiny } from './support/report-runs.js';
 import { train } from '../src/train/trainer.js';
 import { metricTags, parseMetricsLine, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
 import { scratchDir } from './support/scratch.js';
 import { tinySmoke } from './support/generated.js';
 import { crc32cBitwise, decodeSessionStart, readEventFile, type ReadEvent } from './support/tfevents.js';
-import { findRecipe, validateRecipe } from '../src/recipes/index.js';
 import { readTrainState } from '../src/checkpoint/train-file.js';
 import { hparamsTag } from '../src/io/tensorboard.js';
 import { closeBrowser, openPage } from './support/browser.js';
@@ -27,8 +26,7 @@ const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encodin
 
 const recipe = tinySmoke;
 const batches = 5; // 160 images in batches of 32
-const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
-const data = { train: split(160, 'train'), test: split(32, 'test') };
+const data = reportData();
 
 const readMetrics = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -154,19 +152,7 @@ test("TensorBoard's own event reader gives the same scalars as metrics.jsonl", {
 let qat: string | undefined;
 async function qatRun(): Promise<string> {
   if (!qat) {
-    const parent = await resumedRun();
-    const base = findRecipe('qat');
-    const child = validateRecipe({
-      ...base,
-      model: recipe.model,
-      data: recipe.data,
-      initialWeights: join(parent, 'best.safetensors'),
-      epochs: 1,
-      quantization: { ...base.quantization!, milestones: [], freezeEpoch: null },
-    });
-    const outDir = join(scratchDir(), 'qat');
-    (await train(child, { dataDir: '', outDir, data })).model.dispose();
-    qat = outDir;
+    qat = await trainTiny(qatRecipeOf(await resumedRun()), join(scratchDir(), 'qat'));
   }
   return qat;
 }
@@ -345,4 +331,54 @@ test('the checkpoint is the record: metrics lines that disagree, claim absurd ep
   const long = { ...run, recipe: { ...run.recipe!, epochs: 50_000 } };
   const html = renderReport([long]);
   assert.ok(html.length < 2_000_000, `${html.length} characters`);
+});
+
+test("the report of a float run, its QAT run and a second recipe's run at 1280 px: no two labels overlap in either theme, the charts fill the page, QAT follows its parent", async () => {
+  const [float, child] = [await resumedRun(), await qatRun()];
+  const second = await trainTiny(secondRecipe, join(scratchDir(), 'adamw'));
+  const runs = [float, child, second].map(readRun);
+  assert.deepEqual(runs[1]!.parent, { dir: float, epochs: 3 }, 'the QAT run continues the float run');
+  const file = join(scratchDir(), 'overlay.html');
+  writeFileSync(file, renderReport(runs));
+  for (const scheme of ['light', 'dark'] as const) {
+    const { page } = await openPage(file, scheme, 1280);
+    assert.deepEqual(await labelOverlaps(page), [], `${scheme}: overlapping labels`);
+    assert.ok((await page.locator('svg text').count()) > 100, 'every chart drawn');
+    // Two charts a row, filling the width of the page.
+    const boxes = await page
+      .locator('svg[data-chart]')
+      .evaluateAll((svgs) => svgs.map((s) => s.getBoundingClientRect().toJSON() as DOMRect));
+    const [loss, top1] = boxes as [DOMRect, DOMRect];
+    assert.equal(loss.top, top1.top, 'loss and top-1 side by side');
+    assert.ok(top1.right - loss.left > 0.9 * 1248, `the row spans ${top1.right - loss.left} px`);
+    if (scheme === 'dark') {
+      await page.close();
+      continue;
+    }
+    // The QAT run is drawn after its parent's 3 epochs, and each point says its value on hover.
+    const hover = (run: RunRecord) =>
+      page
+        .locator(`svg[data-chart="top1"] g[data-hover="${run.name} test top-1"] title`)
+        .evaluateAll((ts) => ts.map((t) => t.textContent));
+    const parentTop1 = runs[0]!.metrics.map(
+      (m) => `${runs[0]!.name} test top-1, epoch ${m.epoch}: ${+(100 * m.testTop1).toFixed(2)}%`,
+    );
+    assert.deepEqual(await hover(runs[0]!), parentTop1);
+    assert.match((await hover(runs[1]!))[0]!, new RegExp(`test top-1, epoch 4: `));
+    // Each run says its data, device, wall time and the 80% bar.
+    const facts = await page.locator('table[data-table="runs"]').innerText();
+    assert.match(facts, /not recorded/, 'a run trained on data given in memory without saying what it is');
+    assert.match(facts, /generated data in generated in memory\tcpu\t[\d.]+ s/);
+    assert.match(facts, /below the challenge's 80\.00% top-1 bar/);
+    assert.match(facts, /4-4, after /);
+    // The score charts of one rule set share one scale: the same axis under every run.
+    const axes = await page
+      .locator('svg[data-chart="score-official"]')
+      .evaluateAll((svgs) =>
+        svgs.map((s) => [...s.querySelectorAll('text[text-anchor="middle"]')].map((t) => t.textContent).join(' ')),
+      );
+    assert.equal(axes.length, 3);
+    assert.equal(new Set(axes).size, 1, axes.join(' | '));
+    await page.close();
+  }
 });
