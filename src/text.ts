@@ -30,3 +30,11 @@ export function shown(value: unknown, max = 60): string {
 export function counted(n: number, noun: string, plural = `${noun}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
 }
+
+/** An object's leaves as `path: value` pairs, nested objects flattened (`a.b`); arrays and null are leaves. */
+export function flatten(value: unknown, path = ''): [string, unknown][] {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.entries(value).flatMap(([k, v]) => flatten(v, path ? `${path}.${k}` : k));
+  }
+  return [[path, value]];
+}

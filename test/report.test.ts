@@ -6,13 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generatedSplit, type Split } from '../src/data/index.js';
+import { labelOverlaps, qatRecipeOf, reportData, secondRecipe, trainTiny } from './support/report-runs.js';
 import { train } from '../src/train/trainer.js';
 import { metricTags, parseMetricsLine, stepTags, type EpochMetrics } from '../src/checkpoint/metrics.js';
 import { EventFileWriter, readRun, renderReport, type RunRecord } from '../src/report/index.js';
 import { scratchDir } from './support/scratch.js';
 import { tinySmoke } from './support/generated.js';
-import { crc32cBitwise, readEventFile, type ReadEvent } from './support/tfevents.js';
+import { crc32cBitwise, decodeSessionStart, readEventFile, type ReadEvent } from './support/tfevents.js';
+import { readTrainState } from '../src/checkpoint/train-file.js';
+import { hparamsTag } from '../src/io/tensorboard.js';
 import { closeBrowser, openPage } from './support/browser.js';
 import { cli } from './support/cli.js';
 
@@ -24,8 +26,7 @@ const hasTensorBoard = spawnSync(python, ['-c', 'import tensorboard'], { encodin
 
 const recipe = tinySmoke;
 const batches = 5; // 160 images in batches of 32
-const split = (count: number, which: 'train' | 'test'): Split => generatedSplit(count, 1, which);
-const data = { train: split(160, 'train'), test: split(32, 'test') };
+const data = reportData();
 
 const readMetrics = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -145,6 +146,69 @@ test("TensorBoard's own event reader gives the same scalars as metrics.jsonl", {
     scalars[stepTags.lr]!.map(([step]) => step),
     Array.from({ length: 3 * batches }, (_, i) => i + 1),
   );
+});
+
+/** A one-epoch QAT run from the resumed run's best checkpoint (a child of that run), shared by the tests below. */
+let qat: string | undefined;
+async function qatRun(): Promise<string> {
+  if (!qat) {
+    qat = await trainTiny(qatRecipeOf(await resumedRun()), join(scratchDir(), 'qat'));
+  }
+  return qat;
+}
+
+test("TensorBoard gets the recipe as hparams, per-layer sparsity, and a QAT run continues its parent's steps", async () => {
+  const parent = await resumedRun();
+  const [first, second] = eventFiles(parent).map(readEventFile) as [ReadEvent[], ReadEvent[]];
+  const hp = first.filter((e) => e.plugins?.has(hparamsTag));
+  assert.equal(hp.length, 1, 'the recipe logged once, when the run starts');
+  assert.equal(second.filter((e) => e.plugins).length, 0, 'not again on resumption');
+  const { plugin, content } = hp[0]!.plugins!.get(hparamsTag)!;
+  assert.equal(plugin, 'hparams');
+  const start = decodeSessionStart(content);
+  assert.equal(start.version, 0);
+  assert.equal(hp[0]!.step, 0);
+  assert.equal(start.hparams.name, 'smoke');
+  assert.equal(start.hparams.epochs, 3);
+  assert.equal(start.hparams['model.config.width'], 0.0625);
+  assert.equal(start.hparams.channelsLast, false);
+  assert.equal(start.hparams['pruning.events'], JSON.stringify(recipe.pruning.events));
+
+  // Per-layer sparsity beside the epoch's metrics: conv layers pruned from epoch 2, the classifier at epoch 3.
+  const atEpoch = (events: ReadEvent[], n: number) =>
+    events.find((e) => e.scalars?.get(metricTags.epoch) === n)!.scalars!;
+  const all = [...first, ...second];
+  const layers = [...atEpoch(all, 1).keys()].filter((t) => t.startsWith('sparsity/'));
+  assert.ok(layers.length > 3 && layers.includes('sparsity/linear'), layers.join(', '));
+  assert.ok(
+    layers.every((t) => atEpoch(all, 1).get(t) === 0),
+    'nothing pruned in epoch 1',
+  );
+  assert.equal(atEpoch(all, 2).get('sparsity/linear'), 0);
+  assert.ok(
+    layers.some((t) => atEpoch(all, 2).get(t)! > 0),
+    'conv layers pruned at epoch 2',
+  );
+  assert.ok(atEpoch(all, 3).get('sparsity/linear')! > 0, 'the classifier pruned at epoch 3');
+
+  // The QAT run starts after its parent's last step (3 epochs of 5) instead of at 0.
+  const child = await qatRun();
+  const events = eventFiles(child).flatMap(readEventFile);
+  assert.equal(readTrainState(join(child, 'last.safetensors')).stepOffset, 3 * batches);
+  assert.equal(events.find((e) => e.plugins?.has(hparamsTag))!.step, 3 * batches);
+  assert.deepEqual(
+    events.filter((e) => e.scalars?.has(stepTags.loss)).map((e) => e.step),
+    Array.from({ length: batches }, (_, i) => 3 * batches + i + 1),
+  );
+  assert.equal(events.find((e) => e.scalars?.get(metricTags.epoch) === 1)!.step, 4 * batches, "epoch 1's figures");
+
+  if (!hasTensorBoard) return;
+  // TensorBoard's hparams plugin reads the same hyperparameters with its own protobuf classes.
+  const read = spawnSync(python, [tensorboardReader, parent, 'hparams'], { encoding: 'utf8' });
+  assert.equal(read.status, 0, read.stderr);
+  const theirs = JSON.parse(read.stdout) as { tags: string[]; hparams: Record<string, unknown> };
+  assert.deepEqual(theirs.tags, [hparamsTag]);
+  assert.deepEqual(theirs.hparams, start.hparams);
 });
 
 test('the report of a run in progress renders what there is and says what is still missing', async () => {
@@ -267,4 +331,54 @@ test('the checkpoint is the record: metrics lines that disagree, claim absurd ep
   const long = { ...run, recipe: { ...run.recipe!, epochs: 50_000 } };
   const html = renderReport([long]);
   assert.ok(html.length < 2_000_000, `${html.length} characters`);
+});
+
+test("the report of a float run, its QAT run and a second recipe's run at 1280 px: no two labels overlap in either theme, the charts fill the page, QAT follows its parent", async () => {
+  const [float, child] = [await resumedRun(), await qatRun()];
+  const second = await trainTiny(secondRecipe, join(scratchDir(), 'adamw'));
+  const runs = [float, child, second].map(readRun);
+  assert.deepEqual(runs[1]!.parent, { dir: float, epochs: 3 }, 'the QAT run continues the float run');
+  const file = join(scratchDir(), 'overlay.html');
+  writeFileSync(file, renderReport(runs));
+  for (const scheme of ['light', 'dark'] as const) {
+    const { page } = await openPage(file, scheme, 1280);
+    assert.deepEqual(await labelOverlaps(page), [], `${scheme}: overlapping labels`);
+    assert.ok((await page.locator('svg text').count()) > 100, 'every chart drawn');
+    // Two charts a row, filling the width of the page.
+    const boxes = await page
+      .locator('svg[data-chart]')
+      .evaluateAll((svgs) => svgs.map((s) => s.getBoundingClientRect().toJSON() as DOMRect));
+    const [loss, top1] = boxes as [DOMRect, DOMRect];
+    assert.equal(loss.top, top1.top, 'loss and top-1 side by side');
+    assert.ok(top1.right - loss.left > 0.9 * 1248, `the row spans ${top1.right - loss.left} px`);
+    if (scheme === 'dark') {
+      await page.close();
+      continue;
+    }
+    // The QAT run is drawn after its parent's 3 epochs, and each point says its value on hover.
+    const hover = (run: RunRecord) =>
+      page
+        .locator(`svg[data-chart="top1"] g[data-hover="${run.name} test top-1"] title`)
+        .evaluateAll((ts) => ts.map((t) => t.textContent));
+    const parentTop1 = runs[0]!.metrics.map(
+      (m) => `${runs[0]!.name} test top-1, epoch ${m.epoch}: ${+(100 * m.testTop1).toFixed(2)}%`,
+    );
+    assert.deepEqual(await hover(runs[0]!), parentTop1);
+    assert.match((await hover(runs[1]!))[0]!, new RegExp(`test top-1, epoch 4: `));
+    // Each run says its data, device, wall time and the 80% bar.
+    const facts = await page.locator('table[data-table="runs"]').innerText();
+    assert.match(facts, /not recorded/, 'a run trained on data given in memory without saying what it is');
+    assert.match(facts, /generated data in generated in memory\tcpu\t[\d.]+ s/);
+    assert.match(facts, /below the challenge's 80\.00% top-1 bar/);
+    assert.match(facts, /4-4, after /);
+    // The score charts of one rule set share one scale: the same axis under every run.
+    const axes = await page
+      .locator('svg[data-chart="score-official"]')
+      .evaluateAll((svgs) =>
+        svgs.map((s) => [...s.querySelectorAll('text[text-anchor="middle"]')].map((t) => t.textContent).join(' ')),
+      );
+    assert.equal(axes.length, 3);
+    assert.equal(new Set(axes).size, 1, axes.join(' | '));
+    await page.close();
+  }
 });

@@ -3,6 +3,7 @@
 // rebuilt from the file alone. The formats themselves live beside this module.
 import type { Module } from '../nn/index.js';
 import type { DatasetName } from '../data/cifar.js';
+import type { DataSource } from '../data/synthetic.js';
 import { checkQuantizationPlan, planOf, type QuantizationPlan } from '../quant/prepare.js';
 
 /** The `format` metadata of a model checkpoint. */
@@ -23,13 +24,27 @@ export function quantizationMetadata(model: Module): Record<string, string> {
   return plan ? { [quantizationKey]: JSON.stringify(plan) } : {};
 }
 
-/** The metadata that rebuilds a model: the format, the model's name and configuration, its plan if quantized, its data set. */
+/** The metadata key of the data a model was trained on (JSON of its DataSource); optional when read. */
+export const dataKey = 'data';
+
+/** Whether a value is a DataSource. */
+export const isDataSource = (v: unknown): v is DataSource =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as DataSource).dir === 'string' &&
+  typeof (v as DataSource).generated === 'boolean';
+
+/**
+ * The metadata that rebuilds a model: the format, the model's name and configuration, its plan if
+ * quantized, its data set, and the data it was trained on where known.
+ */
 export function modelMetadata(
   format: string,
   model: Module,
   name: string,
   config: object,
   dataset?: DatasetName,
+  data?: DataSource,
 ): Record<string, string> {
   return {
     format,
@@ -37,7 +52,22 @@ export function modelMetadata(
     config: JSON.stringify(config),
     ...quantizationMetadata(model),
     ...(dataset ? { dataset } : {}),
+    ...(data ? { [dataKey]: JSON.stringify({ dir: data.dir, generated: data.generated }) } : {}),
   };
+}
+
+/** The data a checkpoint's metadata says its model was trained on; undefined where it does not say (files of earlier releases). */
+export function dataFromMetadata(metadata: Record<string, string>, path: string): DataSource | undefined {
+  const text = metadata[dataKey];
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: metadata '${dataKey}' is not JSON`);
+  }
+  if (!isDataSource(value)) throw new Error(`${path}: metadata '${dataKey}' is not {dir, generated}`);
+  return { dir: value.dir, generated: value.generated };
 }
 
 /** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */

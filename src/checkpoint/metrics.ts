@@ -33,6 +33,8 @@ export const metricTags: Readonly<Record<keyof EpochMetrics, string>> = {
   seconds: 'time/epoch_seconds',
   imagesPerSecond: 'time/img_per_s',
 };
+/** The TensorBoard tag of one layer's sparsity, logged beside the epoch's metrics. */
+export const layerSparsityTag = (layer: string) => `sparsity/${layer}`;
 /** The TensorBoard tags of the loss and learning rate logged at every step. */
 export const stepTags = { loss: 'step/loss', lr: 'step/lr' } as const;
 

@@ -6,11 +6,13 @@ import type { Module, TensorSpec } from '../nn/index.js';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from '../io/safetensors.js';
 import { buildModel, modelConfig as checkedModelConfig } from '../models/registry.js';
 import { datasetNames, type DatasetName } from '../data/cifar.js';
+import type { DataSource } from '../data/synthetic.js';
 import { shown, counted } from '../text.js';
 import { planOf, prepareQuantized } from '../quant/prepare.js';
 import { restoreQuantized } from './quantized-file.js';
 import {
   checkpointFormat,
+  dataFromMetadata,
   modelFormats,
   modelMetadata,
   planFromMetadata,
@@ -32,6 +34,8 @@ export interface ModelCheckpoint {
   info: Record<string, unknown>;
   /** The data set the model was trained for, where the file says. */
   dataset?: DatasetName;
+  /** The data the model was trained on (real or generated, and where), where the file says. */
+  data?: DataSource;
 }
 
 /** Whether a path names a torch.save file (.pth, .pt), which holds the state dict alone. */
@@ -114,6 +118,7 @@ export function loadModelCheckpoint(path: string): ModelCheckpoint {
       config: built.config,
       info: described.info,
       ...(described.dataset ? { dataset: described.dataset } : {}),
+      ...(described.data ? { data: described.data } : {}),
     };
   } finally {
     for (const t of file.tensors.values()) t.dispose();
@@ -160,6 +165,7 @@ function describedModel(metadata: Record<string, string>, path: string) {
     config: modelConfig,
     info: parse(info, 'info'),
     dataset: dataset as DatasetName | undefined,
+    data: dataFromMetadata(metadata, path),
     plan,
     quantized,
   };

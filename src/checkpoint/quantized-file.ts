@@ -8,6 +8,7 @@
 // No masks: sparsity is the zeros of the integers. Any other tensor of the model is stored as it
 // is. Loading (through loadModelCheckpoint) gives back a model whose eval reproduces the saved
 // one's integer arithmetic exactly.
+import type { DataSource } from '../data/synthetic.js';
 import { shown } from '../text.js';
 import * as T from '../torch/index.js';
 import type { Module, WeightLayer } from '../nn/index.js';
@@ -92,6 +93,7 @@ export function saveQuantizedCheckpoint(
   name: string,
   config: object,
   dataset?: DatasetName,
+  data?: DataSource,
 ): void {
   const owned = new Set<string>();
   const tensors = new Map<string, T.Tensor>();
@@ -132,7 +134,7 @@ export function saveQuantizedCheckpoint(
     }
     const others = [...model.stateDict()].filter(([k]) => !owned.has(k));
     writeSafetensors(path, new Map([...tensors, ...others]), {
-      ...modelMetadata(quantizedCheckpointFormat, model, name, config, dataset),
+      ...modelMetadata(quantizedCheckpointFormat, model, name, config, dataset, data),
       ...(Object.keys(packedShapes).length ? { [packedShapesKey]: JSON.stringify(packedShapes) } : {}),
     });
   } finally {

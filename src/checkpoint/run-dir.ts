@@ -27,7 +27,7 @@ import {
 
 /** The checkpoint written after every epoch, and what --resume continues from. */
 export const lastCheckpoint = (outDir: string) => join(outDir, 'last.safetensors');
-/** The checkpoint of the epoch with the best test top-1 (among quantized ones once quantization-aware training starts). */
+/** The checkpoint of the epoch with the best test top-1 among those after the last pruning event (and quantized ones once quantization-aware training starts). */
 export const bestCheckpoint = (outDir: string) => join(outDir, 'best.safetensors');
 /** The integer checkpoint a completed quantization-aware run writes. */
 export const quantizedCheckpoint = (outDir: string) => join(outDir, 'quantized.safetensors');

@@ -6,7 +6,11 @@ import type { Module } from '../nn/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
 import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from './metadata.js';
 import { isEpochMetrics, type EpochMetrics } from './metrics.js';
-import { isRunId } from './run-dir.js';
+import { isRunId, lastCheckpoint } from './run-dir.js';
+import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isDataSource } from './metadata.js';
+import type { DataSource } from '../data/synthetic.js';
 import { shown } from '../text.js';
 import { MOMENTUM } from '../optim/sgd.js';
 import { stateName } from '../optim/optimizer.js';
@@ -42,10 +46,21 @@ export interface TrainState {
   recipe: Recipe;
   /** Where the data was read from: --resume reads it there again unless told otherwise. */
   dataDir: string;
+  /** What that data is (real or generated, and where); absent in runs of earlier releases and for data given in memory. */
+  data?: DataSource;
+  /** The device the run last trained on; absent in runs of earlier releases. */
+  device?: string;
+  /** TensorBoard's step before this run's first: a run that starts from another's checkpoint continues its steps. */
+  stepOffset?: number;
+  /** TensorBoard's step of the saved position (offset included), which a run continuing this one starts after. */
+  lastStep?: number;
   position: Position;
   history: EpochMetrics[];
   progress: EpochProgress;
-  /** Test top-1 of the best checkpoint so far; -1 before the first (and again when quantization-aware training starts). */
+  /**
+   * Test top-1 of the best checkpoint so far; -1 before the first, and again at every pruning event
+   * and when quantization-aware training starts: best is chosen at the run's final stage.
+   */
   bestTop1: number;
 }
 
@@ -73,6 +88,7 @@ export function saveTrainState(
         state.recipe.model.name,
         state.recipe.model.config,
         state.recipe.data.dataset,
+        state.data,
       ),
       state: JSON.stringify(state),
     });
@@ -130,6 +146,10 @@ function validateTrainState(value: unknown, path: string): TrainState {
   const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
   if (s.runId !== undefined && !isRunId(s.runId)) throw bad(`runId ${shown(s.runId)} is not a run id`);
   if (typeof s.dataDir !== 'string') throw bad('dataDir is not a string');
+  if (s.data !== undefined && !isDataSource(s.data)) throw bad(`data ${shown(s.data)} is not a data source`);
+  if (s.device !== undefined && typeof s.device !== 'string') throw bad(`device ${shown(s.device)} is not a string`);
+  for (const k of ['stepOffset', 'lastStep'] as const)
+    if (s[k] !== undefined && !count(s[k])) throw bad(`${k} ${shown(s[k])} is not a step`);
   const p = s.position;
   if (!p || !Number.isInteger(p.epoch) || p.epoch < 1 || p.epoch > epochs + 1)
     throw bad(`position.epoch ${JSON.stringify(p?.epoch)} is outside 1..${epochs + 1}`);
@@ -196,4 +216,21 @@ export function loadTrainState(path: string): LoadedTrainState {
 /** Frees every tensor of a loaded training checkpoint. */
 export function disposeLoadedState(saved: LoadedTrainState): void {
   for (const t of [...saved.model.values(), ...saved.optimizer.values(), ...saved.generators.values()]) t.dispose();
+}
+
+/**
+ * The run a recipe's initialWeights come from: the state of the last checkpoint in the same
+ * directory (the parent's end, whichever of its checkpoints was taken); null when the weights are
+ * no run's or that checkpoint cannot be read (the child then stands alone).
+ */
+export function parentRun(initialWeights: string | null): { dir: string; state: TrainState } | null {
+  if (!initialWeights) return null;
+  const dir = dirname(initialWeights);
+  const last = lastCheckpoint(dir);
+  if (!existsSync(last)) return null;
+  try {
+    return { dir, state: readTrainState(last) };
+  } catch {
+    return null;
+  }
 }

@@ -5,7 +5,7 @@ import * as T from '../torch/index.js';
 import { loadModelCheckpoint } from '../checkpoint/model-file.js';
 import type { Module } from '../nn/index.js';
 import type { Recipe } from '../recipes/index.js';
-import { formatSummary, summariseRun } from '../report/summary.js';
+import { bestEpoch, formatSummary, summariseRun, top1Bar } from '../report/summary.js';
 import { readTrainState } from '../checkpoint/train-file.js';
 import type { EpochMetrics } from '../checkpoint/metrics.js';
 import { bestCheckpoint, lastCheckpoint, metricsFile } from '../checkpoint/run-dir.js';
@@ -53,14 +53,20 @@ function printEnd(
   o: RunOptions,
   end: { count?: number; quantized?: string | null },
 ): void {
+  const { data } = readTrainState(lastCheckpoint(o.outDir));
   const s = summariseRun(model, history.at(-1)!, {
     epochs: recipe.epochs,
+    data: data ?? null,
+    best: bestEpoch(o.outDir),
     ...(end.count === undefined ? {} : { count: end.count }),
   });
   const files = runFiles(o.outDir, end.quantized);
   if (o.json) {
     const scores = s.scores.map(({ rules, bitWidth, params, ops, score }) => ({ rules, bitWidth, params, ops, score }));
-    console.log(JSON.stringify({ run: o.outDir, recipe: recipe.name, ...s, scores, files }));
+    const best = s.best && { epoch: s.best.epoch, top1: s.best.top1, sparsity: s.best.sparsity };
+    console.log(
+      JSON.stringify({ run: o.outDir, recipe: recipe.name, ...s, scores, best, clearsBar: s.top1 >= top1Bar, files }),
+    );
     return;
   }
   const lines = formatSummary(s);

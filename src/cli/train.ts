@@ -1,7 +1,7 @@
 // `micronet train` (a recipe end to end) and `micronet smoke` (the main job: the smoke recipe on
 // CIFAR-100 or, without it, on generated data).
 import { join } from 'node:path';
-import { defaultDataDir, locate, writeSynthetic } from '../data/index.js';
+import { defaultDataDir, describeData, locate, writeSynthetic } from '../data/index.js';
 import { recipeNames } from '../recipes/index.js';
 import { readTrainState } from '../checkpoint/train-file.js';
 import { lastCheckpoint } from '../checkpoint/run-dir.js';
@@ -127,17 +127,24 @@ export const smokeCommand = defineCommand({
     let dataDir = o.data ?? defaultDataDir();
     const recipe = recipeOption('smoke', o.set ?? []);
     const outDir = o.out ?? defaultOut('smoke');
-    let real = true;
+    // With --json, stdout holds the final object alone.
+    const say = (line: string) => (output.json ? console.error : console.log)(line);
+    let found = true;
     try {
       locate(dataDir, 'cifar100');
     } catch {
-      real = false;
+      found = false;
     }
-    if (real) {
-      console.log(`CIFAR-100 found in ${dataDir}: the smoke recipe runs on the real data`);
+    if (found) {
+      // A set writeSynthetic made earlier is laid out like the real one: only its marker tells them apart.
+      say(
+        describeData(dataDir).generated
+          ? `a generated CIFAR-100-format set (micronet's, not the real data) found in ${dataDir}: the smoke recipe runs on it`
+          : `CIFAR-100 found in ${dataDir}: the smoke recipe runs on the real data`,
+      );
     } else {
       dataDir = join(outDir, 'generated-data');
-      console.log(
+      say(
         `CIFAR-100 is not in ${o.data ?? defaultDataDir()} (\`micronet data download\` fetches it): ` +
           `the smoke recipe runs on a generated CIFAR-100-format set in ${dataDir}`,
       );

@@ -33,4 +33,13 @@ export {
   type Samples,
   type Shard,
 } from './loader.js';
-export { generatedSplit, syntheticSplit, writeSynthetic, type WriteSyntheticOptions } from './synthetic.js';
+export {
+  dataSourceText,
+  describeData,
+  generatedMarker,
+  generatedSplit,
+  syntheticSplit,
+  writeSynthetic,
+  type DataSource,
+  type WriteSyntheticOptions,
+} from './synthetic.js';

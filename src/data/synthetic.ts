@@ -128,6 +128,26 @@ function syntheticFiles(dataset: DatasetName, version: Version, splits: Record<S
   return files;
 }
 
+/**
+ * The file writeSynthetic leaves beside a generated set: generated images are laid out exactly as
+ * the real ones, so without it nothing could tell a run on them from a run on CIFAR.
+ */
+export const generatedMarker = 'micronet-generated.json';
+
+/** Where a run's data came from: its directory, and whether writeSynthetic generated it. */
+export interface DataSource {
+  dir: string;
+  generated: boolean;
+}
+
+/** Whether `dir` holds a generated set (its marker file) or, as far as micronet can tell, the real data. */
+export function describeData(dir: string): DataSource {
+  return { dir, generated: existsSync(join(dir, generatedMarker)) };
+}
+
+/** A data source in words: "generated data in DIR" or "real data in DIR". */
+export const dataSourceText = (d: DataSource) => `${d.generated ? 'generated' : 'real'} data in ${d.dir}`;
+
 /** Writes a synthetic data set into dir as the official archives extract (and optionally the archives). */
 export function writeSynthetic(dir: string, options: WriteSyntheticOptions = {}): string[] {
   const dataset = options.dataset ?? 'cifar100';
@@ -137,6 +157,13 @@ export function writeSynthetic(dir: string, options: WriteSyntheticOptions = {})
     test: syntheticSplit(dataset, options.test ?? 200, seed, 'test'),
   };
   mkdirSync(dir, { recursive: true });
+  // The marker comes first: a set interrupted half-written is still never taken for the real one.
+  writeFileAtomic(
+    join(dir, generatedMarker),
+    new TextEncoder().encode(
+      `${JSON.stringify({ generator: 'micronet writeSynthetic', dataset, seed, train: splits.train.fine.length, test: splits.test.fine.length })}\n`,
+    ),
+  );
   const written: string[] = [];
   for (const version of options.versions ?? ['binary']) {
     const a = datasets[dataset][version];

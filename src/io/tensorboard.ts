@@ -14,6 +14,11 @@ import { writeError } from './atomic.js';
 const fileVersion = 'brain.Event:2';
 /** SessionLog.SessionStatus.START: TensorBoard drops the run's events at or after its step. */
 const sessionStart = 1;
+/** The hparams plugin's tag of a run's hyperparameters, and its name in SummaryMetadata.PluginData. */
+export const hparamsTag = '_hparams_/session_start_info';
+const hparamsPlugin = 'hparams';
+/** TensorProto of an empty float vector: the value a metadata-only summary carries (the plugin's NULL_TENSOR). */
+const nullTensor = Uint8Array.of(0x08, 0x01, 0x12, 0x02, 0x12, 0x00);
 
 /** CRC32C rotated and offset, as TFRecord stores it (a checksum of data that holds checksums stays informative). */
 export function maskedCrc32c(data: Uint8Array): number {
@@ -82,6 +87,45 @@ export class EventFileWriter {
       ),
     );
     if (performance.now() - this.#flushed > this.flushSeconds * 1000) this.flush();
+  }
+
+  /**
+   * The run's hyperparameters as the hparams plugin reads them: a SessionStartInfo (a map of
+   * google.protobuf.Value: numbers, strings, booleans) in the plugin data of a metadata-only value.
+   */
+  hparams(values: Record<string, number | string | boolean>, step = 0, wallTime = Date.now() / 1000): void {
+    const start = new BinaryWriter();
+    for (const [name, value] of Object.entries(values)) {
+      start.tag(1, WireType.LengthDelimited).fork(); // SessionStartInfo.hparams entry
+      start.tag(1, WireType.LengthDelimited).string(name);
+      start.tag(2, WireType.LengthDelimited).fork(); // google.protobuf.Value
+      if (typeof value === 'number') start.tag(2, WireType.Bit64).double(value);
+      else if (typeof value === 'string') start.tag(3, WireType.LengthDelimited).string(value);
+      else start.tag(4, WireType.Varint).bool(value);
+      start.join();
+      start.join();
+    }
+    start.tag(5, WireType.Bit64).double(wallTime); // start_time_secs
+    // HParamsPluginData: version 0 (the default, not written), session_start_info.
+    const content = new BinaryWriter().tag(3, WireType.LengthDelimited).bytes(start.finish()).finish();
+    this.#pending.push(
+      tfRecord(
+        event(wallTime, step, (w) => {
+          w.tag(5, WireType.LengthDelimited).fork(); // Summary
+          w.tag(1, WireType.LengthDelimited).fork(); // Summary.Value
+          w.tag(1, WireType.LengthDelimited).string(hparamsTag);
+          w.tag(8, WireType.LengthDelimited).bytes(nullTensor);
+          w.tag(9, WireType.LengthDelimited).fork(); // SummaryMetadata
+          w.tag(1, WireType.LengthDelimited).fork(); // PluginData
+          w.tag(1, WireType.LengthDelimited).string(hparamsPlugin);
+          w.tag(2, WireType.LengthDelimited).bytes(content);
+          w.join();
+          w.join();
+          w.join();
+          w.join();
+        }),
+      ),
+    );
   }
 
   /** Marks a (re)start at `step`: TensorBoard discards what an earlier process logged from that step on. */

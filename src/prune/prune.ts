@@ -114,15 +114,20 @@ export function maskGradients(model: Module, how: GradientMasking): void {
 
 /** Fraction of conv/linear weights that are zero in the weights actually used (weight * mask). */
 export function sparsity(model: Module): { zeros: number; total: number } {
+  return layerSparsity(model).reduce((acc, l) => ({ zeros: acc.zeros + l.zeros, total: acc.total + l.total }), {
+    zeros: 0,
+    total: 0,
+  });
+}
+
+/** Zero (or masked) weights of each conv/linear layer, by the layer's name. */
+export function layerSparsity(model: Module): { name: string; zeros: number; total: number }[] {
   return T.noGrad(() =>
     T.tidy(() =>
-      selectLayers(model, 'all').reduce(
-        (acc, [, l]) => {
-          const n = l.weight.numel;
-          return { zeros: acc.zeros + n - l.effectiveWeight().countNonzero().item(), total: acc.total + n };
-        },
-        { zeros: 0, total: 0 },
-      ),
+      selectLayers(model, 'all').map(([name, l]) => {
+        const total = l.weight.numel;
+        return { name, zeros: total - l.effectiveWeight().countNonzero().item(), total };
+      }),
     ),
   );
 }

@@ -1,6 +1,7 @@
 // Recipes as JSON files: what `micronet recipes NAME --json` prints, edited and given back with
 // `--recipe FILE`, validated like any recipe, with errors that name the file.
 import { readFileNamed } from '../io/read.js';
+import { flatten } from '../text.js';
 import { findRecipe, recipeNames } from './builtin.js';
 import { RecipeError, upgradeRecipe, validateRecipe, type Recipe } from './recipe.js';
 
@@ -44,13 +45,5 @@ export function resolveRecipe(value: string): Recipe {
 }
 
 /** A recipe as `path=value` lines, in the form `--set` takes. */
-export function recipeLines(recipe: Recipe): string[] {
-  const lines: string[] = [];
-  const walk = (value: unknown, path: string) => {
-    if (typeof value === 'object' && value !== null && !Array.isArray(value))
-      for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
-    else lines.push(`${path}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  };
-  walk(recipe, '');
-  return lines;
-}
+export const recipeLines = (recipe: Recipe): string[] =>
+  flatten(recipe).map(([path, value]) => `${path}=${typeof value === 'string' ? value : JSON.stringify(value)}`);

@@ -68,37 +68,94 @@ interface LineChartOptions {
   xRange?: [number, number];
 }
 
+/** A generous estimate of a label's width in user units (system-ui averages about 0.55 em a character). */
+const textWidth = (text: string, size = 12) => text.length * size * 0.62;
+/** Height of a legend row. */
+const legendRow = 18;
+
+interface LegendItem {
+  name: string;
+  color: string;
+  dashed?: boolean;
+}
+
+/** Legend entries flowed left to right, wrapping before the chart's edge, each as wide as its own label. */
+function legendLayout(items: readonly LegendItem[], width: number): { x: number; row: number }[] {
+  let [x, row] = [16, 0];
+  return items.map((s) => {
+    const w = 24 + textWidth(s.name) + 18;
+    if (x > 16 && x + w > width - 8) [x, row] = [16, row + 1];
+    const at = { x, row };
+    x += w;
+    return at;
+  });
+}
+
+const legendRows = (items: readonly LegendItem[], width: number) =>
+  items.length ? Math.max(...legendLayout(items, width).map((p) => p.row)) + 1 : 0;
+
+/** The SVG around a chart's body: its title, and its legend in rows from `legendTop`. */
 function frame(
   id: string,
   title: string,
   width: number,
   height: number,
   body: string[],
-  legend: { name: string; color: string; dashed?: boolean }[],
+  legend: readonly LegendItem[],
+  legendTop = height,
 ): string {
+  const layout = legendLayout(legend, width);
   const items = legend.map((s, i) => {
-    const x = 60 + (i % 3) * 220;
-    const y = height - 14 - 16 * (Math.ceil(legend.length / 3) - 1 - Math.floor(i / 3));
+    const { x, row } = layout[i]!;
+    const y = legendTop + row * legendRow + 12;
     return (
       `<line x1="${x}" x2="${x + 18}" y1="${y - 4}" y2="${y - 4}" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>` +
       `<text x="${x + 24}" y="${y}" class="legend">${escapeHtml(s.name)}</text>`
     );
   });
+  // Scaled by the page (viewBox): the chart fills its grid cell, whatever the cell's width.
   return (
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${id}" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(title)}">` +
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-chart="${id}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">` +
     `<title>${escapeHtml(title)}</title><text x="10" y="20" class="title">${escapeHtml(title)}</text>${body.join('')}${items.join('')}</svg>`
   );
 }
 
-/** A line chart: x along the bottom, the series, marks, axes and a legend. */
+/** A box taken by a label: left, top, right, bottom. */
+type Box = [number, number, number, number];
+const overlaps = (a: Box, b: Box) => a[0] < b[2] + 4 && b[0] < a[2] + 4 && a[1] < b[3] && b[1] < a[3];
+
+/**
+ * The vertical marks' labels, each beside its line in the first row down from the top where it
+ * meets no label already placed (two runs' events at the same epoch stack instead of overprinting);
+ * a label that would pass the right edge goes on the line's left.
+ */
+function markLabels(
+  marks: readonly { x: number; label: string }[],
+  top: number,
+  right: number,
+  taken: Box[],
+): string[] {
+  return [...marks]
+    .sort((a, b) => a.x - b.x)
+    .map((m) => {
+      const w = textWidth(m.label, 11);
+      const end = m.x + 3 + w > right;
+      const x0 = end ? m.x - 3 - w : m.x + 3;
+      let row = 0;
+      const box = (r: number): Box => [x0, top + r * 13, x0 + w, top + r * 13 + 13];
+      while (taken.some((b) => overlaps(b, box(row)))) row++;
+      taken.push(box(row));
+      return `<text class="mark-label" x="${f(end ? m.x - 3 : m.x + 3)}" y="${top + row * 13 + 10}"${end ? ' text-anchor="end"' : ''}>${escapeHtml(m.label)}</text>`;
+    });
+}
+
+/** Points of a series that get a hover label each: beyond this many (a sampled schedule), none do. */
+const maxHoverPoints = 400;
+
+/** A line chart: x along the bottom, the series (each point's value on hover), marks, axes and a legend. */
 export function lineChart(o: LineChartOptions): string {
   const width = 720;
-  const legendRows = Math.ceil(o.series.length / 3);
-  const height = 300 + 16 * legendRows;
-  const left = 70,
-    right = 20,
-    top = 34,
-    bottom = 60 + 16 * legendRows;
+  const [left, right, top, plotBottom] = [70, 20, 34, 274];
   const points = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const format = o.yFormat ?? plain;
   if (!points.length) {
@@ -125,44 +182,71 @@ export function lineChart(o: LineChartOptions): string {
   const yTicks = niceTicks(y0, y1);
   [y0, y1] = [Math.min(y0, yTicks[0]!), Math.max(y1, yTicks.at(-1)!)];
   const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (width - left - right);
-  const py = (y: number) => height - bottom - ((y - y0) / (y1 - y0)) * (height - top - bottom);
+  const py = (y: number) => plotBottom - ((y - y0) / (y1 - y0)) * (plotBottom - top);
   const body: string[] = [];
   for (const t of yTicks)
     body.push(
       `<line class="grid" x1="${left}" x2="${width - right}" y1="${f(py(t))}" y2="${f(py(t))}"/><text x="${left - 6}" y="${f(py(t)) + 4}" text-anchor="end">${escapeHtml(format(t))}</text>`,
     );
   for (const t of niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t)))
-    body.push(`<text x="${f(px(t))}" y="${height - bottom + 16}" text-anchor="middle">${t}</text>`);
-  body.push(`<line class="axis" x1="${left}" x2="${width - right}" y1="${height - bottom}" y2="${height - bottom}"/>`);
+    body.push(`<text x="${f(px(t))}" y="${plotBottom + 16}" text-anchor="middle">${t}</text>`);
+  body.push(`<line class="axis" x1="${left}" x2="${width - right}" y1="${plotBottom}" y2="${plotBottom}"/>`);
   body.push(
-    `<text x="${(left + width - right) / 2}" y="${height - bottom + 34}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`,
+    `<text x="${(left + width - right) / 2}" y="${plotBottom + 34}" text-anchor="middle">${escapeHtml(o.xLabel)}</text>`,
   );
-  for (const m of o.xMarks ?? []) {
-    body.push(
-      `<line class="mark" x1="${f(px(m.at))}" x2="${f(px(m.at))}" y1="${top}" y2="${height - bottom}"/>` +
-        `<text class="mark-label" x="${f(px(m.at)) + 3}" y="${top + 10}">${escapeHtml(m.label)}</text>`,
-    );
-  }
+  const taken: Box[] = [[10, 6, 10 + textWidth(o.title, 14), 26]]; // the title
   for (const m of o.yMarks ?? []) {
+    const [x, y] = [width - right - 3, f(py(m.at)) - 4];
+    taken.push([x - textWidth(m.label, 11), y - 10, x, y + 3]);
     body.push(
       `<line class="mark" x1="${left}" x2="${width - right}" y1="${f(py(m.at))}" y2="${f(py(m.at))}"/>` +
-        `<text class="mark-label" x="${width - right - 3}" y="${f(py(m.at)) - 4}" text-anchor="end">${escapeHtml(m.label)}</text>`,
+        `<text class="mark-label" x="${x}" y="${y}" text-anchor="end">${escapeHtml(m.label)}</text>`,
     );
   }
-  for (const s of o.series) {
-    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (s.dots || pts.length === 1) {
-      body.push(
-        `<g class="series" data-series="${escapeHtml(s.name)}" fill="${s.color}">${pts.map(([x, y]) => `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="2.5"/>`).join('')}</g>`,
-      );
-    } else {
-      body.push(
-        `<polyline class="series" data-series="${escapeHtml(s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} ` +
-          `points="${pts.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`,
-      );
-    }
-  }
-  return frame(o.id, o.title, width, height, body, o.series);
+  for (const m of o.xMarks ?? [])
+    body.push(`<line class="mark" x1="${f(px(m.at))}" x2="${f(px(m.at))}" y1="${top}" y2="${plotBottom}"/>`);
+  body.push(
+    ...markLabels(
+      (o.xMarks ?? []).map((m) => ({ x: px(m.at), label: m.label })),
+      top,
+      width - 4,
+      taken,
+    ),
+  );
+  for (const s of o.series)
+    body.push(seriesSvg(s, px, py, (x, y) => `${s.name}, ${o.xLabel} ${plain(x)}: ${format(y)}`));
+  const legendTop = plotBottom + 44;
+  return frame(
+    o.id,
+    o.title,
+    width,
+    legendTop + legendRows(o.series, width) * legendRow + 8,
+    body,
+    o.series,
+    legendTop,
+  );
+}
+
+/** One series: a polyline (or dots), and a hover label on each of its points. */
+function seriesSvg(
+  s: LineSeries,
+  px: (x: number) => number,
+  py: (y: number) => number,
+  hover: (x: number, y: number) => string,
+): string {
+  const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const dot = ([x, y]: [number, number], r: number, label: boolean) =>
+    `<circle cx="${f(px(x))}" cy="${f(py(y))}" r="${r}">${label ? `<title>${escapeHtml(hover(x, y))}</title>` : ''}</circle>`;
+  const labelled = pts.length <= maxHoverPoints;
+  if (s.dots || pts.length === 1)
+    return `<g class="series" data-series="${escapeHtml(s.name)}"${labelled ? ` data-hover="${escapeHtml(s.name)}"` : ''} fill="${s.color}">${pts.map((p) => dot(p, 2.5, labelled)).join('')}</g>`;
+  const line =
+    `<polyline class="series" data-series="${escapeHtml(s.name)}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''} ` +
+    `points="${pts.map(([x, y]) => `${f(px(x))},${f(py(y))}`).join(' ')}"/>`;
+  // Small dots that carry the values: the browser shows a point's title under the pointer.
+  return labelled
+    ? `${line}<g class="hover" data-hover="${escapeHtml(s.name)}" fill="${s.color}">${pts.map((p) => dot(p, 3, true)).join('')}</g>`
+    : line;
 }
 
 interface BarChartOptions {
@@ -182,11 +266,13 @@ interface BarChartOptions {
 export function barChart(o: BarChartOptions): string {
   const width = 720;
   const labelWidth = Math.min(220, 12 + 7 * Math.max(4, ...o.categories.map((c) => c.length)));
-  const rowHeight = o.stacked || o.series.length === 1 ? 16 : 8 * o.series.length + 6;
-  const legendRows = Math.ceil(o.series.length / 3);
+  // A row is taller than its label's box: category labels never touch.
+  const rowHeight = o.stacked || o.series.length === 1 ? 18 : 8 * o.series.length + 6;
+  const legend = o.series.length > 1 ? o.series : [];
   const top = 34,
     right = 80;
-  const height = top + rowHeight * o.categories.length + 40 + 16 * legendRows;
+  const legendTop = top + rowHeight * o.categories.length + 4 + 26;
+  const height = legendTop + legendRows(legend, width) * legendRow + 8;
   const totals = o.categories.map((_, i) =>
     o.stacked
       ? o.series.reduce((s, r) => s + (r.values[i] ?? 0), 0)
@@ -196,7 +282,7 @@ export function barChart(o: BarChartOptions): string {
   const format = o.format ?? plain;
   const px = (v: number) => (v / max) * (width - labelWidth - right);
   const body: string[] = [];
-  const barHeight = o.stacked || o.series.length === 1 ? 12 : 7;
+  const barHeight = o.stacked || o.series.length === 1 ? 13 : 7;
   o.categories.forEach((c, i) => {
     const y = top + i * rowHeight;
     body.push(`<text x="${labelWidth - 6}" y="${y + rowHeight / 2 + 4}" text-anchor="end">${escapeHtml(c)}</text>`);
@@ -220,5 +306,5 @@ export function barChart(o: BarChartOptions): string {
     body.push(
       `<text x="${f(labelWidth + px(t))}" y="${axisY + 16}" text-anchor="middle">${escapeHtml(format(t))}</text>`,
     );
-  return frame(o.id, o.title, width, height, body, o.series.length > 1 ? o.series : []);
+  return frame(o.id, o.title, width, height, body, legend, legendTop);
 }

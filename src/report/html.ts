@@ -12,8 +12,11 @@ import {
 import { learningRate } from '../train/schedule.js';
 import type { Recipe } from '../recipes/index.js';
 import { barChart, escapeHtml as e, lineChart, palette, percent, type LineSeries, type Mark } from './charts.js';
-import { summaryRows } from './summary.js';
+import { barText, bestText, summaryRows } from './summary.js';
+import { dataSourceText } from '../data/synthetic.js';
+import { basename } from 'node:path';
 import type { RunRecord } from './run.js';
+import { flatten } from '../text.js';
 
 const style = `
 :root { color-scheme: light dark; --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --grid: #e4e7eb; --axis: #8c959f;
@@ -26,8 +29,9 @@ h1 { font-size: 1.5rem; margin: 0 0 .25rem; } h2 { font-size: 1.15rem; margin: 2
 table { border-collapse: collapse; margin: .5rem 0; } th, td { border: 1px solid var(--border); padding: .25rem .6rem; text-align: left; vertical-align: top; }
 th { background: var(--panel); } td.num { text-align: right; font-variant-numeric: tabular-nums; } tr.differs td { background: var(--warn); }
 .problems { background: var(--warn); border: 1px solid var(--warn-border); border-radius: 6px; padding: .5rem 1rem; margin: .75rem 0; }
-.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
-.chart { background: var(--panel); border: 1px solid var(--border); border-radius: 6px; max-width: 100%; height: auto; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 540px), 1fr)); gap: 1rem; }
+.chart { background: var(--panel); border: 1px solid var(--border); border-radius: 6px; width: 100%; height: auto; display: block; }
+.chart .hover circle { fill-opacity: .55; } .chart .hover circle:hover { fill-opacity: 1; }
 .chart text { fill: var(--fg); font: 12px system-ui, sans-serif; } .chart .title { font-size: 14px; font-weight: 600; }
 .chart .legend, .chart .value, .chart .empty { fill: var(--muted); } .chart .grid { stroke: var(--grid); } .chart .axis { stroke: var(--axis); }
 .chart .mark { stroke: var(--mark); stroke-dasharray: 3 3; } .chart .mark-label { fill: var(--mark); font-size: 11px; }
@@ -42,6 +46,7 @@ export function renderReport(runs: RunRecord[], generated = new Date()): string 
     `<h1>${e(title)}</h1>`,
     `<p class="muted">Generated ${e(generated.toISOString())} from ${runs.map((r) => `<code>${e(r.dir)}</code>`).join(', ')}.</p>`,
     ...runs.map(statusSection),
+    runsSection(runs),
     summarySection(runs),
     `<h2>Training</h2><div class="charts">${curveCharts(runs).join('')}</div>`,
     densitySection(runs),
@@ -55,6 +60,8 @@ export function renderReport(runs: RunRecord[], generated = new Date()): string 
 }
 
 const colorOf = (i: number) => palette[i % palette.length]!;
+/** Where a run's epochs start on the shared axis: a run that continues another (QAT after float) after that run's epochs. */
+const offsetOf = (r: RunRecord) => r.parent?.epochs ?? 0;
 const label = (runs: RunRecord[], r: RunRecord, what: string) => (runs.length > 1 ? `${r.name} ${what}` : what);
 
 function statusSection(r: RunRecord): string {
@@ -63,6 +70,45 @@ function statusSection(r: RunRecord): string {
     : '';
   const recipe = r.recipe ? `recipe <strong>${e(r.recipe.name)}</strong> (${e(r.recipe.description)}); ` : '';
   return `<p data-status="${e(r.name)}"><strong>${e(r.name)}</strong>: ${recipe}${e(r.status)}${r.quantized ? '; integer checkpoint written' : ''}.</p>${problems}`;
+}
+
+/** "12.3 s", "4 min 05 s", "2 h 03 min". */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  if (m < 60) return `${m} min ${String(Math.round(seconds % 60)).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
+
+/** Each run's facts: its data, device, wall time, where its epochs fall, the 80% bar and its best checkpoint. */
+function runsSection(runs: RunRecord[]): string {
+  const rows = runs.map((r) => {
+    const last = r.metrics.at(-1);
+    const seconds = r.metrics.reduce((sum, m) => sum + (m.seconds ?? 0), 0);
+    const first = offsetOf(r) + 1;
+    const epochs = last ? `${first}-${offsetOf(r) + last.epoch}` : 'none yet';
+    const cells = [
+      r.recipe?.name ?? 'unknown',
+      r.data ? dataSourceText(r.data) : 'not recorded',
+      r.device ?? 'not recorded',
+      r.metrics.length ? duration(seconds) : 'none yet',
+      r.parent ? `${epochs}, after ${basename(r.parent.dir)}` : epochs,
+      last ? `${percent(last.testTop1)}: ${barText(last.testTop1)}` : 'no epoch yet',
+      r.best ? bestText(r.best).replace(/^best: /, '') : 'none yet',
+    ];
+    return `<tr data-run="${e(r.name)}"><th>${e(r.name)}</th>${cells.map((c) => `<td>${e(c)}</td>`).join('')}</tr>`;
+  });
+  const head = [
+    'run',
+    'recipe',
+    'data',
+    'device',
+    'wall time (epochs summed)',
+    'epochs',
+    'test top-1',
+    'best checkpoint',
+  ];
+  return `<h2>Runs</h2><table data-table="runs"><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr>${rows.join('')}</table>`;
 }
 
 function summarySection(runs: RunRecord[]): string {
@@ -84,17 +130,25 @@ function eventMarks(runs: RunRecord[]): Mark[] {
   const marks = new Map<string, Mark>();
   for (const r of runs) {
     if (!r.recipe) continue;
+    const at = (epoch: number) => offsetOf(r) + epoch - 1;
     for (const p of r.recipe.pruning.events)
-      marks.set(`p${p.epoch}${p.layers}`, { at: p.epoch - 1, label: `prune ${p.layers}` });
+      marks.set(`p${at(p.epoch)}${p.layers}`, { at: at(p.epoch), label: `prune ${p.layers}` });
     const q = r.recipe.quantization;
-    if (q) marks.set(`q${q.startEpoch}`, { at: q.startEpoch - 1, label: `QAT ${q.weightBits}/${q.actBits}` });
+    if (q)
+      marks.set(`q${at(q.startEpoch)}${q.weightBits}/${q.actBits}`, {
+        at: at(q.startEpoch),
+        label: `QAT ${q.weightBits}/${q.actBits}`,
+      });
   }
   return [...marks.values()];
 }
 
 function curveCharts(runs: RunRecord[]): string[] {
   const xMarks = eventMarks(runs);
-  const xRange: [number, number] = [0, runs.reduce((m, r) => Math.max(m, r.recipe?.epochs ?? r.metrics.length), 1)];
+  const xRange: [number, number] = [
+    0,
+    runs.reduce((m, r) => Math.max(m, offsetOf(r) + (r.recipe?.epochs ?? r.metrics.length)), 1),
+  ];
   const over = (pick: (m: RunRecord['metrics'][number]) => number | null, what: string, dashed = false) =>
     runs.map(
       (r, i): LineSeries => ({
@@ -103,7 +157,7 @@ function curveCharts(runs: RunRecord[]): string[] {
         dashed,
         points: r.metrics.flatMap((m) => {
           const v = pick(m);
-          return v === null ? [] : [[m.epoch, v] as [number, number]];
+          return v === null ? [] : [[offsetOf(r) + m.epoch, v] as [number, number]];
         }),
       }),
     );
@@ -112,10 +166,17 @@ function curveCharts(runs: RunRecord[]): string[] {
       name: label(runs, r, 'lr recorded (last step of the epoch)'),
       color: colorOf(runs.length > 1 ? i : 1),
       dots: true,
-      points: r.metrics.map((m) => [m.epoch, m.lr]),
+      points: r.metrics.map((m) => [offsetOf(r) + m.epoch, m.lr]),
     };
     return r.recipe
-      ? [{ name: label(runs, r, 'lr schedule'), color: colorOf(i), points: schedulePoints(r.recipe) }, recorded]
+      ? [
+          {
+            name: label(runs, r, 'lr schedule'),
+            color: colorOf(i),
+            points: schedulePoints(r.recipe).map(([x, y]): [number, number] => [offsetOf(r) + x, y]),
+          },
+          recorded,
+        ]
       : [recorded];
   });
   return [
@@ -198,17 +259,31 @@ function densitySection(runs: RunRecord[]): string {
 /** The top-level block a score row belongs to (`a3.b2.0` is in `a3`). */
 const blockOf = (l: LayerScore) => l.name.split('.')[0]!;
 
+/** A score report's blocks and each block's shares of the score: storage and operations. */
+function blockShares(report: ScoreReport) {
+  const blocks = [...new Set(report.layers.map(blockOf))];
+  const sum = (b: string, f: (l: LayerScore) => number) =>
+    report.layers.filter((l) => blockOf(l) === b).reduce((s, l) => s + f(l), 0);
+  const storage = blocks.map((b) => sum(b, (l) => l.bits / 32 / reference.params));
+  const ops = blocks.map((b) => sum(b, (l) => ruleSet(report.rules).layerOps(l) / reference.ops));
+  return { blocks, storage, ops };
+}
+
 function scoreSection(runs: RunRecord[]): string {
   const scored = runs.filter((r) => r.summary);
   if (!scored.length) return '<h2>Score by block</h2><p class="muted">Not available: see what is missing above.</p>';
   const parts: string[] = [];
+  // One scale per rule set across the runs: bars of different runs compare by their length.
+  const largest = new Map<string, number>();
+  for (const r of scored)
+    for (const report of r.summary!.scores) {
+      const { storage, ops } = blockShares(report);
+      const top = Math.max(0, ...storage.map((v, i) => v + ops[i]!));
+      largest.set(report.rules, Math.max(largest.get(report.rules) ?? 0, top));
+    }
   for (const r of scored) {
     for (const report of r.summary!.scores) {
-      const blocks = [...new Set(report.layers.map(blockOf))];
-      const sum = (b: string, f: (l: LayerScore) => number) =>
-        report.layers.filter((l) => blockOf(l) === b).reduce((s, l) => s + f(l), 0);
-      const storage = blocks.map((b) => sum(b, (l) => l.bits / 32 / reference.params));
-      const ops = blocks.map((b) => sum(b, (l) => ruleSet(report.rules).layerOps(l) / reference.ops));
+      const { blocks, storage, ops } = blockShares(report);
       const keep = blocks.map((_, i) => storage[i]! + ops[i]! > 0);
       const width = report.bitWidth === 'mixed' ? 'quantized' : `${report.bitWidth}-bit`;
       parts.push(
@@ -216,6 +291,7 @@ function scoreSection(runs: RunRecord[]): string {
           id: `score-${report.rules}`,
           title: `${r.name}: score ${report.score.toFixed(4)} by block, ${report.rules} rules (${width})`,
           stacked: true,
+          max: largest.get(report.rules) || 1,
           format: (v) => v.toFixed(4),
           categories: blocks.filter((_, i) => keep[i]),
           series: [
@@ -255,18 +331,10 @@ function scoreSection(runs: RunRecord[]): string {
   );
 }
 
-/** A recipe's fields as `path: value` pairs, nested objects flattened. */
-function flatten(value: unknown, path = ''): [string, string][] {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    return Object.entries(value).flatMap(([k, v]) => flatten(v, path ? `${path}.${k}` : k));
-  }
-  return [[path, JSON.stringify(value)]];
-}
-
 function recipeSection(runs: RunRecord[]): string {
   const withRecipe = runs.filter((r) => r.recipe);
   if (!withRecipe.length) return '<h2>Recipe</h2><p class="muted">Not available: see what is missing above.</p>';
-  const flat = withRecipe.map((r) => new Map(flatten(r.recipe)));
+  const flat = withRecipe.map((r) => new Map(flatten(r.recipe).map(([p, v]) => [p, JSON.stringify(v)])));
   const paths = [...new Set(flat.flatMap((m) => [...m.keys()]))];
   const rows = paths.map((p) => {
     const values = flat.map((m) => m.get(p) ?? '');

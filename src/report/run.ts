@@ -6,12 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { loadModelCheckpoint } from '../checkpoint/model-file.js';
 import type { Recipe } from '../recipes/index.js';
-import { readTrainState, type Position } from '../checkpoint/train-file.js';
+import { parentRun, readTrainState, type Position } from '../checkpoint/train-file.js';
+import type { DataSource } from '../data/synthetic.js';
 import { metricNames, metricsRangeProblems, parseMetricsLine, type EpochMetrics } from '../checkpoint/metrics.js';
 import { maxEpochs } from '../recipes/recipe.js';
 import { printable, counted } from '../text.js';
 import { lastCheckpoint, metricsFile, quantizedCheckpoint, runHolder } from '../checkpoint/run-dir.js';
-import { summariseRun, type RunSummary } from './summary.js';
+import { bestEpoch, summariseRun, type BestEpoch, type RunSummary } from './summary.js';
 
 /** What a report shows of one run. */
 export interface RunRecord {
@@ -28,6 +29,16 @@ export interface RunRecord {
   summary: RunSummary | null;
   /** Whether the run has an integer checkpoint. */
   quantized: boolean;
+  /** The data the run trained on, and the device; null where its checkpoint does not say (earlier releases). */
+  data: DataSource | null;
+  device: string | null;
+  /**
+   * The run this one continues (its recipe's initialWeights are that run's checkpoint, e.g. a QAT
+   * run's float parent) and the epochs that run had done: this run's epochs are drawn after them.
+   */
+  parent: { dir: string; epochs: number } | null;
+  /** The epoch best.safetensors holds. */
+  best: BestEpoch | null;
   /** What is missing or damaged, in words. */
   problems: string[];
 }
@@ -67,6 +78,7 @@ export function readRun(dir: string): RunRecord {
   if (checkpointed && metrics.length) summary = summaryOf(last, metrics.at(-1)!, recipe, note);
   else if (checkpointed) note('no epoch has finished yet: accuracy, per-layer density and scores come after the first');
   const position = saved?.position ?? null;
+  const parent = parentRun(recipe?.initialWeights ?? null);
   return {
     dir,
     name: basename(resolve(dir)),
@@ -76,6 +88,10 @@ export function readRun(dir: string): RunRecord {
     metrics,
     summary,
     quantized: existsSync(quantizedCheckpoint(dir)),
+    data: saved?.data ?? null,
+    device: saved?.device ?? null,
+    parent: parent && { dir: parent.dir, epochs: parent.state.position.epoch - 1 },
+    best: bestEpoch(dir),
     problems,
   };
 }
@@ -83,8 +99,8 @@ export function readRun(dir: string): RunRecord {
 /** The training checkpoint's recipe, position and history; null (and a problem) when it cannot be read. */
 function readSaved(path: string, note: (p: string) => void) {
   try {
-    const { recipe, position, history } = readTrainState(path);
-    return { recipe, position, history };
+    const { recipe, position, history, data, device } = readTrainState(path);
+    return { recipe, position, history, data, device };
   } catch (e) {
     note(`${basename(path)} cannot be read (${(e as Error).message}): the recipe, schedule and position are missing`);
     return null;

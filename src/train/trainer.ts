@@ -7,13 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
-import { Loader, loadDataset, type Split } from '../data/index.js';
+import { describeData, Loader, loadDataset, type DataSource, type Split } from '../data/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildModel, modelConfig } from '../models/registry.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { planFor, planOf, prepareQuantized, setObserving } from '../quant/prepare.js';
 import { saveQuantizedCheckpoint } from '../checkpoint/quantized-file.js';
-import { sparsity, type PruneResult } from '../prune/prune.js';
+import { layerSparsity, sparsity, type PruneResult } from '../prune/prune.js';
 import type { Recipe } from '../recipes/index.js';
 import { evaluate, type EvalResult } from './evaluate.js';
 import { learningRate } from './schedule.js';
@@ -35,6 +35,7 @@ import { EventFileWriter } from '../io/tensorboard.js';
 import {
   disposeLoadedState,
   loadTrainState,
+  parentRun,
   readTrainState,
   restoreGenerators,
   saveTrainState,
@@ -42,7 +43,8 @@ import {
   type LoadedTrainState,
   type TrainState,
 } from '../checkpoint/train-file.js';
-import { metricsLine, metricTags, stepTags, type EpochMetrics } from '../checkpoint/metrics.js';
+import { layerSparsityTag, metricsLine, metricTags, stepTags, type EpochMetrics } from '../checkpoint/metrics.js';
+import { flatten } from '../text.js';
 
 /** Callbacks of a run, all optional. */
 export interface TrainEvents {
@@ -77,6 +79,8 @@ export interface TrainOptions {
   events?: TrainEvents;
   /** Data already loaded (tests); otherwise read from dataDir. */
   data?: { train: Split; test: Split };
+  /** What the data is, recorded in the checkpoints (default: dataDir described; unknown for data given in memory). */
+  dataSource?: DataSource;
   /**
    * This process's place in a data-parallel run: the recipe's batch is split over the ranks,
    * gradients are averaged, and only rank 0 writes files (every rank must see the run directory
@@ -138,6 +142,8 @@ interface Setting extends Place {
   readonly batches: number;
   /** Rank 0's TensorBoard file; null on the other ranks. */
   readonly board: EventFileWriter | null;
+  /** TensorBoard's step of a position: training steps, after the parent run's (stepOffset). */
+  readonly step: (epoch: number, batch: number) => number;
   /** On CUDA: the (captured) step, run on a stream of its own; null on the CPU. */
   readonly cudaStep: CudaStep | null;
 }
@@ -210,10 +216,14 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
   if (device !== 'cpu' || recipe.channelsLast)
     model.to({ device, ...(recipe.channelsLast ? { memoryFormat: 'channels_last' } : {}) });
   const optimizer = createOptimizer(model.namedParameters(), recipe.optimizer);
+  // What the run reads now and where it trains are recorded afresh by every process that continues it.
+  const data = options.dataSource ?? (options.data ? undefined : describeData(options.dataDir));
+  const now = { dataDir: options.dataDir, ...(data ? { data } : {}), device };
   let state: TrainState = {
     runId: randomUUID(),
     recipe,
-    dataDir: options.dataDir,
+    ...now,
+    stepOffset: parentRun(recipe.initialWeights)?.state.lastStep ?? 0,
     position: { epoch: 1, batch: 0 },
     history: [],
     progress: emptyProgress(),
@@ -229,7 +239,8 @@ function startRun(recipe: Recipe, { options, device, events, last, replicas }: P
       // A run of an earlier release gets its identity now.
       runId: saved.runId ?? readRunId(options.outDir) ?? state.runId,
       recipe,
-      dataDir: options.dataDir,
+      ...now,
+      stepOffset: saved.stepOffset ?? 0,
       position: saved.position,
       history: saved.history,
       progress,
@@ -291,8 +302,11 @@ function prepare(run: Run, place: Place): Setting {
     );
   }
   const board = replicas.main ? new EventFileWriter(options.outDir) : null;
+  const offset = state.stepOffset ?? 0;
+  const step = (epoch: number, batch: number) => offset + (epoch - 1) * batches + batch;
   // A resumed run marks its restart: TensorBoard drops what a killed process logged past the checkpoint.
-  if (options.resume) board?.start(globalStep(state.position.epoch, state.position.batch, batches) + 1);
+  if (options.resume) board?.start(step(state.position.epoch, state.position.batch) + 1);
+  else board?.hparams(recipeHparams(recipe), offset);
   let cudaStep: CudaStep | null = null;
   if (place.device.startsWith('cuda')) {
     // Graphs are captured on a side stream; the whole run goes there, so its work stays in one order.
@@ -308,11 +322,18 @@ function prepare(run: Run, place: Place): Setting {
       replicas.world ? replicas : undefined,
     );
   }
-  return { ...place, trainLoader, testLoader, batches, board, cudaStep };
+  return { ...place, trainLoader, testLoader, batches, board, step, cudaStep };
 }
 
-/** TensorBoard's step axis counts training steps; epoch figures sit at their epoch's last step. */
-const globalStep = (epoch: number, batch: number, batches: number) => (epoch - 1) * batches + batch;
+/** The recipe's fields as TensorBoard hparams: numbers, strings and booleans as they are, the rest as JSON. */
+function recipeHparams(recipe: Recipe): Record<string, number | string | boolean> {
+  return Object.fromEntries(
+    flatten(recipe).map(([k, v]) => [
+      k,
+      typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : JSON.stringify(v),
+    ]),
+  );
+}
 
 /**
  * One epoch's training steps (after its pruning events, or from where an interrupted run stopped).
@@ -323,7 +344,9 @@ async function trainEpoch(run: Run, s: Setting, epoch: number): Promise<number |
   const skip = epoch === state.position.epoch ? state.position.batch : 0;
   if (skip === 0) {
     state.progress = emptyProgress();
-    for (const results of beginEpoch(model, optimizer, recipe, epoch)) s.events.prune?.(epoch, results);
+    const events = beginEpoch(model, optimizer, recipe, epoch);
+    for (const results of events) s.events.prune?.(epoch, results);
+    if (events.length) state.bestTop1 = -1; // best.safetensors is chosen among the epochs at the final sparsity
     const q = recipe.quantization;
     if (q && epoch === q.startEpoch) {
       state.bestTop1 = -1; // best.safetensors holds the best quantized model from here on
@@ -404,7 +427,7 @@ function takeFigures(run: Run, s: Setting, epoch: number, meter: StepMeter, star
     }
     p.lossSum += loss * size;
     p.count += size;
-    s.board?.scalars(globalStep(epoch, batch, s.batches), { [stepTags.loss]: loss, [stepTags.lr]: lr });
+    s.board?.scalars(s.step(epoch, batch), { [stepTags.loss]: loss, [stepTags.lr]: lr });
   }
   p.correct += correct;
   p.seconds = (performance.now() - started) / 1000;
@@ -449,10 +472,10 @@ async function endEpoch(run: Run, s: Setting, epoch: number, lr: number): Promis
     imagesPerSecond: p.count / p.seconds,
   };
   state.history.push(metrics);
-  s.board?.scalars(
-    globalStep(epoch, s.batches, s.batches),
-    Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])),
-  );
+  s.board?.scalars(s.step(epoch, s.batches), {
+    ...Object.fromEntries(Object.entries(metricTags).map(([k, tag]) => [tag, metrics[k as keyof EpochMetrics]])),
+    ...Object.fromEntries(layerSparsity(model).map((l) => [layerSparsityTag(l.name), l.zeros / l.total])),
+  });
   state.position = { epoch: epoch + 1, batch: 0 };
   const best = test.top1 > state.bestTop1;
   if (best) state.bestTop1 = test.top1;
@@ -473,6 +496,7 @@ function save(run: Run, s: Setting): void {
   s.board?.flush();
   // The run's identity is written with its first checkpoint (a run that fails before leaves nothing).
   if (readRunId(s.options.outDir) !== run.state.runId) writeRunId(s.options.outDir, run.state.runId!);
+  run.state.lastStep = s.step(run.state.position.epoch, run.state.position.batch);
   saveTrainState(s.last, run.model, run.optimizer.state(), run.state, s.device);
 }
 
@@ -496,6 +520,7 @@ function writeQuantized(run: Run, s: Setting): string | null {
       recipe.model.name,
       modelConfig(recipe.model.name, recipe.model.config),
       recipe.data.dataset,
+      run.state.data,
     );
     return quantizedCheckpoint(s.options.outDir);
   } catch (e) {

@@ -21,7 +21,72 @@ export interface ReadEvent {
   step: number;
   fileVersion?: string;
   scalars?: Map<string, number>;
+  /** Values that carry a plugin's data (SummaryMetadata.plugin_data), by tag. */
+  plugins?: Map<string, { plugin: string; content: Uint8Array }>;
   sessionStatus?: number;
+}
+
+/** A value's SummaryMetadata: its plugin's name and content. */
+function decodeMetadata(b: Uint8Array): { plugin: string; content: Uint8Array } {
+  const out = { plugin: '', content: new Uint8Array() };
+  const m = new Fields(b);
+  while (!m.done) {
+    const f = m.next();
+    if (f.field !== 1 || f.wire !== 2) {
+      m.skip(f.wire);
+      continue;
+    }
+    const data = new Fields(m.bytes());
+    while (!data.done) {
+      const d = data.next();
+      if (d.field === 1 && d.wire === 2) out.plugin = new TextDecoder().decode(data.bytes());
+      else if (d.field === 2 && d.wire === 2) out.content = data.bytes().slice();
+      else data.skip(d.wire);
+    }
+  }
+  return out;
+}
+
+/** The hparams of an HParamsPluginData's session_start_info (google.protobuf.Value: numbers, strings, booleans). */
+export function decodeSessionStart(content: Uint8Array): {
+  version: number;
+  hparams: Record<string, number | string | boolean>;
+  startTime: number;
+} {
+  const out = { version: 0, hparams: {} as Record<string, number | string | boolean>, startTime: NaN };
+  const data = new Fields(content);
+  while (!data.done) {
+    const d = data.next();
+    if (d.field === 1 && d.wire === 0) out.version = data.varint();
+    else if (d.field === 3 && d.wire === 2) {
+      const start = new Fields(data.bytes());
+      while (!start.done) {
+        const s = start.next();
+        if (s.field === 5 && s.wire === 1) out.startTime = start.view(8).getFloat64(0, true);
+        else if (s.field === 1 && s.wire === 2) {
+          const entry = new Fields(start.bytes());
+          let key = '';
+          let value: number | string | boolean = NaN;
+          while (!entry.done) {
+            const e = entry.next();
+            if (e.field === 1 && e.wire === 2) key = new TextDecoder().decode(entry.bytes());
+            else if (e.field === 2 && e.wire === 2) {
+              const v = new Fields(entry.bytes());
+              while (!v.done) {
+                const k = v.next();
+                if (k.field === 2 && k.wire === 1) value = v.view(8).getFloat64(0, true);
+                else if (k.field === 3 && k.wire === 2) value = new TextDecoder().decode(v.bytes());
+                else if (k.field === 4 && k.wire === 0) value = v.varint() !== 0;
+                else v.skip(k.wire);
+              }
+            } else entry.skip(e.wire);
+          }
+          out.hparams[key] = value;
+        } else start.skip(s.wire);
+      }
+    } else data.skip(d.wire);
+  }
+  return out;
 }
 
 class Fields {
@@ -80,13 +145,16 @@ function decodeEvent(b: Uint8Array): ReadEvent {
         const value = new Fields(summary.bytes());
         let tag = '';
         let simple = NaN;
+        let plugin: { plugin: string; content: Uint8Array } | undefined;
         while (!value.done) {
           const v = value.next();
           if (v.field === 1 && v.wire === 2) tag = new TextDecoder().decode(value.bytes());
           else if (v.field === 2 && v.wire === 5) simple = value.view(4).getFloat32(0, true);
+          else if (v.field === 9 && v.wire === 2) plugin = decodeMetadata(value.bytes());
           else value.skip(v.wire);
         }
-        e.scalars.set(tag, simple);
+        if (plugin) (e.plugins ??= new Map()).set(tag, plugin);
+        else e.scalars.set(tag, simple);
       }
     } else if (field === 7 && wire === 2) {
       const log = new Fields(r.bytes());
