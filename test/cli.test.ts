@@ -40,13 +40,16 @@ test("--version names micronet and its engine; help CMD prints that command's us
   assert.match(nope.stderr, /no command 'trian'/);
 });
 
-test('usage errors exit 2: an unknown recipe, a stray argument, a .pth --out, --threads 0, a GPU this build lacks', () => {
+test('usage errors exit 2: an unknown recipe, a stray argument, an --out of no checkpoint format, --threads 0, a GPU this build lacks', () => {
   const cases: [string[], RegExp][] = [
     [['train', '--recipe', 'smok'], /unknown recipe 'smok' \(built in: .*smoke.*; or a recipe file/],
     [['smoke', 'extra'], /unexpected argument 'extra'/],
     [['train', '--recipe', 'smoke', '--set', 'epochs=2'], /pruning\.events\[0\] \(epoch 4\)/],
     [['train', '--recipe', './missing-recipe.json'], /recipe file .*missing-recipe\.json/],
-    [['prune', '--checkpoint', 'x.safetensors', '--out', 'x.pth'], /--out x\.pth: micronet writes .*\.safetensors/],
+    [
+      ['prune', '--checkpoint', 'x.safetensors', '--out', 'x.bin'],
+      /--out x\.bin: name the checkpoint \.safetensors .* or \.pth/,
+    ],
     [['smoke', '--threads', '0'], /--threads must be an integer in 1\.\./],
     [['train', '--recipe', 'smoke', '--log-interval', '0'], /--log-interval must be a positive number of steps/],
   ];

@@ -368,7 +368,7 @@ test("the report of a float run, its QAT run and a second recipe's run at 1280 p
     // Each run says its data, device, wall time and the 80% bar.
     const facts = await page.locator('table[data-table="runs"]').innerText();
     assert.match(facts, /not recorded/, 'a run trained on data given in memory without saying what it is');
-    assert.match(facts, /generated data in generated in memory\tcpu\t[\d.]+ s/);
+    assert.match(facts, /generated data in memory\tcpu\t[\d.]+ s/);
     assert.match(facts, /below the challenge's 80\.00% top-1 bar/);
     assert.match(facts, /4-4, after /);
     // The score charts of one rule set share one scale: the same axis under every run.

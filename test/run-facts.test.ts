@@ -28,7 +28,14 @@ test('a generated set is told from the real data: smoke says so, and the checkpo
   assert.deepEqual(describeData(copied), { dir: copied, generated: false });
 
   const out = join(scratchDir(), 'run');
-  const sets = ['epochs=1', 'model.config.width=0.0625', 'data.batchSize=32', 'data.workers=0', 'pruning.events=[]'];
+  const sets = [
+    'epochs=1',
+    'schedule.milestones=[]',
+    'model.config.width=0.0625',
+    'data.batchSize=32',
+    'data.workers=0',
+    'pruning.events=[]',
+  ];
   const run = runCli(['smoke', '--data', generated, '--out', out, ...sets.flatMap((s) => ['--set', s])]);
   assert.equal(run.status, 0, run.stderr);
   assert.doesNotMatch(run.stdout, /CIFAR-100 found/);

@@ -55,7 +55,11 @@ for (const [optimizer, r] of [
 }
 
 test('channels_last training follows the same trajectory as NCHW', async () => {
-  const short = applyOverrides(recipe, ['epochs=2', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
+  const short = applyOverrides(recipe, [
+    'epochs=2',
+    'schedule.milestones=[2]',
+    'pruning.events=[{"epoch":2,"layers":"conv"}]',
+  ]);
   const run = async (r: typeof recipe) => {
     const losses: number[] = [];
     const result = await train(r, {
@@ -88,7 +92,11 @@ test('channels_last training follows the same trajectory as NCHW', async () => {
 });
 
 test('bfloat16 autocast training keeps float32 weights and tracks the float32 run', async () => {
-  const short = applyOverrides(recipe, ['epochs=2', 'pruning.events=[{"epoch":2,"layers":"conv"}]']);
+  const short = applyOverrides(recipe, [
+    'epochs=2',
+    'schedule.milestones=[2]',
+    'pruning.events=[{"epoch":2,"layers":"conv"}]',
+  ]);
   const fp32 = await train(short, { dataDir: '', outDir: scratchDir(), data });
   const bf16 = await train(applyOverrides(short, ['precision=bfloat16']), { dataDir: '', outDir: scratchDir(), data });
   assert.equal(bf16.model.stateDict().get('linear.weight')!.dtype, 'float32');

@@ -2,7 +2,6 @@
 // events and gradient masking, an evaluation and an atomic checkpoint after every epoch, exact
 // resumption (also mid-epoch, after an interruption), a clean stop on a non-finite loss,
 // TensorBoard scalars, and data-parallel training over a process group.
-import { counted } from '../text.js';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as T from '../torch/index.js';
@@ -44,7 +43,7 @@ import {
   type TrainState,
 } from '../checkpoint/train-file.js';
 import { layerSparsityTag, metricsLine, metricTags, stepTags, type EpochMetrics } from '../checkpoint/metrics.js';
-import { flatten } from '../text.js';
+import { counted, flatten } from '../text.js';
 
 /** Callbacks of a run, all optional. */
 export interface TrainEvents {

@@ -15,7 +15,7 @@ export const reportData = (): { train: Split; test: Split } => ({
 });
 
 /** What the runs trained on is recorded as it would be for a generated set on disk. */
-export const inMemory: DataSource = { dir: 'generated in memory', generated: true };
+export const inMemory: DataSource = { dir: 'memory', generated: true };
 
 /** A second recipe: AdamW, everything pruned at epoch 2 (its marks fall where the smoke run's do). */
 export const secondRecipe = applyOverrides(tinySmoke, [
