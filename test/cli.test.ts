@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../src/torch/index.js';
 import { findRecipe, recipeNames, validateRecipe } from '../src/recipes/index.js';
-import { useThreads } from '../src/cli/options.js';
+import { busyHint, useThreads } from '../src/cli/options.js';
 import { cli } from './support/cli.js';
 import { scratchDir } from './support/scratch.js';
 
@@ -124,21 +124,28 @@ test('a recipe file from `recipes --json`, edited, trains with --threads 1; --js
   assert.match(typo.stderr, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*epohcs`));
 });
 
-test("the engine's threads: --threads if given, else OMP_NUM_THREADS, else the cores the loader's threads leave", () => {
+test("the engine's threads: --threads if given, else OMP_NUM_THREADS, else one per core; a busy machine gets a hint", () => {
   const before = T.getNumThreads();
   const env = process.env.OMP_NUM_THREADS;
   try {
     delete process.env.OMP_NUM_THREADS;
     assert.equal(useThreads(1), 1);
     assert.equal(T.getNumThreads(), 1);
-    assert.equal(useThreads(undefined, 1), Math.max(1, availableParallelism() - 1));
-    assert.equal(useThreads(undefined, 64), 1, 'never fewer than one');
+    assert.equal(useThreads(undefined), availableParallelism());
     process.env.OMP_NUM_THREADS = '3';
-    assert.equal(useThreads(undefined, 1), 3);
+    assert.equal(useThreads(undefined), 3);
     assert.throws(() => useThreads(1.5), /--threads must be an integer/);
   } finally {
     if (env === undefined) delete process.env.OMP_NUM_THREADS;
     else process.env.OMP_NUM_THREADS = env;
     T.setNumThreads(before);
   }
+  const cores = availableParallelism();
+  assert.equal(busyHint(cores, false, 0), null, 'an idle machine');
+  assert.equal(busyHint(cores, true, cores), null, 'a count the user chose');
+  if (cores > 1)
+    assert.match(
+      busyHint(cores, false, cores - 1)!,
+      new RegExp(`load average ${cores - 1}\\.0 on ${cores} cores.*--threads 1 may be faster than ${cores}`),
+    );
 });

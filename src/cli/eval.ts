@@ -85,7 +85,7 @@ export const evalCommand = defineCommand({
     if (!Number.isInteger(o.batch) || o.batch < 1)
       throw new UsageError(`--batch needs a positive integer, not ${o.batch}`);
     checkedWorkers(o.workers);
-    useThreads(o.threads, o.workers);
+    useThreads(o.threads);
     const device = checkedDevice(o.device);
     if (!existsSync(o.checkpoint)) throw new Error(`checkpoint ${o.checkpoint} does not exist`);
     if (o.checkpoint.endsWith('.onnx')) {

@@ -1,5 +1,6 @@
-// Options and checks shared by the commands that compute: the device, the data-parallel backend, the run directory.
-import { availableParallelism } from 'node:os';
+// Options and checks shared by the commands that compute: the device, threads, the recipe, run output,
+// the data-parallel backend, the run directory and checkpoint names.
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../torch/index.js';
 import { maxWorkers } from '../data/index.js';
@@ -47,7 +48,7 @@ export function checkedWorkers(workers: number): number {
 /** The --threads option of the commands that compute. */
 export const threadsOption = {
   type: 'number',
-  help: "the engine's threads (default: OMP_NUM_THREADS, else the cores less the loader's threads); 1 on a busy machine",
+  help: "the engine's threads (default: OMP_NUM_THREADS, else one per core); on a busy machine fewer are faster",
 } as const;
 
 /** The most threads --threads takes. */
@@ -60,18 +61,27 @@ function checkedThreads(requested: number | undefined): number | undefined {
   return requested;
 }
 
-/**
- * Sets the engine's thread count and returns it: --threads if given, else OMP_NUM_THREADS, else
- * one per core left over by the loader's worker threads, since threads beyond the free cores only
- * wait on each other.
- */
-export function useThreads(requested: number | undefined, loaderThreads = 0): number {
+/** Sets the engine's thread count and returns it: --threads if given, else OMP_NUM_THREADS, else one per core (PyTorch's default). */
+export function useThreads(requested: number | undefined): number {
   checkedThreads(requested);
   const fromEnv = Number.parseInt(process.env.OMP_NUM_THREADS ?? '', 10);
-  const threads =
-    requested ?? (fromEnv > 0 ? fromEnv : Math.max(1, availableParallelism() - Math.max(0, loaderThreads)));
+  const threads = requested ?? (fromEnv > 0 ? fromEnv : availableParallelism());
   T.setNumThreads(threads);
   return threads;
+}
+
+/**
+ * A hint when other work already takes cores (the load average before this run starts): engine
+ * threads beyond the free cores wait on each other, and a busy machine runs faster with fewer.
+ * Null when the machine looks free or the count was chosen.
+ */
+export function busyHint(threads: number, chosen: boolean, load = loadavg()[0]!): string | null {
+  const free = Math.max(1, Math.round(availableParallelism() - load));
+  if (chosen || threads <= free) return null;
+  return (
+    `the machine is busy (load average ${load.toFixed(1)} on ${availableParallelism()} cores): ` +
+    `if steps are slow, --threads ${free} may be faster than ${threads}`
+  );
 }
 
 /** --recipe: a built-in recipe's name or a recipe file, with --set overrides applied (a RecipeError is a usage error). */

@@ -15,7 +15,7 @@ import { launchWorkers } from './launch.js';
 import { UsageError } from './args.js';
 import { progressReporter } from './progress.js';
 import { stopOnSignal } from './signals.js';
-import { useThreads } from './options.js';
+import { busyHint, useThreads } from './options.js';
 
 /** How a recipe runs from the command line. */
 export interface RunOptions {
@@ -27,7 +27,7 @@ export interface RunOptions {
   /** Data-parallel: seconds a rank waits for the others. */
   timeout?: number;
   backend?: T.CudaBackend;
-  /** --threads (undefined: OMP_NUM_THREADS, else the cores the loader leaves). */
+  /** --threads (undefined: OMP_NUM_THREADS, else one per core). */
   threads?: number;
   /** Print the end as one JSON object instead of lines. */
   json?: boolean;
@@ -78,7 +78,9 @@ function printEnd(
 }
 
 export async function runRecipe(recipe: Recipe, o: RunOptions): Promise<void> {
-  useThreads(o.threads, recipe.data.workers);
+  const threads = useThreads(o.threads);
+  const hint = busyHint(threads, o.threads !== undefined || !!process.env.OMP_NUM_THREADS);
+  if (hint && !worldFromEnv()) process.stderr.write(`${hint}\n`);
   const signals = stopOnSignal();
   // A worker of a launcher that is gone (killed) saves and stops like one told to by SIGTERM.
   const orphaned = () => process.kill(process.pid, 'SIGTERM');
