@@ -231,29 +231,34 @@ function schedulePoints(recipe: Recipe): [number, number][] {
 
 const weightRows = (s: ScoreReport) => s.layers.filter((l) => l.weights > 0);
 
+/** Layers per density chart: a long network's list is split into side-by-side halves, so that it uses the page's width. */
+const densityRows = 40;
+
 function densitySection(runs: RunRecord[]): string {
   const scored = runs.filter((r) => r.summary);
   if (!scored.length) return '<h2>Per-layer density</h2><p class="muted">Not available: see what is missing above.</p>';
   const layers = weightRows(scored[0]!.summary!.scores[0]!).map((l) => l.name);
-  const chart = barChart({
-    id: 'density',
-    title: 'Weights kept per layer (non-zero / all)',
-    categories: layers,
-    format: percent,
-    max: 1,
-    series: scored.map((r, i) => {
-      const byName = new Map(weightRows(r.summary!.scores[0]!).map((l) => [l.name, l]));
-      return {
-        name: r.name,
-        color: colorOf(i),
-        values: layers.map((n) => {
-          const l = byName.get(n);
-          return l ? l.nonzero / l.weights : 0;
-        }),
-      };
-    }),
+  const kept = scored.map((r) => {
+    const byName = new Map(weightRows(r.summary!.scores[0]!).map((l) => [l.name, l]));
+    return layers.map((n) => {
+      const l = byName.get(n);
+      return l ? l.nonzero / l.weights : 0;
+    });
   });
-  return `<h2>Per-layer density</h2><div class="charts">${chart}</div>`;
+  const parts = layers.length > densityRows ? 2 : 1;
+  const size = Math.ceil(layers.length / parts);
+  const charts = Array.from({ length: parts }, (_, p) => {
+    const [from, to] = [p * size, Math.min(layers.length, (p + 1) * size)];
+    return barChart({
+      id: parts === 1 ? 'density' : `density-${p + 1}`,
+      title: `Weights kept per layer (non-zero / all)${parts === 1 ? '' : `, layers ${from + 1}-${to} of ${layers.length}`}`,
+      categories: layers.slice(from, to),
+      format: percent,
+      max: 1,
+      series: scored.map((r, i) => ({ name: r.name, color: colorOf(i), values: kept[i]!.slice(from, to) })),
+    });
+  });
+  return `<h2>Per-layer density</h2><div class="charts">${charts.join('')}</div>`;
 }
 
 /** The top-level block a score row belongs to (`a3.b2.0` is in `a3`). */
