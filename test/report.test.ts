@@ -236,7 +236,8 @@ test('the report of a run in progress renders what there is and says what is sti
   const { page } = await openPage(file, 'light');
   assert.match(await page.locator('[data-status]').innerText(), /in progress: 1 epoch of 3 done/);
   assert.match(await page.locator('[data-problems]').innerText(), /epochs 2 to 3 have not finished/);
-  assert.equal(await page.locator('svg[data-chart]').count(), 7);
+  // Loss, top-1, lr, sparsity, per-layer density in two halves, the score under both rule sets.
+  assert.equal(await page.locator('svg[data-chart]').count(), 8);
   await page.close();
 
   const done = readRun(outDir);

@@ -1,16 +1,15 @@
 // Training checkpoints: the model (masks and BatchNorm statistics included), the optimizer's
 // state (under `#optimizer/<slot>/<parameter>`), the dropout generator's state, the position in the run, the metrics so far and the
 // recipe, in one safetensors file written atomically. Model checkpoints readers accept it too.
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as T from '../torch/index.js';
 import type { Module } from '../nn/index.js';
+import type { DataSource } from '../data/synthetic.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../io/safetensors.js';
-import { modelMetadata, trainCheckpointFormat, trainStatePrefix } from './metadata.js';
+import { isDataSource, modelMetadata, trainCheckpointFormat, trainStatePrefix } from './metadata.js';
 import { isEpochMetrics, type EpochMetrics } from './metrics.js';
 import { isRunId, lastCheckpoint } from './run-dir.js';
-import { dirname } from 'node:path';
-import { existsSync } from 'node:fs';
-import { isDataSource } from './metadata.js';
-import type { DataSource } from '../data/synthetic.js';
 import { shown } from '../text.js';
 import { MOMENTUM } from '../optim/sgd.js';
 import { stateName } from '../optim/optimizer.js';

@@ -2,7 +2,15 @@
 import { threadsOption, useThreads } from './options.js';
 import { loadAnyCheckpoint } from '../checkpoint/model-file.js';
 import { buildModel, modelNames } from '../models/registry.js';
-import { checkPrecision, defaultBits, ruleNames, scoreModel, type Rules, type ScoreReport } from '../score/index.js';
+import {
+  checkPrecision,
+  defaultBits,
+  ruleNames,
+  scoreModel,
+  top1Bar,
+  type Rules,
+  type ScoreReport,
+} from '../score/index.js';
 import { formatReport } from '../score/format.js';
 import { UsageError } from './args.js';
 import { defineCommand } from './command.js';
@@ -61,7 +69,9 @@ export const scoreCommand = defineCommand({
     if (options.json) {
       const { rules, bitWidth, params, bits, mults, adds, ops, score, layers, notes } = report;
       const verdict =
-        options.accuracy === undefined ? {} : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 80 }; // >= 8,000 of 10,000, no rounding
+        options.accuracy === undefined
+          ? {}
+          : { accuracy: options.accuracy, meetsThreshold: options.accuracy >= 100 * top1Bar }; // >= 8,000 of 10,000, no rounding
       console.log(
         JSON.stringify({ rules, bitWidth, params, bits, mults, adds, ops, score, ...verdict, layers, notes }),
       );

@@ -2,7 +2,15 @@
 // accuracy, sparsity and the score under both rule sets, beside the seed entry's published figures.
 import type { Module } from '../nn/index.js';
 import { sparsity } from '../prune/prune.js';
-import { defaultBits, publishedEntry, ruleNames, ruleSet, scoreModel, type ScoreReport } from '../score/index.js';
+import {
+  defaultBits,
+  publishedEntry,
+  ruleNames,
+  ruleSet,
+  scoreModel,
+  top1Bar,
+  type ScoreReport,
+} from '../score/index.js';
 import type { EpochMetrics } from '../checkpoint/metrics.js';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -29,9 +37,6 @@ export function bestEpoch(dir: string): BestEpoch | null {
     return null;
   }
 }
-
-/** The challenge's CIFAR-100 bar: an entry must reach this test top-1 to be scored. */
-export const top1Bar = 0.8;
 
 /** A run's final figures: its last epoch's accuracy, its model's sparsity and scores. */
 export interface RunSummary {

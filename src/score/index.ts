@@ -9,7 +9,7 @@ export type { LayerScore, ScoreReport } from './report.js';
 export { ruleNames, ruleSet, type Rules, type RuleSet } from './rules.js';
 export type { LayerPrecision, PrecisionOptions } from './precision.js';
 export { bitsLabel, checkPrecision, quantizedLayers } from './precision.js';
-export { publishedEntry, reference, referenceLabels } from './report.js';
+export { publishedEntry, reference, referenceLabels, top1Bar } from './report.js';
 
 /** Storage, operations and score of a model under a rule set, at the widths the options give. */
 export function scoreModel(

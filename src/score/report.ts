@@ -49,6 +49,9 @@ export interface ScoreReport {
   notes: string[];
 }
 
+/** The challenge's CIFAR-100 bar: an entry must reach this test top-1 (8,000 of 10,000 images) to be scored. */
+export const top1Bar = 0.8;
+
 /** The reference network the challenge normalises by (WideResNet-28-10 on CIFAR-100; docs/SPEC.md §1.3). */
 export const reference = { params: 36.5e6, ops: 10.49e9 };
 /** The reference figures as reports print them: 36.5M and 10.49G. */
