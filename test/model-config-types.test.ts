@@ -5,13 +5,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel, modelConfig, type ConfigOf, type GoogLeNetConfig } from '../src/models/index.js';
 
-test('an unknown or mistyped field for a registered name is a compile error, and is refused at run time too', () => {
+test('an unknown name, or an unknown or mistyped field for a registered name, is a compile error, and is refused at run time too', () => {
   // @ts-expect-error googlenet has no 'widht'
   assert.throws(() => buildModel('googlenet', { widht: 0.5 }), /model googlenet has no option 'widht'/);
   // @ts-expect-error width is a number
   assert.throws(() => modelConfig('googlenet', { width: '0.5' }), /option 'width' must be a number, got "0.5"/);
   // @ts-expect-error nasnet has no dropout
   assert.throws(() => modelConfig('nasnet', { dropout: 0.1 }), /model nasnet has no option 'dropout'/);
+  // @ts-expect-error no network is called googlenet2
+  assert.throws(() => buildModel('googlenet2'), /unknown model 'googlenet2' \(known: googlenet, /);
 });
 
 test("a registered name's configuration comes back with its own type; a name known at run time gets a record", () => {

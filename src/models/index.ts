@@ -9,6 +9,7 @@ export {
   type ModelName,
   type ConfigOf,
   type ConfigInput,
+  type KnownName,
 } from './registry.js';
 export { GoogLeNet, defaultGoogLeNetConfig, checkGoogLeNetConfig, type GoogLeNetConfig } from './googlenet.js';
 export type { WideResNetConfig } from './wide-resnet.js';

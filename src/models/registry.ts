@@ -83,6 +83,9 @@ export type ModelName = keyof ModelConfigs;
  */
 export type ConfigOf<N extends string> = N extends ModelName ? ModelConfigs[N] : Record<string, unknown>;
 
+/** A name as the builders take it: a registered network's, or any string known only at run time (a literal that names no network does not compile). */
+export type KnownName<N extends string> = N extends ModelName ? N : string extends N ? N : ModelName;
+
 /** What may be given for the network called N: some of its fields (an unknown one does not compile for a registered name). */
 export type ConfigInput<N extends string> = N extends ModelName ? Partial<ModelConfigs[N]> : Record<string, unknown>;
 
@@ -102,7 +105,7 @@ export function findModel(name: string): ModelEntry {
  * The full configuration of a registered model: the given fields over the defaults, each checked
  * for its type and range (a checkpoint's metadata is untrusted: no absurd sizes get built).
  */
-export function modelConfig<N extends string>(name: N, config?: ConfigInput<N>): ConfigOf<N> {
+export function modelConfig<N extends string>(name: KnownName<N>, config?: ConfigInput<N>): ConfigOf<N> {
   const entry = findModel(name);
   const merged: Record<string, unknown> = { ...entry.defaults };
   for (const [key, value] of Object.entries(config ?? {})) {
@@ -121,10 +124,10 @@ export function modelConfig<N extends string>(name: N, config?: ConfigInput<N>):
 
 /** Builds a registered model from its configuration (see modelConfig). */
 export function buildModel<N extends string>(
-  name: N,
+  name: KnownName<N>,
   config?: ConfigInput<N>,
   init: InitOptions = {},
 ): { model: Module; config: ConfigOf<N> } {
-  const merged = modelConfig(name, config);
+  const merged = modelConfig<N>(name, config);
   return { model: findModel(name).build(merged, init), config: merged };
 }
