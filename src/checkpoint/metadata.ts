@@ -56,30 +56,29 @@ export function modelMetadata(
   };
 }
 
+/** A metadata value that holds JSON, parsed; undefined where the file has no such key. */
+function jsonMetadata(metadata: Record<string, string>, key: string, path: string): unknown {
+  const text = metadata[key];
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: metadata '${key}' is not JSON`);
+  }
+}
+
 /** The data a checkpoint's metadata says its model was trained on; undefined where it does not say (files of earlier releases). */
 export function dataFromMetadata(metadata: Record<string, string>, path: string): DataSource | undefined {
-  const text = metadata[dataKey];
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new Error(`${path}: metadata '${dataKey}' is not JSON`);
-  }
+  const value = jsonMetadata(metadata, dataKey, path);
+  if (value === undefined) return undefined;
   if (!isDataSource(value)) throw new Error(`${path}: metadata '${dataKey}' is not {dir, generated}`);
   return { dir: value.dir, generated: value.generated };
 }
 
 /** The plan a checkpoint's metadata records (null: a float model), its shape and bits checked. */
 export function planFromMetadata(metadata: Record<string, string>, path: string): QuantizationPlan | null {
-  const text = metadata[quantizationKey];
-  if (text === undefined) return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new Error(`${path}: metadata '${quantizationKey}' is not JSON`);
-  }
+  const value = jsonMetadata(metadata, quantizationKey, path);
+  if (value === undefined) return null;
   const problems = checkQuantizationPlan(value);
   if (problems.length)
     throw new Error(`${path}: metadata '${quantizationKey}' is no valid quantization plan: ${problems.join('; ')}`);
