@@ -16,6 +16,7 @@ import {
 } from '../src/io/safetensors.js';
 import { loadAnyCheckpoint, loadModelCheckpoint, saveModelCheckpoint } from '../src/checkpoint/model-file.js';
 import { materialize, readTorchFile } from '../src/checkpoint/torch-file.js';
+import { encodeZip } from '../src/io/zip.js';
 import { buildModel } from '../src/models/registry.js';
 import { planFor } from '../src/quant/prepare.js';
 import { scratchDir } from './support/scratch.js';
@@ -632,6 +633,9 @@ write_safetensors(${JSON.stringify(read)}, sd)`;
   assert.deepEqual(back.model.stateDict().get('linear.mask')!.data(), expected.get('linear.mask')!.data());
   back.model.dispose();
   assert.equal(run('prune', '--checkpoint', source, '--out', join(dir, 'x.bin')).status, 2);
+  // The writer refuses what only ZIP64 could hold rather than write a wrong entry count.
+  const many = Array.from({ length: 0x10000 }, (_, i) => ({ name: `e${i}`, data: new Uint8Array() }));
+  assert.throws(() => encodeZip(many), /65536 entries needs ZIP64/);
   const json = JSON.parse(run('prune', '--checkpoint', source, '--out', safetensors, '--json').stdout);
   assert.equal(json.out, safetensors);
   assert.ok(json.layers.length > 50 && json.layers.every((l: { after: number; numel: number }) => l.after < l.numel));

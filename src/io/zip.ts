@@ -149,9 +149,12 @@ const zipAlignment = 64;
 
 /**
  * A ZIP archive of stored (uncompressed) entries, as chunks; each entry's data aligned to 64 bytes
- * by a padding extra field. Archives past 4 GiB would need ZIP64 and are refused.
+ * by a padding extra field. Archives past 4 GiB or 65,535 entries would need ZIP64 and are refused.
  */
 export function encodeZip(entries: readonly { name: string; data: Uint8Array }[]): Uint8Array[] {
+  // The end record counts entries in 16 bits: more would need ZIP64 too, not a silently wrong count.
+  if (entries.length > 0xffff)
+    throw new Error(`a ZIP archive of ${entries.length} entries needs ZIP64, which this writer does not write`);
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
